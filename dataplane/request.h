@@ -1,0 +1,61 @@
+/* An invoke request as PROTOCOL.md defines it, parsed from its MessagePack map. */
+#ifndef TURBINE_REQUEST_H
+#define TURBINE_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+enum request_type {
+	REQUEST_RESPONSE = 0,  /* "RequestResponse" (default) */
+	REQUEST_EVENT,         /* "Event" */
+	REQUEST_DRYRUN,        /* "DryRun" */
+};
+
+/* A slice of the request's bytes: offset from the start of the payload and length. */
+struct request_span {
+	uint16_t off;
+	uint16_t len;
+};
+
+struct request {
+	uint64_t id;                 /* 0 when absent or unreadable */
+	bool has_id;
+	bool log_tail;               /* log: "Tail" */
+	bool has_timeout;
+	enum request_type type;
+	uint64_t timeout_ms;         /* valid when has_timeout */
+	struct request_span fn;      /* name, without the qualifier */
+	struct request_span qualifier; /* after ':'; len 0 when none */
+	struct request_span tenant;  /* len 0 means "default" */
+	struct request_span event;   /* the raw MessagePack value; len 0 when absent (means nil) */
+	struct request_span ctx;     /* raw MessagePack value of `ctx`; len 0 when absent */
+	struct request_span trace;   /* the string's bytes; len 0 when absent */
+};
+
+/* Why a request was refused with 400; the message names the field. */
+struct request_error {
+	char message[128];
+};
+
+/*
+ * Parse `len` bytes of UDP payload. `zone` is the caller's scratch zone
+ * (msgpack-c's allocator): it is cleared here and must have been set up with
+ * a first chunk big enough for any datagram, so that no call allocates.
+ * Returns 0, or -1 with err->message set (the request gets 400
+ * InvalidRequestContentException); req->id/has_id are still set when the id
+ * was readable, so the error can echo it.
+ */
+int request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
+		  struct request *req, struct request_error *err);
+
+/* Chunk size for a request zone: enough for the objects of one datagram. */
+#define REQUEST_ZONE_CHUNK_SIZE (64u * 1024u)
+
+/* 1..64 chars of [A-Za-z0-9_-]: the rule for function and tenant names. */
+bool request_name_valid(const char *s, uint32_t len);
+
+const char *request_type_name(enum request_type t);
+
+#endif /* TURBINE_REQUEST_H */

@@ -1,0 +1,48 @@
+/* One invocation: call a handler and encode its 200 response around the body it packs. */
+#ifndef TURBINE_INVOKE_H
+#define TURBINE_INVOKE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <turbine/handler.h>
+
+#include "module.h"
+#include "../dataplane/response.h"
+
+#define INVOKE_LOG_TAIL_MAX 4096u
+
+/* Per-worker scratch for one call at a time; allocated at start-up, never per call. */
+struct invoke_scratch {
+	char error_type[128];
+	char error_message[512];
+	bool error_set;
+	uint32_t log_len;               /* bytes in log[] */
+	uint64_t log_lines;             /* lines logged, all calls */
+	char log[INVOKE_LOG_TAIL_MAX];  /* the last 4 KiB logged during the current call */
+};
+
+struct invoke_args {
+	struct environment *env;
+	struct turbine_ctx ctx;   /* filled by the caller except `internal` */
+	const char *event;        /* raw MessagePack; NULL/0 means nil */
+	uint32_t event_len;
+	bool log_tail;
+};
+
+struct invoke_outcome {
+	bool fn_error;    /* the handler returned an error, overflowed or timed out */
+	bool timed_out;   /* it returned after the deadline: Sandbox.Timedout */
+	bool too_large;   /* its result did not fit: Function.ResponseSizeTooLarge */
+	bool was_cold;    /* the environment's first call */
+};
+
+/*
+ * Run one call of args->env's handler and encode the complete 200 response
+ * (with fn_error when the function failed) into rb/pk. Returns 0, or -1 when
+ * not even an error response fits in rb (the caller answers 500).
+ */
+int invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
+	       struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out);
+
+#endif /* TURBINE_INVOKE_H */
