@@ -1,1 +1,278 @@
-/* placeholder: being written */
+/* Frame classification and in-place ARP/ICMP replies, and the UDP headers of a response. */
+#include <stddef.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "frame.h"
+
+/*
+ * Ethernet and ARP fields are reached by offset and memcpy: their DPDK
+ * structs require 2-byte alignment, and the classifier must accept any frame
+ * pointer (the fuzzer's and the tests' buffers included). The IPv4, UDP and
+ * ICMP structs are packed, so pointers to them carry no alignment assumption.
+ */
+#define FRAME_ETH_DST   offsetof(struct rte_ether_hdr, dst_addr)
+#define FRAME_ETH_SRC   offsetof(struct rte_ether_hdr, src_addr)
+#define FRAME_ETH_TYPE  offsetof(struct rte_ether_hdr, ether_type)
+#define FRAME_ETH_LEN   ((uint32_t)sizeof(struct rte_ether_hdr))
+
+#define FRAME_ARP_LEN   ((uint32_t)sizeof(struct rte_arp_hdr))
+#define FRAME_ARP_SHA   (offsetof(struct rte_arp_hdr, arp_data) + offsetof(struct rte_arp_ipv4, arp_sha))
+#define FRAME_ARP_SIP   (offsetof(struct rte_arp_hdr, arp_data) + offsetof(struct rte_arp_ipv4, arp_sip))
+#define FRAME_ARP_THA   (offsetof(struct rte_arp_hdr, arp_data) + offsetof(struct rte_arp_ipv4, arp_tha))
+#define FRAME_ARP_TIP   (offsetof(struct rte_arp_hdr, arp_data) + offsetof(struct rte_arp_ipv4, arp_tip))
+
+#define FRAME_IPV4_MIN_LEN ((uint32_t)sizeof(struct rte_ipv4_hdr))
+#define FRAME_UDP_LEN      ((uint32_t)sizeof(struct rte_udp_hdr))
+#define FRAME_ICMP_LEN     ((uint32_t)sizeof(struct rte_icmp_hdr))
+#define FRAME_REPLY_TTL    64
+
+static const char *const frame_verdict_names[FRAME_VERDICT_MAX] = {
+	[FRAME_REQUEST] = "request",
+	[FRAME_ARP_REPLY] = "arp_reply",
+	[FRAME_ICMP_REPLY] = "icmp_reply",
+#define FRAME_VERDICT_NAME(name) [FRAME_##name] = #name,
+	FRAME_DROP_REASONS(FRAME_VERDICT_NAME)
+#undef FRAME_VERDICT_NAME
+};
+
+static uint16_t
+frame_get_be16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static void
+frame_put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* One's complement sum of `len` bytes folded to 16 bits; 0xffff means "verifies". */
+static uint16_t
+frame_sum_folded(const void *buf, uint32_t len, uint16_t initial)
+{
+	uint32_t sum = (uint32_t)rte_raw_cksum(buf, len) + initial;
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static enum frame_verdict
+frame_arp(uint8_t *frame, uint32_t len, const struct frame_service *svc)
+{
+	uint8_t *arp = frame + FRAME_ETH_LEN;
+	uint32_t tip;
+
+	if (len < FRAME_ETH_LEN + FRAME_ARP_LEN)
+		return FRAME_drop_truncated;
+
+	if (frame_get_be16(arp + offsetof(struct rte_arp_hdr, arp_hardware)) != RTE_ARP_HRD_ETHER ||
+	    frame_get_be16(arp + offsetof(struct rte_arp_hdr, arp_protocol)) != RTE_ETHER_TYPE_IPV4 ||
+	    arp[offsetof(struct rte_arp_hdr, arp_hlen)] != RTE_ETHER_ADDR_LEN ||
+	    arp[offsetof(struct rte_arp_hdr, arp_plen)] != sizeof(uint32_t) ||
+	    frame_get_be16(arp + offsetof(struct rte_arp_hdr, arp_opcode)) != RTE_ARP_OP_REQUEST)
+		return FRAME_drop_arp_other;
+
+	memcpy(&tip, arp + FRAME_ARP_TIP, sizeof(tip));
+	if (tip != svc->ip)
+		return FRAME_drop_arp_other;
+
+	/* The reply goes back to the asker: its sender fields become the target fields. */
+	memcpy(frame + FRAME_ETH_DST, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
+	memcpy(frame + FRAME_ETH_SRC, svc->mac, RTE_ETHER_ADDR_LEN);
+	frame_put_be16(arp + offsetof(struct rte_arp_hdr, arp_opcode), RTE_ARP_OP_REPLY);
+	memcpy(arp + FRAME_ARP_THA, arp + FRAME_ARP_SHA, RTE_ETHER_ADDR_LEN);
+	memcpy(arp + FRAME_ARP_TIP, arp + FRAME_ARP_SIP, sizeof(uint32_t));
+	memcpy(arp + FRAME_ARP_SHA, svc->mac, RTE_ETHER_ADDR_LEN);
+	memcpy(arp + FRAME_ARP_SIP, &svc->ip, sizeof(uint32_t));
+	return FRAME_ARP_REPLY;
+}
+
+static enum frame_verdict
+frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
+	   const struct frame_service *svc)
+{
+	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)((uint8_t *)ip + ihl_len);
+	uint32_t icmp_len = ip_len - ihl_len;
+	uint32_t peer;
+
+	if (icmp_len < FRAME_ICMP_LEN)
+		return FRAME_drop_truncated;
+	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST)
+		return FRAME_drop_icmp_other;
+	/* A corrupted echo request is not answered, as a host stack would not answer it. */
+	if (frame_sum_folded(icmp, icmp_len, 0) != 0xffff)
+		return FRAME_drop_icmp_other;
+
+	memcpy(frame + FRAME_ETH_DST, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
+	memcpy(frame + FRAME_ETH_SRC, svc->mac, RTE_ETHER_ADDR_LEN);
+
+	peer = ip->src_addr;
+	ip->src_addr = svc->ip;
+	ip->dst_addr = peer;
+	ip->time_to_live = FRAME_REPLY_TTL;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = (uint16_t)~rte_raw_cksum(ip, ihl_len);
+
+	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+	icmp->icmp_code = 0;
+	icmp->icmp_cksum = 0;
+	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
+	return FRAME_ICMP_REPLY;
+}
+
+static enum frame_verdict
+frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
+	  const struct frame_service *svc, bool verify_udp_cksum, struct frame_request *req)
+{
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl_len);
+	uint32_t l4_len = ip_len - ihl_len;
+	uint32_t udp_len;
+	uint32_t payload_len;
+
+	if (l4_len < FRAME_UDP_LEN)
+		return FRAME_drop_truncated;
+
+	udp_len = rte_be_to_cpu_16(udp->dgram_len);
+	if (udp_len < FRAME_UDP_LEN || udp_len != l4_len)
+		return FRAME_drop_udp_bad_length;
+
+	/* A zero checksum means the sender did not compute one (RFC 768). */
+	if (verify_udp_cksum && udp->dgram_cksum != 0 &&
+	    frame_sum_folded(udp, udp_len, rte_ipv4_phdr_cksum(ip, 0)) != 0xffff)
+		return FRAME_drop_udp_bad_checksum;
+
+	if (udp->dst_port != svc->udp_port)
+		return FRAME_drop_udp_wrong_port;
+
+	payload_len = udp_len - FRAME_UDP_LEN;
+	if (payload_len > svc->max_payload)
+		return FRAME_drop_oversize;
+
+	req->l3_offset = (uint16_t)FRAME_ETH_LEN;
+	req->l4_offset = (uint16_t)(FRAME_ETH_LEN + ihl_len);
+	req->payload_offset = (uint16_t)(FRAME_ETH_LEN + ihl_len + FRAME_UDP_LEN);
+	req->payload_len = (uint16_t)payload_len;
+	memcpy(req->src_mac, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
+	req->src_ip = ip->src_addr;
+	req->src_port = udp->src_port;
+	return FRAME_REQUEST;
+}
+
+static enum frame_verdict
+frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc,
+	   bool verify_udp_cksum, struct frame_request *req)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + FRAME_ETH_LEN);
+	uint32_t avail = len - FRAME_ETH_LEN;
+	uint32_t ihl_len;
+	uint32_t ip_len;
+	uint16_t frag;
+
+	if (avail < FRAME_IPV4_MIN_LEN)
+		return FRAME_drop_truncated;
+	if ((ip->version_ihl >> 4) != 4)
+		return FRAME_drop_ip_bad_header;
+	ihl_len = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
+	if (ihl_len < FRAME_IPV4_MIN_LEN)
+		return FRAME_drop_ip_bad_header;
+	if (ihl_len > avail)
+		return FRAME_drop_truncated;
+
+	/* Bytes past the total length are Ethernet padding (short frames are padded to 60). */
+	ip_len = rte_be_to_cpu_16(ip->total_length);
+	if (ip_len < ihl_len || ip_len > avail)
+		return FRAME_drop_ip_bad_header;
+
+	if (frame_sum_folded(ip, ihl_len, 0) != 0xffff)
+		return FRAME_drop_ip_bad_checksum;
+
+	frag = rte_be_to_cpu_16(ip->fragment_offset);
+	if (frag & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+		return FRAME_drop_ip_fragment;
+
+	if (ip->dst_addr != svc->ip)
+		return FRAME_drop_ip_not_ours;
+
+	switch (ip->next_proto_id) {
+	case IPPROTO_ICMP:
+		return frame_icmp(frame, ip, ihl_len, ip_len, svc);
+	case IPPROTO_UDP:
+		return frame_udp(frame, ip, ihl_len, ip_len, svc, verify_udp_cksum, req);
+	default:
+		return FRAME_drop_not_udp;
+	}
+}
+
+enum frame_verdict
+frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
+	       bool verify_udp_cksum, struct frame_request *req)
+{
+	if (len < FRAME_ETH_LEN)
+		return FRAME_drop_truncated;
+
+	switch (frame_get_be16(frame + FRAME_ETH_TYPE)) {
+	case RTE_ETHER_TYPE_ARP:
+		return frame_arp(frame, len, svc);
+	case RTE_ETHER_TYPE_IPV4:
+		return frame_ipv4(frame, len, svc, verify_udp_cksum, req);
+	default:
+		return FRAME_drop_not_ipv4_or_arp;
+	}
+}
+
+void
+frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
+			const struct frame_request *to, uint16_t payload_len,
+			bool cksum_offload)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(hdr + FRAME_ETH_LEN);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr + FRAME_ETH_LEN + FRAME_IPV4_MIN_LEN);
+	uint16_t udp_len = (uint16_t)(FRAME_UDP_LEN + payload_len);
+
+	memcpy(hdr + FRAME_ETH_DST, to->src_mac, RTE_ETHER_ADDR_LEN);
+	memcpy(hdr + FRAME_ETH_SRC, svc->mac, RTE_ETHER_ADDR_LEN);
+	frame_put_be16(hdr + FRAME_ETH_TYPE, RTE_ETHER_TYPE_IPV4);
+
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->type_of_service = 0;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(FRAME_IPV4_MIN_LEN + udp_len));
+	/* One datagram, never fragmented: DF set and a zero id (RFC 6864). */
+	ip->packet_id = 0;
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = FRAME_REPLY_TTL;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->hdr_checksum = 0;
+	ip->src_addr = svc->ip;
+	ip->dst_addr = to->src_ip;
+
+	udp->src_port = svc->udp_port;
+	udp->dst_port = to->src_port;
+	udp->dgram_len = rte_cpu_to_be_16(udp_len);
+	udp->dgram_cksum = 0;
+
+	if (cksum_offload) {
+		/* The NIC fills in the IPv4 checksum and completes the UDP one from this seed. */
+		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
+		return;
+	}
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
+const char *
+frame_verdict_name(enum frame_verdict v)
+{
+	if ((unsigned int)v >= FRAME_VERDICT_MAX)
+		return "unknown";
+	return frame_verdict_names[v];
+}
