@@ -1,1 +1,154 @@
-/* placeholder: being written */
+/* One invocation: run a handler and build its 200 response around the body it packs. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+
+#include "invoke.h"
+
+/* What the client is told when a handler fails without calling turbine_error(). */
+#define INVOKE_DEFAULT_ERROR_TYPE "Function.Error"
+#define INVOKE_DEFAULT_ERROR_MESSAGE "handler returned an error without a message"
+
+/* Per call, not per environment: the log tail and the error belong to this call only. */
+static void
+invoke_scratch_reset(struct invoke_scratch *s)
+{
+	s->error_type[0] = '\0';
+	s->error_message[0] = '\0';
+	s->error_set = false;
+	s->log_len = 0;
+}
+
+/* Hundredths of a second in `cycles` TSC cycles, split so large values cannot overflow. */
+static uint64_t
+invoke_cycles_to_cs(uint64_t cycles, uint64_t hz)
+{
+	if (hz == 0)
+		return 0;
+	return cycles / hz * 100u + (cycles % hz * 100u + hz / 2) / hz;
+}
+
+/*
+ * "Task timed out after 3.00 seconds", as Lambda words it, with the timeout
+ * the dispatcher applied. Without it, the deadline minus the call's start is
+ * the closest estimate (the time the request waited in the ring is missing).
+ */
+static void
+invoke_timeout_message(char *buf, size_t len, const struct invoke_args *args,
+		       uint64_t start_tsc)
+{
+	uint64_t cs;
+
+	if (args->timeout_ms != 0)
+		cs = ((uint64_t)args->timeout_ms + 5u) / 10u;
+	else if (args->ctx.deadline_tsc > start_tsc)
+		cs = invoke_cycles_to_cs(args->ctx.deadline_tsc - start_tsc, args->ctx.tsc_hz);
+	else
+		cs = 0;
+	snprintf(buf, len, "Task timed out after %" PRIu64 ".%02" PRIu64 " seconds",
+		 cs / 100u, cs % 100u);
+}
+
+/* Replace whatever the handler packed with an error object. */
+static void
+invoke_body_error(struct response_buf *rb, msgpack_packer *pk, const struct response_ok *ok,
+		  const char *type, const char *message)
+{
+	response_discard_body(rb, ok);
+	/* What came before the body fitted; the discarded part is what overflowed. */
+	rb->overflow = false;
+	response_body_fn_error(pk, type, message);
+}
+
+/* The body does not fit in the datagram (Lambda's 6 MB limit, here the buffer's room). */
+static void
+invoke_body_too_large(struct response_buf *rb, msgpack_packer *pk, const struct response_ok *ok,
+		      struct invoke_outcome *out)
+{
+	char message[96];
+
+	out->fn_error = true;
+	out->too_large = true;
+	snprintf(message, sizeof(message),
+		 "Response payload size exceeded maximum allowed payload size (%u bytes).",
+		 rb->cap - ok->body_at);
+	invoke_body_error(rb, pk, ok, "Function.ResponseSizeTooLarge", message);
+}
+
+/*
+ * The caller answers 502 itself for an environment that is not ready:
+ * running one here would hand a handler a state its init never produced.
+ */
+int
+invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
+	   struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out)
+{
+	struct environment *env = args->env;
+	const struct turbine_handler *h = env->mod->handler;
+	char message[64];
+	struct response_ok ok, ok_before_finish;
+	struct turbine_event event;
+	struct turbine_resp resp;
+	struct turbine_ctx ctx;
+	enum turbine_result r;
+	uint64_t start;
+
+	memset(out, 0, sizeof(*out));
+	out->was_cold = env->cold;
+	env->cold = false;
+
+	invoke_scratch_reset(s);
+	/* How turbine_log() and turbine_error() in runtime.c find this call's scratch. */
+	ctx = args->ctx;
+	ctx.internal = s;
+	/* The handler packs through its own copy of the packer, straight into rb. */
+	resp.pk = *pk;
+	resp.internal = s;
+	event.data = args->event;
+	event.len = args->event != NULL ? args->event_len : 0;
+
+	start = rte_rdtsc();
+	response_begin_ok(rb, pk, &ok, ctx.request_id, ctx.version.ptr, ctx.version.len);
+	if (rb->overflow)
+		return -1;
+
+	r = h->handle(env->state, &event, &ctx, &resp);
+
+	if (rte_rdtsc() > ctx.deadline_tsc) {
+		/* Whatever it produced arrives too late to count: Lambda reports the timeout. */
+		out->timed_out = true;
+		invoke_timeout_message(message, sizeof(message), args, start);
+		invoke_body_error(rb, pk, &ok, "Sandbox.Timedout", message);
+	} else if (r != TURBINE_OK) {
+		invoke_body_error(rb, pk, &ok,
+				  s->error_set ? s->error_type : INVOKE_DEFAULT_ERROR_TYPE,
+				  s->error_set ? s->error_message : INVOKE_DEFAULT_ERROR_MESSAGE);
+	} else if (rb->overflow) {
+		invoke_body_too_large(rb, pk, &ok, out);
+	} else if (rb->len == ok.body_at) {
+		msgpack_pack_nil(pk);
+	}
+	out->fn_error = out->fn_error || out->timed_out || r != TURBINE_OK;
+	if (rb->overflow)
+		return -1;
+
+	ok_before_finish = ok;
+	if (response_finish_ok(rb, pk, &ok, out->fn_error, ctx.trace.ptr, ctx.trace.len,
+			       s->log, s->log_len, args->log_tail) == 0 && !rb->overflow)
+		return 0;
+	if (out->fn_error)
+		return -1;
+
+	/* The body fitted but left no room for the fields after it: to the
+	 * client that is still a result too large to send. */
+	ok = ok_before_finish;
+	invoke_body_too_large(rb, pk, &ok, out);
+	if (rb->overflow)
+		return -1;
+	if (response_finish_ok(rb, pk, &ok, true, ctx.trace.ptr, ctx.trace.len,
+			       s->log, s->log_len, args->log_tail) != 0 || rb->overflow)
+		return -1;
+	return 0;
+}

@@ -27,6 +27,8 @@ struct invoke_args {
 	struct turbine_ctx ctx;   /* filled by the caller except `internal` */
 	const char *event;        /* raw MessagePack; NULL/0 means nil */
 	uint32_t event_len;
+	uint32_t timeout_ms;      /* the effective timeout behind ctx.deadline_tsc, for the
+				     Sandbox.Timedout message; 0 = derive it from the deadline */
 	bool log_tail;
 };
 
