@@ -1,1 +1,865 @@
-/* placeholder: being written */
+/* Turbine's configuration: every key declared once in a table, read from the command line and the file. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+#include <rte_config.h>
+
+#include "config.h"
+
+/* Lists hold distinct lcore ids, so a list never outgrows its array. */
+_Static_assert(CONFIG_MAX_LCORES >= RTE_MAX_LCORE, "lcore lists shorter than RTE_MAX_LCORE");
+
+enum config_key_type {
+	CONFIG_KEY_UINT,       /* integer in min..max, stored in a field of `size` bytes */
+	CONFIG_KEY_BOOL,
+	CONFIG_KEY_WORD,       /* min..max characters of [A-Za-z0-9] and `extra` */
+	CONFIG_KEY_IPV4,       /* dotted quad, stored as uint32_t in network order */
+	CONFIG_KEY_LCORES,     /* lcore ids in min..max: "1,3-5" or [1, 3, 4, 5] */
+	CONFIG_KEY_PATH,       /* a file; relative ones resolve against the config file's folder */
+	CONFIG_KEY_PARAMS,     /* group of key = string or integer, kept as "key=value" strings */
+	CONFIG_KEY_FUNCTIONS,  /* the list of function groups */
+};
+
+struct config_key {
+	const char *name;             /* key in the file */
+	enum config_key_type type;
+	int64_t min;                  /* value bounds, or length bounds for a word */
+	int64_t max;
+	const char *def;              /* default, in command-line form; NULL: none */
+	bool runtime_modifiable;      /* may change in a running dispatcher (live reload) */
+	bool required;                /* functions: must be given */
+	bool in_fn_arg;               /* functions: may follow NAME=PATH in --fn */
+	size_t offset;                /* field in the struct the table describes */
+	size_t size;                  /* its size */
+	size_t count_offset;          /* lcore and params lists: the count field */
+	const char *extra;            /* word: allowed characters beyond letters and digits */
+	const char *option;           /* top-level keys: command-line option, NULL if none */
+	const char *arg;              /* the option's argument in --help; NULL: a flag */
+	const char *help;
+};
+
+#define CONFIG_FIELD(type, field) \
+	.offset = offsetof(struct type, field), .size = sizeof(((struct type *)0)->field)
+#define CONFIG_LIST(type, field, count) \
+	CONFIG_FIELD(type, field), .count_offset = offsetof(struct type, count)
+
+static const struct config_key config_keys[] = {
+	{ .name = "ip", .type = CONFIG_KEY_IPV4, .def = "198.18.0.1",
+	  CONFIG_FIELD(turbine_config, ip),
+	  .option = "ip", .arg = "A.B.C.D", .help = "service IPv4 address" },
+	{ .name = "udp_port", .type = CONFIG_KEY_UINT, .min = 1, .max = UINT16_MAX, .def = "9000",
+	  CONFIG_FIELD(turbine_config, udp_port),
+	  .option = "udp-port", .arg = "N", .help = "service UDP port" },
+	{ .name = "port", .type = CONFIG_KEY_UINT, .min = 0, .max = RTE_MAX_ETHPORTS - 1, .def = "0",
+	  CONFIG_FIELD(turbine_config, port_id),
+	  .option = "port", .arg = "N", .help = "ethdev port id to serve" },
+	{ .name = "dispatch_lcores", .type = CONFIG_KEY_LCORES, .min = 0, .max = RTE_MAX_LCORE - 1,
+	  .def = "", CONFIG_LIST(turbine_config, dispatch_lcores, nb_dispatch_lcores),
+	  .option = "dispatch-lcores", .arg = "LIST",
+	  .help = "lcores that receive and dispatch (none given: the first lcore)" },
+	{ .name = "worker_lcores", .type = CONFIG_KEY_LCORES, .min = 0, .max = RTE_MAX_LCORE - 1,
+	  .def = "", CONFIG_LIST(turbine_config, worker_lcores, nb_worker_lcores),
+	  .option = "worker-lcores", .arg = "LIST",
+	  .help = "lcores that run handlers (none given: the other lcores)" },
+	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
+	  CONFIG_FIELD(turbine_config, quiet),
+	  .option = "quiet", .help = "no live status line" },
+	{ .name = "functions", .type = CONFIG_KEY_FUNCTIONS,
+	  .option = "fn", .arg = "NAME=PATH[,key=value...]",
+	  .help = "serve NAME from the handler module PATH; repeatable, replaces a same-named one" },
+};
+
+static const struct config_key config_function_keys[] = {
+	{ .name = "name", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
+	  .required = true, CONFIG_FIELD(function_config, name),
+	  .help = "function name" },
+	{ .name = "module", .type = CONFIG_KEY_PATH, .min = 1, .max = PATH_MAX - 1,
+	  .required = true, CONFIG_FIELD(function_config, module),
+	  .help = "handler module (shared object)" },
+	{ .name = "timeout_ms", .type = CONFIG_KEY_UINT, .min = 1, .max = 900000, .def = "3000",
+	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, timeout_ms),
+	  .help = "longest a call may run" },
+	{ .name = "memory_mb", .type = CONFIG_KEY_UINT, .min = 128, .max = 10240, .def = "128",
+	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, memory_mb),
+	  .help = "memory limit handed to the handler" },
+	{ .name = "max_event_bytes", .type = CONFIG_KEY_UINT, .min = 0, .max = UINT16_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, max_event_bytes),
+	  .help = "largest event accepted, 413 above; 0: the datagram's limit" },
+	{ .name = "version", .type = CONFIG_KEY_WORD, .min = 1, .max = 31, .extra = "_.-", .def = "1",
+	  .in_fn_arg = true, CONFIG_FIELD(function_config, version),
+	  .help = "published version" },
+	{ .name = "params", .type = CONFIG_KEY_PARAMS, .max = CONFIG_MAX_PARAMS,
+	  CONFIG_LIST(function_config, params, nb_params),
+	  .help = "key = string or integer pairs handed to init (file only)" },
+};
+
+#define CONFIG_NB_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_NB_FUNCTION_KEYS (sizeof(config_function_keys) / sizeof(config_function_keys[0]))
+
+/* Options that are not configuration keys; table options get ids past these. */
+enum {
+	CONFIG_OPT_HELP = 'h',
+	CONFIG_OPT_CONFIG = 256,
+	CONFIG_OPT_KEY_BASE,
+};
+
+static int config_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int
+config_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const struct config_key *
+config_key_find(const struct config_key *keys, size_t nb, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < nb; i++)
+		if (strlen(keys[i].name) == len && memcmp(keys[i].name, name, len) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Decimal integer, the whole string; overflow reads as out of range. */
+static int
+config_parse_int(const char *text, int64_t *v)
+{
+	char *end;
+	long long n;
+
+	if (*text == '\0')
+		return -1;
+	errno = 0;
+	n = strtoll(text, &end, 10);
+	if (*end != '\0' || end == text)
+		return -1;
+	if (errno == ERANGE)
+		n = n < 0 ? INT64_MIN : INT64_MAX;
+	*v = n;
+	return 0;
+}
+
+static int
+config_store_uint(void *base, const struct config_key *key, int64_t v, char *msg, size_t msglen)
+{
+	void *field = (char *)base + key->offset;
+
+	if (v < key->min || v > key->max)
+		return config_fail(msg, msglen, "%" PRId64 " is out of range %" PRId64 "..%" PRId64,
+				   v, key->min, key->max);
+	switch (key->size) {
+	case sizeof(uint8_t):
+		*(uint8_t *)field = (uint8_t)v;
+		break;
+	case sizeof(uint16_t):
+		*(uint16_t *)field = (uint16_t)v;
+		break;
+	case sizeof(uint32_t):
+		*(uint32_t *)field = (uint32_t)v;
+		break;
+	default:
+		*(uint64_t *)field = (uint64_t)v;
+		break;
+	}
+	return 0;
+}
+
+static bool
+config_word_valid(const struct config_key *key, const char *s)
+{
+	size_t len = strlen(s), i;
+
+	if (len < (size_t)key->min || len > (size_t)key->max || len >= key->size)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(key->extra, c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+static int
+config_store_word(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
+{
+	if (!config_word_valid(key, s))
+		return config_fail(msg, msglen,
+				   "'%s' is not %" PRId64 "..%" PRId64 " characters of [A-Za-z0-9%s]",
+				   s, key->min, key->max, key->extra);
+	memcpy((char *)base + key->offset, s, strlen(s) + 1);
+	return 0;
+}
+
+static int
+config_store_ipv4(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		return config_fail(msg, msglen, "'%s' is not an IPv4 address (A.B.C.D)", s);
+	memcpy((char *)base + key->offset, &a.s_addr, sizeof(uint32_t));
+	return 0;
+}
+
+static int
+config_store_bool_text(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
+{
+	bool *field = (bool *)((char *)base + key->offset);
+
+	if (strcmp(s, "true") == 0)
+		*field = true;
+	else if (strcmp(s, "false") == 0)
+		*field = false;
+	else
+		return config_fail(msg, msglen, "'%s' is neither true nor false", s);
+	return 0;
+}
+
+/*
+ * A path relative to `dir` (the configuration file's folder) is joined to it.
+ * A bare file name gets "./" so that dlopen() looks in that folder rather
+ * than along the library search path.
+ */
+static int
+config_store_path(void *base, const struct config_key *key, const char *s, const char *dir,
+		  char *msg, size_t msglen)
+{
+	char *field = (char *)base + key->offset;
+	int n;
+
+	if (*s == '\0')
+		return config_fail(msg, msglen, "empty path");
+	if (s[0] == '/')
+		n = snprintf(field, key->size, "%s", s);
+	else if (dir != NULL)
+		n = snprintf(field, key->size, "%s/%s", dir, s);
+	else if (strchr(s, '/') == NULL)
+		n = snprintf(field, key->size, "./%s", s);
+	else
+		n = snprintf(field, key->size, "%s", s);
+	if (n < 0 || (size_t)n >= key->size) {
+		field[0] = '\0';
+		return config_fail(msg, msglen, "path '%s' is too long", s);
+	}
+	return 0;
+}
+
+static int
+config_lcores_add(const struct config_key *key, unsigned int *ids, unsigned int *nb, int64_t id,
+		  char *msg, size_t msglen)
+{
+	unsigned int i;
+
+	if (id < key->min || id > key->max)
+		return config_fail(msg, msglen, "lcore %" PRId64 " is out of range %" PRId64 "..%" PRId64,
+				   id, key->min, key->max);
+	for (i = 0; i < *nb; i++)
+		if (ids[i] == id)
+			return config_fail(msg, msglen, "lcore %" PRId64 " is listed twice", id);
+	ids[(*nb)++] = (unsigned int)id;
+	return 0;
+}
+
+/* "1,3-5": comma-separated lcore ids and inclusive ranges; "" is the empty list. */
+static int
+config_lcores_parse(const struct config_key *key, const char *text, unsigned int *ids, unsigned int *nb,
+		    char *msg, size_t msglen)
+{
+	char buf[1024], *item, *save = NULL, *dash;
+	int64_t lo, hi, id;
+
+	*nb = 0;
+	if (*text == '\0')
+		return 0;
+	if (strlen(text) >= sizeof(buf))
+		return config_fail(msg, msglen, "lcore list is too long");
+	/* strtok_r skips empty items: ",1" and "1,,2" must not pass for lists. */
+	if (text[0] == ',' || text[strlen(text) - 1] == ',' || strstr(text, ",,") != NULL)
+		return config_fail(msg, msglen, "'%s' has an empty item", text);
+	strcpy(buf, text);
+	for (item = strtok_r(buf, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
+		dash = strchr(item + 1, '-');
+		if (dash != NULL)
+			*dash = '\0';
+		if (config_parse_int(item, &lo) < 0 || (dash != NULL && config_parse_int(dash + 1, &hi) < 0)) {
+			if (dash != NULL)
+				*dash = '-';
+			return config_fail(msg, msglen, "'%s' is not an lcore id or range such as 1-3", item);
+		}
+		if (dash == NULL)
+			hi = lo;
+		if (hi < lo)
+			return config_fail(msg, msglen, "range %" PRId64 "-%" PRId64 " runs backwards", lo, hi);
+		for (id = lo; id <= hi; id++)
+			if (config_lcores_add(key, ids, nb, id, msg, msglen) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+static int
+config_store_lcores(void *base, const struct config_key *key, const unsigned int *ids, unsigned int nb)
+{
+	memcpy((char *)base + key->offset, ids, nb * sizeof(ids[0]));
+	*(unsigned int *)((char *)base + key->count_offset) = nb;
+	return 0;
+}
+
+/* A value in command-line form: an option's argument, a --fn key, a table default. */
+static int
+config_store_text(void *base, const struct config_key *key, const char *text, char *msg, size_t msglen)
+{
+	unsigned int ids[CONFIG_MAX_LCORES], nb;
+	int64_t v;
+
+	switch (key->type) {
+	case CONFIG_KEY_UINT:
+		if (config_parse_int(text, &v) < 0)
+			return config_fail(msg, msglen, "'%s' is not a number", text);
+		return config_store_uint(base, key, v, msg, msglen);
+	case CONFIG_KEY_BOOL:
+		return config_store_bool_text(base, key, text, msg, msglen);
+	case CONFIG_KEY_WORD:
+		return config_store_word(base, key, text, msg, msglen);
+	case CONFIG_KEY_IPV4:
+		return config_store_ipv4(base, key, text, msg, msglen);
+	case CONFIG_KEY_PATH:
+		return config_store_path(base, key, text, NULL, msg, msglen);
+	case CONFIG_KEY_LCORES:
+		if (config_lcores_parse(key, text, ids, &nb, msg, msglen) < 0)
+			return -1;
+		return config_store_lcores(base, key, ids, nb);
+	case CONFIG_KEY_PARAMS:
+	case CONFIG_KEY_FUNCTIONS:
+		break;
+	}
+	return config_fail(msg, msglen, "cannot be set on the command line");
+}
+
+static void
+config_params_free(struct function_config *fn)
+{
+	unsigned int i;
+
+	for (i = 0; i < fn->nb_params; i++) {
+		free(fn->params[i]);
+		fn->params[i] = NULL;
+	}
+	fn->nb_params = 0;
+}
+
+/* Params: each member of the group becomes "key=value". */
+static int
+config_store_params(struct function_config *fn, const struct config_key *key, const config_setting_t *s,
+		    const config_setting_t **bad, char *msg, size_t msglen)
+{
+	const config_setting_t *p;
+	const char *name;
+	char *kv;
+	int i, n, len;
+
+	*bad = s;
+	if (!config_setting_is_group(s))
+		return config_fail(msg, msglen, "expected a group: params = { key = \"value\"; }");
+	n = config_setting_length(s);
+	if (n > key->max)
+		return config_fail(msg, msglen, "%d params, at most %" PRId64, n, key->max);
+	config_params_free(fn);
+	for (i = 0; i < n; i++) {
+		p = config_setting_get_elem(s, (unsigned int)i);
+		*bad = p;
+		name = config_setting_name(p);
+		switch (config_setting_type(p)) {
+		case CONFIG_TYPE_STRING:
+			len = asprintf(&kv, "%s=%s", name, config_setting_get_string(p));
+			break;
+		case CONFIG_TYPE_INT:
+		case CONFIG_TYPE_INT64:
+			len = asprintf(&kv, "%s=%lld", name, config_setting_get_int64(p));
+			break;
+		default:
+			return config_fail(msg, msglen, "expected a string or an integer");
+		}
+		if (len < 0)
+			return config_fail(msg, msglen, "out of memory");
+		fn->params[fn->nb_params++] = kv;
+	}
+	fn->params[fn->nb_params] = NULL;
+	return 0;
+}
+
+/*
+ * A value from the file. `bad` is left pointing at the setting to blame
+ * (an element of a list, a member of params) for the error's line and key.
+ */
+static int
+config_store_setting(void *base, const struct config_key *key, const config_setting_t *s, const char *dir,
+		     const config_setting_t **bad, char *msg, size_t msglen)
+{
+	unsigned int ids[CONFIG_MAX_LCORES], nb = 0;
+	const config_setting_t *e;
+	int i, t = config_setting_type(s);
+
+	*bad = s;
+	switch (key->type) {
+	case CONFIG_KEY_UINT:
+		if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+			return config_fail(msg, msglen, "expected an integer");
+		return config_store_uint(base, key, config_setting_get_int64(s), msg, msglen);
+	case CONFIG_KEY_BOOL:
+		if (t != CONFIG_TYPE_BOOL)
+			return config_fail(msg, msglen, "expected true or false");
+		*(bool *)((char *)base + key->offset) = config_setting_get_bool(s);
+		return 0;
+	case CONFIG_KEY_WORD:
+	case CONFIG_KEY_IPV4:
+	case CONFIG_KEY_PATH:
+		if (t != CONFIG_TYPE_STRING)
+			return config_fail(msg, msglen, "expected a string");
+		if (key->type == CONFIG_KEY_PATH)
+			return config_store_path(base, key, config_setting_get_string(s), dir, msg, msglen);
+		return config_store_text(base, key, config_setting_get_string(s), msg, msglen);
+	case CONFIG_KEY_LCORES:
+		if (t == CONFIG_TYPE_STRING) {
+			if (config_lcores_parse(key, config_setting_get_string(s), ids, &nb, msg, msglen) < 0)
+				return -1;
+			return config_store_lcores(base, key, ids, nb);
+		}
+		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+			return config_fail(msg, msglen, "expected a list of lcore ids: [1, 2] or \"1-2\"");
+		for (i = 0; i < config_setting_length(s); i++) {
+			e = config_setting_get_elem(s, (unsigned int)i);
+			t = config_setting_type(e);
+			if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
+				return config_fail(msg, msglen, "expected a list of lcore ids: [1, 2] or \"1-2\"");
+			if (config_lcores_add(key, ids, &nb, config_setting_get_int64(e), msg, msglen) < 0)
+				return -1;
+		}
+		return config_store_lcores(base, key, ids, nb);
+	case CONFIG_KEY_PARAMS:
+		return config_store_params(base, key, s, bad, msg, msglen);
+	case CONFIG_KEY_FUNCTIONS:
+		break;
+	}
+	return config_fail(msg, msglen, "unexpected key");
+}
+
+static void
+config_apply_defaults(void *base, const struct config_key *keys, size_t nb)
+{
+	char msg[128];
+	size_t i;
+
+	for (i = 0; i < nb; i++)
+		if (keys[i].def != NULL && config_store_text(base, &keys[i], keys[i].def, msg, sizeof(msg)) < 0)
+			abort(); /* a default outside its own bounds: the table is wrong */
+}
+
+void
+config_defaults(struct turbine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	config_apply_defaults(cfg, config_keys, CONFIG_NB_KEYS);
+}
+
+const struct function_config *
+config_find_function(const struct turbine_config *cfg, const char *name, size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nb_functions; i++)
+		if (strlen(cfg->functions[i].name) == len && memcmp(cfg->functions[i].name, name, len) == 0)
+			return &cfg->functions[i];
+	return NULL;
+}
+
+/* Add `fn`, or replace the function of the same name; takes over its params. */
+static int
+config_function_commit(struct turbine_config *cfg, struct function_config *fn)
+{
+	struct function_config *old;
+
+	old = (struct function_config *)config_find_function(cfg, fn->name, strlen(fn->name));
+	if (old == NULL) {
+		if (cfg->nb_functions == CONFIG_MAX_FUNCTIONS)
+			return -1;
+		old = &cfg->functions[cfg->nb_functions++];
+	} else {
+		config_params_free(old);
+	}
+	*old = *fn;
+	return 0;
+}
+
+int
+config_add_function_arg(struct turbine_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct function_config fn;
+	const struct config_key *key;
+	const char *eq, *comma, *item, *kv_eq;
+	char name[CONFIG_NAME_MAX + 2], path[PATH_MAX], value[64], msg[256];
+	size_t len;
+
+	memset(&fn, 0, sizeof(fn));
+	config_apply_defaults(&fn, config_function_keys, CONFIG_NB_FUNCTION_KEYS);
+
+	eq = strchr(arg, '=');
+	if (eq == NULL)
+		return config_fail(err, errlen, "--fn: missing '=' in '%s' (NAME=PATH[,key=value...])", arg);
+	len = (size_t)(eq - arg);
+	if (len >= sizeof(name))
+		len = sizeof(name) - 1;
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, "name", 4);
+	if (config_store_word(&fn, key, name, msg, sizeof(msg)) < 0)
+		return config_fail(err, errlen, "--fn: name: %s", msg);
+
+	comma = strchr(eq + 1, ',');
+	len = comma != NULL ? (size_t)(comma - eq - 1) : strlen(eq + 1);
+	if (len == 0)
+		return config_fail(err, errlen, "--fn: missing module path in '%s'", arg);
+	if (len >= sizeof(path))
+		return config_fail(err, errlen, "--fn: module: path is too long");
+	memcpy(path, eq + 1, len);
+	path[len] = '\0';
+	key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, "module", 6);
+	if (config_store_path(&fn, key, path, NULL, msg, sizeof(msg)) < 0)
+		return config_fail(err, errlen, "--fn: module: %s", msg);
+
+	while (comma != NULL) {
+		item = comma + 1;
+		comma = strchr(item, ',');
+		len = comma != NULL ? (size_t)(comma - item) : strlen(item);
+		kv_eq = memchr(item, '=', len);
+		if (kv_eq == NULL)
+			return config_fail(err, errlen, "--fn: missing '=' in '%.*s' (key=value)", (int)len, item);
+		key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, item, (size_t)(kv_eq - item));
+		if (key == NULL)
+			return config_fail(err, errlen, "--fn: unknown function key '%.*s'",
+					   (int)(kv_eq - item), item);
+		if (key->required)
+			return config_fail(err, errlen, "--fn: '%s' is given as NAME=PATH", key->name);
+		if (!key->in_fn_arg)
+			return config_fail(err, errlen, "--fn: function key '%s' cannot be set on the command line",
+					   key->name);
+		len -= (size_t)(kv_eq + 1 - item);
+		if (len >= sizeof(value))
+			return config_fail(err, errlen, "--fn: %s: value is too long", key->name);
+		memcpy(value, kv_eq + 1, len);
+		value[len] = '\0';
+		if (config_store_text(&fn, key, value, msg, sizeof(msg)) < 0)
+			return config_fail(err, errlen, "--fn: %s: %s", key->name, msg);
+	}
+
+	if (config_function_commit(cfg, &fn) < 0)
+		return config_fail(err, errlen, "--fn: more than %d functions", CONFIG_MAX_FUNCTIONS);
+	return 0;
+}
+
+/* Where a setting was written: its file (an @include may differ) and line. */
+static int
+config_fail_at(char *err, size_t errlen, const char *path, const config_setting_t *s,
+	       const char *key, const char *msg)
+{
+	const char *file = config_setting_source_file(s);
+
+	return config_fail(err, errlen, "%s:%u: %s: %s", file != NULL ? file : path,
+			   config_setting_source_line(s), key, msg);
+}
+
+static int
+config_load_function(struct turbine_config *cfg, const config_setting_t *list, unsigned int index,
+		     const char *path, const char *dir, char *err, size_t errlen)
+{
+	const config_setting_t *group = config_setting_get_elem(list, index), *s, *bad;
+	struct function_config fn;
+	const struct config_key *key;
+	const char *name, *earlier;
+	char where[128], msg[256];
+	unsigned int i, j;
+	int n;
+
+	memset(&fn, 0, sizeof(fn));
+	config_apply_defaults(&fn, config_function_keys, CONFIG_NB_FUNCTION_KEYS);
+	snprintf(where, sizeof(where), "functions.[%u]", index);
+	if (!config_setting_is_group(group))
+		return config_fail_at(err, errlen, path, group, where,
+				      "expected a group: { name = \"...\"; module = \"...\"; }");
+
+	n = config_setting_length(group);
+	for (i = 0; i < (unsigned int)n; i++) {
+		s = config_setting_get_elem(group, i);
+		name = config_setting_name(s);
+		snprintf(where, sizeof(where), "functions.[%u].%s", index, name);
+		key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, name, strlen(name));
+		if (key == NULL) {
+			config_params_free(&fn);
+			return config_fail_at(err, errlen, path, s, where, "unknown function key");
+		}
+		if (config_store_setting(&fn, key, s, dir, &bad, msg, sizeof(msg)) < 0) {
+			if (bad != s)
+				snprintf(where, sizeof(where), "functions.[%u].%s.%s", index, name,
+					 config_setting_name(bad) != NULL ? config_setting_name(bad) : "");
+			config_params_free(&fn);
+			return config_fail_at(err, errlen, path, bad, where, msg);
+		}
+	}
+
+	for (j = 0; j < CONFIG_NB_FUNCTION_KEYS; j++) {
+		key = &config_function_keys[j];
+		if (key->required && config_setting_get_member(group, key->name) == NULL) {
+			snprintf(where, sizeof(where), "functions.[%u]", index);
+			snprintf(msg, sizeof(msg), "missing '%s'", key->name);
+			config_params_free(&fn);
+			return config_fail_at(err, errlen, path, group, where, msg);
+		}
+	}
+
+	for (j = 0; j < index; j++) {
+		if (config_setting_lookup_string(config_setting_get_elem(list, j), "name", &earlier) ==
+		    CONFIG_TRUE && strcmp(earlier, fn.name) == 0) {
+			s = config_setting_get_member(group, "name");
+			snprintf(where, sizeof(where), "functions.[%u].name", index);
+			snprintf(msg, sizeof(msg), "function '%s' is declared twice", fn.name);
+			config_params_free(&fn);
+			return config_fail_at(err, errlen, path, s, where, msg);
+		}
+	}
+
+	if (config_function_commit(cfg, &fn) < 0) {
+		snprintf(where, sizeof(where), "functions.[%u]", index);
+		snprintf(msg, sizeof(msg), "more than %d functions", CONFIG_MAX_FUNCTIONS);
+		config_params_free(&fn);
+		return config_fail_at(err, errlen, path, group, where, msg);
+	}
+	return 0;
+}
+
+/*
+ * Functions the file declares are added to those already known; one it
+ * shares with an earlier --fn or file replaces it, but a name declared twice
+ * in this file is a mistake.
+ */
+static int
+config_load_functions(struct turbine_config *cfg, const config_setting_t *list, const char *path,
+		      const char *dir, char *err, size_t errlen)
+{
+	unsigned int i;
+	int n;
+
+	if (!config_setting_is_list(list))
+		return config_fail_at(err, errlen, path, list, "functions",
+				      "expected a list of groups: functions = ( { ... } );");
+	n = config_setting_length(list);
+	for (i = 0; i < (unsigned int)n; i++)
+		if (config_load_function(cfg, list, i, path, dir, err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+int
+config_load_file(struct turbine_config *cfg, const char *path, char *err, size_t errlen)
+{
+	const struct config_key *key;
+	const config_setting_t *root, *s, *bad;
+	char dir[PATH_MAX], msg[256];
+	const char *slash, *name;
+	config_t cf;
+	int i, n, ret = 0;
+
+	slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (strlen(path) >= sizeof(cfg->config_path))
+		return config_fail(err, errlen, "--config: path is too long");
+
+	config_init(&cf);
+	config_set_include_dir(&cf, dir);
+	if (config_read_file(&cf, path) != CONFIG_TRUE) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			config_fail(err, errlen, "%s: cannot read the file", path);
+		else
+			config_fail(err, errlen, "%s:%d: %s",
+				    config_error_file(&cf) != NULL ? config_error_file(&cf) : path,
+				    config_error_line(&cf), config_error_text(&cf));
+		config_destroy(&cf);
+		return -1;
+	}
+
+	root = config_root_setting(&cf);
+	n = config_setting_length(root);
+	for (i = 0; i < n && ret == 0; i++) {
+		s = config_setting_get_elem(root, (unsigned int)i);
+		name = config_setting_name(s);
+		key = config_key_find(config_keys, CONFIG_NB_KEYS, name, strlen(name));
+		if (key == NULL)
+			ret = config_fail_at(err, errlen, path, s, name, "unknown key");
+		else if (key->type == CONFIG_KEY_FUNCTIONS)
+			ret = config_load_functions(cfg, s, path, dir, err, errlen);
+		else if (config_store_setting(cfg, key, s, dir, &bad, msg, sizeof(msg)) < 0)
+			ret = config_fail_at(err, errlen, path, bad, name, msg);
+	}
+	config_destroy(&cf);
+	if (ret == 0)
+		snprintf(cfg->config_path, sizeof(cfg->config_path), "%s", path);
+	return ret;
+}
+
+int
+config_parse_args(struct turbine_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct option opts[CONFIG_NB_KEYS + 3];
+	const struct config_key *key;
+	char msg[256];
+	size_t i, nb = 0;
+	int c;
+
+	opts[nb++] = (struct option){ "help", no_argument, NULL, CONFIG_OPT_HELP };
+	opts[nb++] = (struct option){ "config", required_argument, NULL, CONFIG_OPT_CONFIG };
+	for (i = 0; i < CONFIG_NB_KEYS; i++)
+		if (config_keys[i].option != NULL)
+			opts[nb++] = (struct option){ config_keys[i].option,
+				config_keys[i].arg != NULL ? required_argument : no_argument,
+				NULL, CONFIG_OPT_KEY_BASE + (int)i };
+	opts[nb] = (struct option){ NULL, 0, NULL, 0 };
+
+	/* 0 rather than 1: glibc then also forgets the state of EAL's own getopt run. */
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
+		switch (c) {
+		case CONFIG_OPT_HELP:
+			config_usage(argv[0]);
+			return 1;
+		case CONFIG_OPT_CONFIG:
+			if (config_load_file(cfg, optarg, err, errlen) < 0)
+				return -1;
+			break;
+		case ':':
+			return config_fail(err, errlen, "%s: missing argument", argv[optind - 1]);
+		case '?':
+			if (optopt >= CONFIG_OPT_KEY_BASE)
+				return config_fail(err, errlen, "--%s takes no argument",
+						   config_keys[optopt - CONFIG_OPT_KEY_BASE].option);
+			if (optopt == CONFIG_OPT_HELP)
+				return config_fail(err, errlen, "--help takes no argument");
+			if (optopt != 0)
+				return config_fail(err, errlen, "unknown option '-%c' (see --help)", optopt);
+			return config_fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
+		default:
+			key = &config_keys[c - CONFIG_OPT_KEY_BASE];
+			if (key->type == CONFIG_KEY_FUNCTIONS) {
+				if (config_add_function_arg(cfg, optarg, err, errlen) < 0)
+					return -1;
+			} else if (config_store_text(cfg, key, key->arg != NULL ? optarg : "true",
+						     msg, sizeof(msg)) < 0) {
+				return config_fail(err, errlen, "--%s: %s", key->option, msg);
+			}
+			break;
+		}
+	}
+	if (optind < argc)
+		return config_fail(err, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+	return 0;
+}
+
+static void
+config_usage_bounds(const struct config_key *key, char *buf, size_t len)
+{
+	switch (key->type) {
+	case CONFIG_KEY_UINT:
+		snprintf(buf, len, "%" PRId64 "..%" PRId64, key->min, key->max);
+		break;
+	case CONFIG_KEY_LCORES:
+		snprintf(buf, len, "ids %" PRId64 "..%" PRId64, key->min, key->max);
+		break;
+	case CONFIG_KEY_WORD:
+		snprintf(buf, len, "%" PRId64 "..%" PRId64 " of [A-Za-z0-9%s]", key->min, key->max, key->extra);
+		break;
+	case CONFIG_KEY_PARAMS:
+		snprintf(buf, len, "at most %" PRId64, key->max);
+		break;
+	default:
+		buf[0] = '\0';
+		break;
+	}
+}
+
+void
+config_usage(const char *prog)
+{
+	char left[64], bounds[64], def[48];
+	const struct config_key *key;
+	size_t i;
+
+	printf("Usage: %s [EAL options] -- [options]\n\nOptions:\n", prog);
+	printf("  %-28s %s\n", "--config FILE",
+	       "read a configuration file (libconfig syntax) here; later options override it");
+	for (i = 0; i < CONFIG_NB_KEYS; i++) {
+		key = &config_keys[i];
+		if (key->option == NULL)
+			continue;
+		snprintf(left, sizeof(left), "--%s%s%s", key->option, key->arg != NULL ? " " : "",
+			 key->arg != NULL ? key->arg : "");
+		config_usage_bounds(key, bounds, sizeof(bounds));
+		if (key->def != NULL && key->def[0] != '\0' && key->type != CONFIG_KEY_BOOL)
+			snprintf(def, sizeof(def), "default %s", key->def);
+		else
+			def[0] = '\0';
+		if (strlen(left) > 28)
+			printf("  %s\n  %-28s", left, "");
+		else
+			printf("  %-28s", left);
+		printf(" %s", key->help);
+		if (bounds[0] != '\0' || def[0] != '\0')
+			printf(": %s%s%s", bounds, bounds[0] != '\0' && def[0] != '\0' ? ", " : "", def);
+		printf(" [%s]\n", key->name);
+	}
+	printf("  %-28s %s\n", "-h, --help", "print this help and exit");
+
+	printf("\nFunction keys, in a functions entry of the file or as --fn NAME=PATH,key=value:\n");
+	for (i = 0; i < CONFIG_NB_FUNCTION_KEYS; i++) {
+		key = &config_function_keys[i];
+		config_usage_bounds(key, bounds, sizeof(bounds));
+		if (key->def != NULL)
+			snprintf(def, sizeof(def), "default %s", key->def);
+		else
+			snprintf(def, sizeof(def), "%s", key->required ? "required" : "");
+		printf("  %-16s %-26s %-14s %s\n", key->name, bounds, def, key->help);
+	}
+	printf("\n[key]: the option's key in the configuration file. Relative module paths in a file\n"
+	       "are relative to the file's folder.\n");
+}
+
+void
+config_free(struct turbine_config *cfg)
+{
+	unsigned int i;
+
+	for (i = 0; i < cfg->nb_functions; i++)
+		config_params_free(&cfg->functions[i]);
+}
