@@ -17,7 +17,7 @@ struct function_config {
 	char module[PATH_MAX];        /* module path */
 	char version[32];             /* published version; default "1" */
 	uint32_t timeout_ms;          /* default 3000, 1 .. 900000 */
-	uint32_t memory_mb;           /* default 128, 1 .. 10240 */
+	uint32_t memory_mb;           /* default 128, 128 .. 10240 (Lambda's range) */
 	uint32_t max_event_bytes;     /* largest event accepted (413 above); default 0 = the datagram's limit */
 	unsigned int nb_params;
 	char *params[CONFIG_MAX_PARAMS + 1]; /* "key=value" strings handed to init (file only), NULL-terminated */

@@ -1,1 +1,67 @@
-/* placeholder: being written */
+/* Reading the counters: one snapshot for the live status line, telemetry and the final report. */
+#include <inttypes.h>
+
+#include <rte_mempool.h>
+
+#include "status.h"
+
+void
+status_read(const struct runtime *rt, struct status_snapshot *s)
+{
+	counters_sum(&s->sum);
+	s->mempool_in_use = rt->pool ? rte_mempool_in_use_count(rt->pool) : 0;
+	s->mempool_size = rt->pool ? rt->pool->size : 0;
+}
+
+static uint64_t
+status_errors(const struct counters *c)
+{
+	uint64_t n = c->v[COUNTER_fn_errors];
+	enum counter_id id;
+
+	for (id = COUNTER_status_400; id <= COUNTER_status_503; id++)
+		n += c->v[id];
+	return n;
+}
+
+static uint64_t
+status_drops(const struct counters *c)
+{
+	uint64_t n = 0;
+	enum counter_id id;
+
+	for (id = COUNTER_drop_truncated; id <= COUNTER_drop_alloc; id++)
+		n += c->v[id];
+	return n;
+}
+
+void
+status_print_line(FILE *out, const struct status_snapshot *now, const struct status_snapshot *prev,
+		  double seconds)
+{
+	const struct counters *c = &now->sum, *p = &prev->sum;
+
+	if (seconds <= 0)
+		seconds = 1;
+	fprintf(out, "turbine: status: %.0f req/s, %.0f errors/s, %.0f drops/s | "
+		"%" PRIu64 " requests, %" PRIu64 " responses, %" PRIu64 " errors, %" PRIu64 " drops, "
+		"%u/%u mbufs in use\n",
+		(c->v[COUNTER_requests] - p->v[COUNTER_requests]) / seconds,
+		(status_errors(c) - status_errors(p)) / seconds,
+		(status_drops(c) - status_drops(p)) / seconds,
+		c->v[COUNTER_requests], c->v[COUNTER_responses], status_errors(c), status_drops(c),
+		now->mempool_in_use, now->mempool_size);
+	fflush(out);
+}
+
+void
+status_print_json(FILE *out, const struct status_snapshot *s)
+{
+	unsigned int i;
+
+	fputc('{', out);
+	for (i = 0; i < COUNTER_MAX; i++)
+		fprintf(out, "\"%s\": %" PRIu64 ", ", counter_names[i], s->sum.v[i]);
+	fprintf(out, "\"mempool_in_use\": %u, \"mempool_size\": %u}", s->mempool_in_use,
+		s->mempool_size);
+}

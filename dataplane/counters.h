@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_lcore.h>
 
 #include "frame.h"
 
@@ -52,6 +53,15 @@ struct counters {
 } __rte_cache_aligned;
 
 extern const char *const counter_names[COUNTER_MAX];
+
+/* Every lcore's counters, indexed by lcore id; each lcore writes only its own. */
+extern struct counters counters_lcore[RTE_MAX_LCORE];
+
+static inline struct counters *
+counters_of_lcore(unsigned int lcore_id)
+{
+	return &counters_lcore[lcore_id];
+}
 
 static inline void
 counters_inc(struct counters *c, enum counter_id id)

@@ -1,1 +1,313 @@
-/* placeholder: being written */
+/* The dispatcher: receive, classify, parse, admit, and hand requests to workers. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "dispatch.h"
+#include "reply.h"
+#include "worker.h"
+
+/* Packets ahead of the one being classified whose headers are fetched early. */
+#define DISPATCH_PREFETCH 3
+
+int
+dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,
+		uint16_t tx_queue)
+{
+	struct dispatcher *d;
+
+	d = rte_zmalloc_socket("dispatcher", sizeof(*d), RTE_CACHE_LINE_SIZE,
+			       rte_lcore_to_socket_id(lcore_id));
+	if (d == NULL)
+		return -ENOMEM;
+	d->id = id;
+	d->lcore_id = lcore_id;
+	d->rx_queue = rx_queue;
+	d->counters = counters_of_lcore(lcore_id);
+	tx_queue_init(&d->tx, rt->port_id, tx_queue, d->counters);
+	/* One chunk big enough for the objects of any datagram: parsing never allocates. */
+	if (!msgpack_zone_init(&d->zone, REQUEST_ZONE_CHUNK_SIZE)) {
+		rte_free(d);
+		return -ENOMEM;
+	}
+	rt->dispatchers[id] = d;
+	rt->roles[lcore_id].dispatcher = d;
+	return 0;
+}
+
+static struct rte_ring *
+dispatch_ring(const char *kind, unsigned int d, unsigned int w, unsigned int socket)
+{
+	char name[RTE_RING_NAMESIZE];
+
+	snprintf(name, sizeof(name), "%s_%u_%u", kind, d, w);
+	return rte_ring_create(name, RUNTIME_RING_SIZE, socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
+/* The pair's two rings live on the socket of the lcore that dequeues from them. */
+int
+dispatch_connect(struct runtime *rt, struct dispatcher *d, struct worker *w)
+{
+	struct rte_ring *to, *from = NULL;
+
+	to = dispatch_ring("req", d->id, w->id, rte_lcore_to_socket_id(w->lcore_id));
+	if (to == NULL)
+		return -rte_errno;
+	if (!rt->workers_own_txq) {
+		from = dispatch_ring("rep", d->id, w->id, rte_lcore_to_socket_id(d->lcore_id));
+		if (from == NULL) {
+			rte_ring_free(to);
+			return -rte_errno;
+		}
+	}
+	d->to_worker[w->id] = to;
+	d->from_worker[w->id] = from;
+	w->inbound[w->nb_inbound] = to;
+	w->outbound[d->id] = from;
+	w->nb_inbound++;
+	return 0;
+}
+
+void
+dispatch_free(struct dispatcher *d)
+{
+	unsigned int w;
+
+	if (d == NULL)
+		return;
+	for (w = 0; w < RUNTIME_MAX_WORKERS; w++) {
+		rte_ring_free(d->to_worker[w]);
+		rte_ring_free(d->from_worker[w]);
+	}
+	msgpack_zone_destroy(&d->zone);
+	rte_free(d);
+}
+
+static bool
+dispatch_qualifier_matches(const struct function *fn, const uint8_t *q, uint32_t len)
+{
+	static const char latest[] = "$LATEST";
+
+	if (len == 0)
+		return true;
+	if (len == sizeof(latest) - 1 && memcmp(q, latest, len) == 0)
+		return true;
+	return len == fn->version_len && memcmp(q, fn->cfg->version, len) == 0;
+}
+
+/*
+ * Hand the request to a worker holding the function, round-robin from where
+ * the last one went; a full ring moves on to the next. Returns false when
+ * every ring is full.
+ */
+static bool
+dispatch_to_worker(struct dispatcher *d, const struct function *fn, unsigned int fn_index,
+		   struct rte_mbuf *m)
+{
+	uint32_t start = d->next_worker[fn_index];
+	unsigned int i;
+
+	for (i = 0; i < fn->nb_workers; i++) {
+		uint16_t w = fn->workers[(start + i) % fn->nb_workers];
+
+		if (rte_ring_sp_enqueue(d->to_worker[w], m) == 0) {
+			d->next_worker[fn_index] = start + i + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* What becomes of a request's mbuf once the dispatcher is done with it. */
+enum dispatch_fate {
+	DISPATCH_TX,      /* it holds a reply: transmit */
+	DISPATCH_FREE,    /* no reply could be built (counted): free */
+	DISPATCH_QUEUED,  /* a worker owns it now */
+};
+
+static enum dispatch_fate
+dispatch_replied(int rc)
+{
+	return rc == 0 ? DISPATCH_TX : DISPATCH_FREE;
+}
+
+/* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
+static enum dispatch_fate
+dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
+	       struct request_desc *desc)
+{
+	struct counters *c = d->counters;
+	const uint8_t *payload = request_payload(m, desc);
+	const struct request *req = &desc->req;
+	const char *name = (const char *)payload + req->fn.off;
+	const uint8_t *qualifier = payload + req->qualifier.off;
+	const struct function *fn;
+	uint64_t timeout_tsc;
+	int index;
+
+	index = runtime_find_function(rt, name, req->fn.len);
+	if (index < 0)
+		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s",
+						    (int)req->fn.len, name));
+	fn = &rt->functions[index];
+	if (!dispatch_qualifier_matches(fn, qualifier, req->qualifier.len))
+		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s:%.*s",
+						    (int)req->fn.len, name, (int)req->qualifier.len,
+						    (const char *)qualifier));
+	if (fn->cfg->max_event_bytes != 0 && req->event.len > fn->cfg->max_event_bytes)
+		return dispatch_replied(reply_error(rt, c, m, 413,
+						    "event is %u bytes; function %s accepts at most %u",
+						    req->event.len, fn->cfg->name,
+						    fn->cfg->max_event_bytes));
+	if (!fn->ready)
+		return dispatch_replied(reply_error(rt, c, m, 502, "function %s is not ready: %s",
+						    fn->cfg->name, fn->not_ready));
+	if (req->type == REQUEST_EVENT)
+		return dispatch_replied(reply_error(rt, c, m, 503,
+						    "asynchronous invocation is not enabled on this dispatcher"));
+	if (req->type == REQUEST_DRYRUN)
+		return dispatch_replied(reply_status(rt, c, m, 204));
+
+	desc->timeout_ms = fn->cfg->timeout_ms;
+	timeout_tsc = fn->timeout_tsc;
+	if (req->has_timeout && req->timeout_ms < fn->cfg->timeout_ms) {
+		desc->timeout_ms = (uint32_t)req->timeout_ms;
+		timeout_tsc = req->timeout_ms * rt->tsc_hz / 1000;
+	}
+	desc->deadline_tsc = rte_rdtsc() + timeout_tsc;
+	desc->function = (uint16_t)index;
+	desc->dispatcher = (uint16_t)d->id;
+
+	if (d->local != NULL) {
+		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
+	}
+	if (dispatch_to_worker(d, fn, index, m))
+		return DISPATCH_QUEUED;
+	counters_inc(c, COUNTER_drop_ring_full);
+	return dispatch_replied(reply_error(rt, c, m, 503,
+					    "no worker can take function %s now: its queues are full",
+					    fn->cfg->name));
+}
+
+static enum dispatch_fate
+dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
+		 struct request_desc *desc)
+{
+	struct request_error err;
+
+	counters_inc(d->counters, COUNTER_requests);
+	memset(&desc->req, 0, sizeof(desc->req));
+	if (request_parse(request_payload(m, desc), desc->from.payload_len, &d->zone, &desc->req,
+			  &err) < 0)
+		return dispatch_replied(reply_error(rt, d->counters, m, 400, "%s", err.message));
+	return dispatch_admit(rt, d, m, desc);
+}
+
+/* The drop counters follow the classifier's verdicts one for one. */
+static enum counter_id
+dispatch_drop_counter(enum frame_verdict v)
+{
+	RTE_BUILD_BUG_ON(COUNTER_drop_oversize - COUNTER_drop_truncated !=
+			 FRAME_drop_oversize - FRAME_drop_truncated);
+	return COUNTER_drop_truncated + (v - FRAME_FIRST_DROP);
+}
+
+static enum dispatch_fate
+dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
+{
+	struct request_desc *desc = request_desc_of(m);
+	bool verify_cksum;
+	enum frame_verdict v;
+
+	if (m->nb_segs > 1) {
+		counters_inc(d->counters, COUNTER_drop_multiseg);
+		return DISPATCH_FREE;
+	}
+	verify_cksum = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
+	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &rt->svc, verify_cksum,
+			   &desc->from);
+	switch (v) {
+	case FRAME_REQUEST:
+		return dispatch_request(rt, d, m, desc);
+	case FRAME_ARP_REPLY:
+		counters_inc(d->counters, COUNTER_arp_replies);
+		m->ol_flags = 0;
+		return DISPATCH_TX;
+	case FRAME_ICMP_REPLY:
+		counters_inc(d->counters, COUNTER_icmp_replies);
+		m->ol_flags = 0;
+		return DISPATCH_TX;
+	default:
+		counters_inc(d->counters, dispatch_drop_counter(v));
+		return DISPATCH_FREE;
+	}
+}
+
+static void
+dispatch_rx(const struct runtime *rt, struct dispatcher *d)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	uint16_t nb_rx, i;
+
+	nb_rx = rte_eth_rx_burst(rt->port_id, d->rx_queue, pkts, RUNTIME_BURST);
+	if (nb_rx == 0)
+		return;
+	counters_add(d->counters, COUNTER_rx_packets, nb_rx);
+	for (i = 0; i < nb_rx && i < DISPATCH_PREFETCH; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < nb_rx; i++) {
+		if (i + DISPATCH_PREFETCH < nb_rx)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DISPATCH_PREFETCH], void *));
+		switch (dispatch_one(rt, d, pkts[i])) {
+		case DISPATCH_TX:
+			tx_send(&d->tx, pkts[i]);
+			break;
+		case DISPATCH_FREE:
+			rte_pktmbuf_free(pkts[i]);
+			break;
+		case DISPATCH_QUEUED:
+			break;
+		}
+	}
+}
+
+/* Replies workers handed back because they have no TX queue of their own. */
+unsigned int
+dispatch_collect(const struct runtime *rt, struct dispatcher *d)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int w, n, i, total = 0;
+
+	if (rt->workers_own_txq)
+		return 0;
+	for (w = 0; w < rt->nb_workers; w++) {
+		if (d->from_worker[w] == NULL)
+			continue;
+		n = rte_ring_sc_dequeue_burst(d->from_worker[w], (void **)pkts, RUNTIME_BURST, NULL);
+		for (i = 0; i < n; i++)
+			tx_send(&d->tx, pkts[i]);
+		total += n;
+	}
+	return total;
+}
+
+void
+dispatch_poll(struct runtime *rt, struct dispatcher *d)
+{
+	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED)) {
+		if (runtime_quitting(rt))
+			/* Release: a worker that sees the flag also sees every request queued before it. */
+			__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
+		else
+			dispatch_rx(rt, d);
+	}
+	dispatch_collect(rt, d);
+	/* Flushed every iteration: under load the batch fills anyway, when idle nothing waits. */
+	tx_flush(&d->tx);
+}

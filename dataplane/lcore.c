@@ -1,1 +1,232 @@
-/* placeholder: being written */
+/* Lcore roles (dispatcher, worker, or both) and the polling loop every data lcore runs. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_lcore.h>
+#include <rte_errno.h>
+#include <rte_ring.h>
+
+#include "dispatch.h"
+#include "lcore.h"
+#include "worker.h"
+
+static bool
+lcore_listed(const unsigned int *list, unsigned int n, unsigned int lcore)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		if (list[i] == lcore)
+			return true;
+	return false;
+}
+
+/* Fill the role lists with the default when none was configured. */
+static void
+lcore_default_roles(struct turbine_config *cfg)
+{
+	unsigned int lcore;
+
+	if (cfg->nb_dispatch_lcores != 0 || cfg->nb_worker_lcores != 0)
+		return;
+	cfg->dispatch_lcores[cfg->nb_dispatch_lcores++] = rte_get_main_lcore();
+	if (rte_lcore_count() == 1) {
+		cfg->worker_lcores[cfg->nb_worker_lcores++] = rte_get_main_lcore();
+		return;
+	}
+	RTE_LCORE_FOREACH_WORKER(lcore)
+		cfg->worker_lcores[cfg->nb_worker_lcores++] = lcore;
+}
+
+static int
+lcore_check_list(const char *what, const unsigned int *list, unsigned int n, unsigned int max,
+		 char *err, size_t errlen)
+{
+	unsigned int i;
+
+	if (n == 0) {
+		snprintf(err, errlen, "no %s lcore: give at least one", what);
+		return -EINVAL;
+	}
+	if (n > max) {
+		snprintf(err, errlen, "%u %s lcores: at most %u are supported", n, what, max);
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++) {
+		if (list[i] >= RTE_MAX_LCORE || !rte_lcore_is_enabled(list[i])) {
+			snprintf(err, errlen, "%s lcore %u is not one of EAL's lcores (-l/--lcores)",
+				 what, list[i]);
+			return -EINVAL;
+		}
+		if (lcore_listed(list, i, list[i])) {
+			snprintf(err, errlen, "%s lcore %u is listed twice", what, list[i]);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+lcore_roles_init(struct runtime *rt, const struct port_caps *caps, char *err, size_t errlen)
+{
+	struct turbine_config *cfg = &rt->cfg;
+	unsigned int i, nb_own_txq = 0;
+	int rc;
+
+	lcore_default_roles(cfg);
+	rc = lcore_check_list("dispatcher", cfg->dispatch_lcores, cfg->nb_dispatch_lcores,
+			      RUNTIME_MAX_DISPATCHERS, err, errlen);
+	if (rc == 0)
+		rc = lcore_check_list("worker", cfg->worker_lcores, cfg->nb_worker_lcores,
+				      RUNTIME_MAX_WORKERS, err, errlen);
+	if (rc != 0)
+		return rc;
+	if (cfg->nb_dispatch_lcores > caps->max_rx_queues) {
+		snprintf(err, errlen, "%u dispatcher lcores need one RX queue each; port %u has %u "
+			 "(for net_af_packet, raise qpairs=)", cfg->nb_dispatch_lcores, rt->port_id,
+			 caps->max_rx_queues);
+		return -EINVAL;
+	}
+	if (cfg->nb_dispatch_lcores > caps->max_tx_queues) {
+		snprintf(err, errlen, "%u dispatcher lcores need one TX queue each; port %u has %u",
+			 cfg->nb_dispatch_lcores, rt->port_id, caps->max_tx_queues);
+		return -EINVAL;
+	}
+	/* Workers that are not also dispatchers transmit on queues of their own when the port
+	 * has enough; otherwise their replies go back through their dispatcher. */
+	for (i = 0; i < cfg->nb_worker_lcores; i++)
+		if (!lcore_listed(cfg->dispatch_lcores, cfg->nb_dispatch_lcores, cfg->worker_lcores[i]))
+			nb_own_txq++;
+	rt->workers_own_txq = cfg->nb_dispatch_lcores + nb_own_txq <= caps->max_tx_queues;
+	rt->nb_rx_queues = (uint16_t)cfg->nb_dispatch_lcores;
+	rt->nb_tx_queues = (uint16_t)(cfg->nb_dispatch_lcores + (rt->workers_own_txq ? nb_own_txq : 0));
+
+	for (i = 0; i < cfg->nb_dispatch_lcores; i++) {
+		rc = dispatch_create(rt, i, cfg->dispatch_lcores[i], (uint16_t)i, (uint16_t)i);
+		if (rc != 0)
+			goto nomem;
+		rt->nb_dispatchers++;
+	}
+	nb_own_txq = 0;
+	for (i = 0; i < cfg->nb_worker_lcores; i++) {
+		unsigned int lcore = cfg->worker_lcores[i];
+		struct dispatcher *d = rt->roles[lcore].dispatcher;
+		int txq = -1;
+
+		if (d != NULL)
+			txq = d->tx.queue_id;
+		else if (rt->workers_own_txq)
+			txq = (int)(cfg->nb_dispatch_lcores + nb_own_txq++);
+		rc = worker_create(rt, i, lcore, txq);
+		if (rc != 0)
+			goto nomem;
+		rt->nb_workers++;
+		if (d != NULL)
+			d->local = rt->workers[i];
+	}
+	return 0;
+
+nomem:
+	snprintf(err, errlen, "cannot allocate lcore state: %s", strerror(-rc));
+	return rc;
+}
+
+int
+lcore_rings_init(struct runtime *rt, char *err, size_t errlen)
+{
+	unsigned int d, w;
+	int rc;
+
+	for (d = 0; d < rt->nb_dispatchers; d++) {
+		struct dispatcher *disp = rt->dispatchers[d];
+
+		/* A dispatcher that also works runs everything to completion: no rings. */
+		if (disp->local != NULL)
+			continue;
+		for (w = 0; w < rt->nb_workers; w++) {
+			rc = dispatch_connect(rt, disp, rt->workers[w]);
+			if (rc != 0) {
+				snprintf(err, errlen, "cannot create the rings between dispatcher %u "
+					 "and worker %u: %s", d, w, rte_strerror(-rc));
+				return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+void
+lcore_roles_free(struct runtime *rt)
+{
+	unsigned int i;
+
+	for (i = 0; i < rt->nb_dispatchers; i++)
+		dispatch_free(rt->dispatchers[i]);
+	for (i = 0; i < rt->nb_workers; i++)
+		worker_free(rt->workers[i]);
+}
+
+/*
+ * Shutdown, in order: each dispatcher stops receiving; a worker finishes
+ * what is queued to it once every dispatcher has stopped; a dispatcher
+ * leaves once every worker is done and their replies are sent.
+ */
+static bool
+lcore_worker_drained(const struct runtime *rt, struct worker *w)
+{
+	unsigned int i;
+
+	if (w->done)
+		return true;
+	for (i = 0; i < rt->nb_dispatchers; i++)
+		if (!__atomic_load_n(&rt->dispatchers[i]->rx_stopped, __ATOMIC_ACQUIRE))
+			return false;
+	for (i = 0; i < w->nb_inbound; i++)
+		if (!rte_ring_empty(w->inbound[i]))
+			return false;
+	tx_flush(&w->tx);
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+static bool
+lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d)
+{
+	unsigned int i;
+
+	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED))
+		return false;
+	for (i = 0; i < rt->nb_workers; i++)
+		if (!__atomic_load_n(&rt->workers[i]->done, __ATOMIC_ACQUIRE))
+			return false;
+	/* Every worker is done, so their last replies are in the rings: send them all. */
+	while (dispatch_collect(rt, d) != 0)
+		tx_flush(&d->tx);
+	tx_flush(&d->tx);
+	return true;
+}
+
+int
+lcore_main(void *arg)
+{
+	struct runtime *rt = arg;
+	const struct lcore_role *role = &rt->roles[rte_lcore_id()];
+	struct dispatcher *d = role->dispatcher;
+	struct worker *w = role->worker;
+	bool worker_done = w == NULL;
+
+	if (d == NULL && w == NULL)
+		return 0;
+	for (;;) {
+		if (d != NULL)
+			dispatch_poll(rt, d);
+		if (!worker_done) {
+			worker_poll(rt, w);
+			worker_done = lcore_worker_drained(rt, w);
+		}
+		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d)))
+			break;
+	}
+	return 0;
+}

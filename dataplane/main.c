@@ -1,1 +1,220 @@
-/* placeholder: being written */
+/* turbine: the dispatcher process. EAL options, then `--`, then Turbine's own. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <numa.h>
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+
+#include "config.h"
+#include "control.h"
+#include "dispatch.h"
+#include "functions.h"
+#include "lcore.h"
+#include "placement.h"
+#include "port.h"
+#include "runtime.h"
+#include "status.h"
+#include "telemetry.h"
+#include "worker.h"
+
+/* Room for a full Ethernet frame and, after it, a reply as large as a datagram allows. */
+#define MAIN_MBUF_DATA_ROOM (RTE_PKTMBUF_HEADROOM + 2 * RTE_ETHER_MAX_LEN + 128)
+#define MAIN_MBUF_CACHE 256
+
+static struct runtime main_rt;
+static struct port_caps main_caps;
+
+static void
+main_on_signal(int sig __rte_unused)
+{
+	__atomic_store_n(&main_rt.quit, 1, __ATOMIC_RELAXED);
+}
+
+static int
+main_functions(struct runtime *rt, char *err, size_t errlen)
+{
+	return functions_load(rt, err, errlen);
+}
+
+static int
+main_port(struct runtime *rt, char *err, size_t errlen)
+{
+	return port_probe(rt, &main_caps, err, errlen);
+}
+
+static int
+main_lcores(struct runtime *rt, char *err, size_t errlen)
+{
+	unsigned int i;
+	int rc;
+
+	rc = lcore_roles_init(rt, &main_caps, err, errlen);
+	if (rc != 0)
+		return rc;
+	/* A dispatcher on another socket than its port pays a cross-socket hop per packet. */
+	for (i = 0; i < rt->nb_dispatchers; i++) {
+		unsigned int lcore = rt->dispatchers[i]->lcore_id;
+
+		if (main_caps.socket_id >= 0 &&
+		    rte_lcore_to_socket_id(lcore) != (unsigned int)main_caps.socket_id)
+			fprintf(stderr, "turbine: warning: dispatcher lcore %u is on socket %u, "
+				"port %u on socket %d\n", lcore, rte_lcore_to_socket_id(lcore),
+				rt->port_id, main_caps.socket_id);
+	}
+	return 0;
+}
+
+/* Enough buffers for every descriptor, ring and per-lcore cache at once, and some to spare. */
+static int
+main_mempool(struct runtime *rt, char *err, size_t errlen)
+{
+	unsigned int pairs = rt->nb_dispatchers * rt->nb_workers;
+	unsigned int n = (rt->nb_rx_queues + rt->nb_tx_queues) * 1024 +
+			 pairs * RUNTIME_RING_SIZE * 2 +
+			 rte_lcore_count() * (MAIN_MBUF_CACHE + 2 * RUNTIME_BURST) + 2048;
+	int socket = main_caps.socket_id >= 0 ? main_caps.socket_id : (int)rte_socket_id();
+	uint16_t priv = RTE_ALIGN_CEIL(sizeof(struct request_desc), RTE_MBUF_PRIV_ALIGN);
+
+	n = rte_align32pow2(n) - 1;
+	rt->pool = rte_pktmbuf_pool_create("turbine_mbufs", n, MAIN_MBUF_CACHE, priv,
+					   MAIN_MBUF_DATA_ROOM, socket);
+	if (rt->pool == NULL) {
+		snprintf(err, errlen, "cannot create a pool of %u mbufs on socket %d: %s "
+			 "(reserve hugepages, or give EAL --no-huge -m 512)", n, socket,
+			 rte_strerror(rte_errno));
+		return -rte_errno;
+	}
+	return 0;
+}
+
+static int
+main_environments(struct runtime *rt, char *err __rte_unused, size_t errlen __rte_unused)
+{
+	placement_init(rt, stdout);
+	return 0;
+}
+
+static int
+main_start_port(struct runtime *rt, char *err, size_t errlen)
+{
+	return port_start(rt, err, errlen);
+}
+
+/* Start-up, in order; the first failure stops it with one message. */
+static const struct {
+	const char *name;
+	int (*init)(struct runtime *rt, char *err, size_t errlen);
+} main_steps[] = {
+	{ "functions", main_functions },
+	{ "port", main_port },
+	{ "lcores", main_lcores },
+	{ "mempool", main_mempool },
+	{ "environments", main_environments },
+	{ "rings", lcore_rings_init },
+	{ "port start", main_start_port },
+	{ "telemetry", telemetry_init },
+	{ "control thread", control_start },
+};
+
+static void
+main_teardown(struct runtime *rt)
+{
+	control_stop();
+	placement_fini(rt);
+	port_stop(rt);
+	lcore_roles_free(rt);
+	functions_unload(rt);
+	config_free(&rt->cfg);
+	rte_eal_cleanup();
+}
+
+static void
+main_print_ready(const struct runtime *rt)
+{
+	char ip[INET_ADDRSTRLEN];
+	int nodes = numa_available() < 0 ? 1 : numa_num_configured_nodes();
+	const struct rte_ether_addr *mac = (const struct rte_ether_addr *)rt->svc.mac;
+	char mac_text[RTE_ETHER_ADDR_FMT_SIZE];
+
+	inet_ntop(AF_INET, &rt->svc.ip, ip, sizeof(ip));
+	rte_ether_format_addr(mac_text, sizeof(mac_text), mac);
+	printf("turbine: ready: port %u %s %s:%u, %u dispatcher(s), %u worker(s) "
+	       "(%s, %s, %u RX/%u TX queue(s), checksums in %s, %d NUMA node(s))\n",
+	       rt->port_id, mac_text, ip, rt->cfg.udp_port, rt->nb_dispatchers, rt->nb_workers,
+	       rt->port_name,
+	       rt->nb_dispatchers == 1 && rt->dispatchers[0]->local ? "run to completion"
+	       : rt->workers_own_txq ? "workers transmit" : "replies via dispatchers",
+	       rt->nb_rx_queues, rt->nb_tx_queues, rt->tx_cksum_offload ? "hardware" : "software",
+	       nodes);
+	if (rt->memif_socket[0] != '\0')
+		printf("turbine: no port given: serving the embedded default, a memif server at %s\n",
+		       rt->memif_socket);
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct runtime *rt = &main_rt;
+	struct status_snapshot final;
+	struct sigaction sa;
+	char err[1024] = "";
+	unsigned int step;
+	int rc;
+
+	rc = rte_eal_init(argc, argv);
+	if (rc < 0) {
+		fprintf(stderr, "turbine: cannot initialise DPDK (EAL): %s\n", rte_strerror(rte_errno));
+		return 1;
+	}
+	argc -= rc;
+	argv += rc;
+
+	config_defaults(&rt->cfg);
+	rc = config_parse_args(&rt->cfg, argc, argv, err, sizeof(err));
+	if (rc != 0) {
+		if (rc < 0)
+			fprintf(stderr, "turbine: %s\n", err);
+		config_free(&rt->cfg);
+		rte_eal_cleanup();
+		return rc < 0 ? 1 : 0;
+	}
+	rt->tsc_hz = rte_get_tsc_hz();
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = main_on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	for (step = 0; step < RTE_DIM(main_steps); step++) {
+		rc = main_steps[step].init(rt, err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "turbine: %s: %s\n", main_steps[step].name, err);
+			main_teardown(rt);
+			return 1;
+		}
+	}
+	main_print_ready(rt);
+
+	rte_eal_mp_remote_launch(lcore_main, rt, CALL_MAIN);
+	rte_eal_mp_wait_lcore();
+
+	control_stop();
+	status_read(rt, &final);
+	printf("turbine: final ");
+	status_print_json(stdout, &final);
+	printf("\n");
+	fflush(stdout);
+	main_teardown(rt);
+	return 0;
+}

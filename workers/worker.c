@@ -1,1 +1,170 @@
-/* placeholder: being written */
+/* A worker lcore: warm environments of its functions, and the loop that runs requests on them. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_pause.h>
+
+#include "dispatch.h"
+#include "reply.h"
+#include "worker.h"
+
+int
+worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx_queue)
+{
+	struct worker *w;
+
+	w = rte_zmalloc_socket("worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
+			       rte_lcore_to_socket_id(lcore_id));
+	if (w == NULL)
+		return -ENOMEM;
+	w->id = id;
+	w->lcore_id = lcore_id;
+	w->counters = counters_of_lcore(lcore_id);
+	if (tx_queue >= 0)
+		tx_queue_init(&w->tx, rt->port_id, (uint16_t)tx_queue, w->counters);
+	rt->workers[id] = w;
+	rt->roles[lcore_id].worker = w;
+	return 0;
+}
+
+void
+worker_init_environments(struct runtime *rt, struct worker *w)
+{
+	unsigned int f;
+
+	for (f = 0; f < rt->nb_functions; f++) {
+		struct function *fn = &rt->functions[f];
+		struct turbine_env_config cfg = {
+			.function = fn->cfg->name,
+			.version = fn->cfg->version,
+			.worker_id = w->id,
+			.socket_id = rte_lcore_to_socket_id(w->lcore_id),
+			.memory_mb = fn->cfg->memory_mb,
+			.timeout_ms = fn->cfg->timeout_ms,
+			.params = (const char *const *)fn->cfg->params,
+		};
+
+		module_env_init(&w->envs[f], &fn->mod, &cfg);
+	}
+}
+
+void
+worker_fini_environments(struct runtime *rt, struct worker *w)
+{
+	unsigned int f;
+
+	for (f = 0; f < rt->nb_functions; f++)
+		module_env_fini(&w->envs[f]);
+}
+
+void
+worker_free(struct worker *w)
+{
+	rte_free(w);
+}
+
+int
+worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+{
+	struct request_desc *desc = request_desc_of(m);
+	const struct function *fn = &rt->functions[desc->function];
+	struct environment *env = &w->envs[desc->function];
+	const uint8_t *payload = request_payload(m, desc);
+	const struct request *req = &desc->req;
+	struct invoke_outcome out;
+	struct response_buf rb;
+	msgpack_packer pk;
+	struct invoke_args args = {
+		.env = env,
+		.ctx = {
+			.request_id = req->id,
+			.function = { fn->cfg->name, fn->name_len },
+			.version = { fn->cfg->version, fn->version_len },
+			.trace = { (const char *)payload + req->trace.off, req->trace.len },
+			.client_context = { (const char *)payload + req->ctx.off, req->ctx.len },
+			.memory_mb = fn->cfg->memory_mb,
+			.worker_id = w->id,
+			.deadline_tsc = desc->deadline_tsc,
+			.tsc_hz = rt->tsc_hz,
+		},
+		.event = req->event.len ? (const char *)payload + req->event.off : NULL,
+		.event_len = req->event.len,
+		.log_tail = req->log_tail,
+		.timeout_ms = desc->timeout_ms,
+	};
+
+	if (req->tenant.len != 0)
+		args.ctx.tenant = (struct turbine_str){ (const char *)payload + req->tenant.off,
+							req->tenant.len };
+	else
+		args.ctx.tenant = (struct turbine_str){ "default", 7 };
+
+	if (!env->ready) {
+		/* Placement only sends a function to workers whose init succeeded; kept for safety. */
+		if (reply_error(rt, c, m, 502, "function %s is not ready on worker %u: %s",
+				fn->cfg->name, w->id, env->error) < 0)
+			return -1;
+		return 0;
+	}
+	if (reply_begin(rt, m, &rb, &pk) < 0) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	if (invoke_run(&w->scratch, &args, &rb, &pk, &out) < 0) {
+		if (reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
+				fn->cfg->name) < 0)
+			return -1;
+		return 0;
+	}
+	if (out.was_cold)
+		counters_inc(c, COUNTER_cold_starts);
+	if (out.fn_error)
+		counters_inc(c, COUNTER_fn_errors);
+	if (out.timed_out)
+		counters_inc(c, COUNTER_fn_timeouts);
+	reply_finish(rt, m, &desc->from, &rb);
+	reply_count(c, 200);
+	return 0;
+}
+
+/* A reply goes out on the worker's own TX queue, or back to the dispatcher that received it. */
+static void
+worker_send(struct worker *w, struct rte_ring *back, struct rte_mbuf *m)
+{
+	if (back == NULL) {
+		tx_send(&w->tx, m);
+		return;
+	}
+	/* The ring holds as many as the dispatcher could have queued to us, so this waits only
+	 * for a dispatcher that is mid-burst: a reply is never dropped here. */
+	while (rte_ring_sp_enqueue(back, m) != 0)
+		rte_pause();
+}
+
+unsigned int
+worker_poll(struct runtime *rt, struct worker *w)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int r, i, n, total = 0;
+
+	for (r = 0; r < w->nb_inbound; r++) {
+		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
+		for (i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+
+			if (worker_invoke(rt, w, w->counters, m) < 0) {
+				rte_pktmbuf_free(m);
+				continue;
+			}
+			worker_send(w, rt->workers_own_txq ? NULL
+					 : w->outbound[request_desc_of(m)->dispatcher], m);
+		}
+		total += n;
+	}
+	if (rt->workers_own_txq)
+		tx_flush(&w->tx);
+	return total;
+}

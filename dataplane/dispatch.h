@@ -1,0 +1,72 @@
+/* The dispatcher: receive, classify, parse, admit, and hand requests to workers. */
+#ifndef TURBINE_DISPATCH_H
+#define TURBINE_DISPATCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include "counters.h"
+#include "frame.h"
+#include "request.h"
+#include "runtime.h"
+#include "tx.h"
+
+/*
+ * What travels with a request from dispatcher to worker, in the mbuf's
+ * private area: the ring carries only the mbuf pointer, and no byte of the
+ * payload is copied.
+ */
+struct request_desc {
+	struct frame_request from;  /* where the request sits and whom to answer */
+	struct request req;         /* parsed fields, as spans of the payload */
+	uint64_t deadline_tsc;
+	uint32_t timeout_ms;        /* the effective one: the smaller of the caller's and the function's */
+	uint16_t function;          /* index in runtime.functions */
+	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
+};
+
+static inline struct request_desc *
+request_desc_of(struct rte_mbuf *m)
+{
+	return rte_mbuf_to_priv(m);
+}
+
+/* The request's UDP payload inside its mbuf. */
+static inline const uint8_t *
+request_payload(struct rte_mbuf *m, const struct request_desc *desc)
+{
+	return rte_pktmbuf_mtod_offset(m, const uint8_t *, desc->from.payload_offset);
+}
+
+struct dispatcher {
+	/* Hot, read every loop. */
+	unsigned int id;
+	uint16_t rx_queue;
+	int rx_stopped;             /* set once the quit flag was seen; others read it */
+	struct counters *counters;
+	struct worker *local;       /* this lcore also works: run to completion */
+	struct tx_queue tx;
+	msgpack_zone zone;          /* the parser's scratch; its first chunk covers any datagram */
+
+	unsigned int lcore_id;
+	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
+	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
+	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */
+} __rte_cache_aligned;
+
+int dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,
+		    uint16_t tx_queue);
+int dispatch_connect(struct runtime *rt, struct dispatcher *d, struct worker *w);
+void dispatch_free(struct dispatcher *d);
+
+/* One loop iteration: a burst off the RX queue (unless stopped), replies back from workers, TX. */
+void dispatch_poll(struct runtime *rt, struct dispatcher *d);
+
+/* Send the replies workers handed back (no own TX queues). Returns how many. */
+unsigned int dispatch_collect(const struct runtime *rt, struct dispatcher *d);
+
+#endif /* TURBINE_DISPATCH_H */

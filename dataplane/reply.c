@@ -1,0 +1,113 @@
+/* Replies built in place in the request's mbuf: the body after the frame, headers in front of it. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+
+#include "dispatch.h"
+#include "reply.h"
+
+/* The smallest error reply: map header, v, id, status, error, a short message. */
+#define REPLY_MIN_ROOM 128u
+
+int
+reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *rb,
+	    msgpack_packer *pk)
+{
+	uint32_t room = rte_pktmbuf_tailroom(m);
+	uint32_t cap;
+	uint8_t *body;
+
+	if (room < FRAME_UDP_HEADERS_LEN + REPLY_MIN_ROOM)
+		return -1;
+	room -= FRAME_UDP_HEADERS_LEN;
+	cap = RTE_MIN(room, (uint32_t)rt->svc.max_payload);
+	body = rte_pktmbuf_mtod_offset(m, uint8_t *, m->data_len + FRAME_UDP_HEADERS_LEN);
+	response_buf_init(rb, pk, body, cap);
+	return 0;
+}
+
+void
+reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
+	     const struct response_buf *rb)
+{
+	uint8_t *hdr = rb->data - FRAME_UDP_HEADERS_LEN;
+
+	frame_write_udp_headers(hdr, &rt->svc, to, rb->len, rt->tx_cksum_offload);
+	m->data_off = (uint16_t)(hdr - (uint8_t *)m->buf_addr);
+	m->data_len = (uint16_t)(FRAME_UDP_HEADERS_LEN + rb->len);
+	m->pkt_len = m->data_len;
+	if (rt->tx_cksum_offload) {
+		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = sizeof(struct rte_ipv4_hdr);
+	} else {
+		m->ol_flags = 0;
+	}
+}
+
+void
+reply_count(struct counters *c, unsigned int status)
+{
+	enum counter_id id = counters_for_status(status);
+
+	if (id != COUNTER_MAX)
+		counters_inc(c, id);
+	counters_inc(c, COUNTER_responses);
+}
+
+static int
+reply_end(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+	  const struct response_buf *rb, unsigned int status)
+{
+	if (rb->overflow) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	reply_finish(rt, m, &request_desc_of(m)->from, rb);
+	reply_count(c, status);
+	return 0;
+}
+
+int
+reply_error(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+	    unsigned int status, const char *fmt, ...)
+{
+	struct request_desc *desc = request_desc_of(m);
+	const uint8_t *payload = request_payload(m, desc);
+	struct response_buf rb;
+	msgpack_packer pk;
+	char message[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+
+	if (reply_begin(rt, m, &rb, &pk) < 0) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	response_encode_error(&pk, desc->req.id, status, message, NULL, 0,
+			      payload + desc->req.trace.off, desc->req.trace.len);
+	return reply_end(rt, c, m, &rb, status);
+}
+
+int
+reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, unsigned int status)
+{
+	struct request_desc *desc = request_desc_of(m);
+	const uint8_t *payload = request_payload(m, desc);
+	struct response_buf rb;
+	msgpack_packer pk;
+
+	if (reply_begin(rt, m, &rb, &pk) < 0) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	response_encode_status(&pk, desc->req.id, status, payload + desc->req.trace.off,
+			       desc->req.trace.len);
+	return reply_end(rt, c, m, &rb, status);
+}

@@ -1,0 +1,43 @@
+/* Replies built in place in the request's mbuf: the body after the frame, headers in front of it. */
+#ifndef TURBINE_REPLY_H
+#define TURBINE_REPLY_H
+
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <rte_mbuf.h>
+
+#include "counters.h"
+#include "frame.h"
+#include "response.h"
+#include "runtime.h"
+
+/*
+ * The body is packed after the received frame, in the same buffer, so the
+ * request's bytes (event, trace) stay readable while it is written.
+ * reply_begin() points rb/pk there, bounded by the datagram limit and the
+ * buffer's tailroom; reply_finish() writes the UDP headers in front of the
+ * body and makes the mbuf hold just the reply. Returns -1 when the buffer
+ * has no room for a reply at all (not reachable with the pool's sizing).
+ */
+int reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *rb,
+		msgpack_packer *pk);
+void reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
+		  const struct response_buf *rb);
+
+/*
+ * A whole error reply for the request in `m` (desc already filled): PROTOCOL.md's
+ * {v, id, status, error, message[, trace]}, counted under its status.
+ * Returns -1 (counted as drop_alloc) when it cannot be built: free the mbuf.
+ */
+int reply_error(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+		 unsigned int status, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A bodyless reply (204 DryRun, later 202), counted under its status. */
+int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+		  unsigned int status);
+
+/* Count a finished reply: `responses` and its status. */
+void reply_count(struct counters *c, unsigned int status);
+
+#endif /* TURBINE_REPLY_H */

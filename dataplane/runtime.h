@@ -1,0 +1,82 @@
+/* The process's shared state: set up by the start-up steps, read-only on the data path. */
+#ifndef TURBINE_RUNTIME_H
+#define TURBINE_RUNTIME_H
+
+#include <stdbool.h>
+#include <limits.h>
+#include <stdint.h>
+
+#include <rte_dev.h>
+#include <rte_lcore.h>
+
+#include "config.h"
+#include "frame.h"
+#include "module.h"
+
+#define RUNTIME_MAX_DISPATCHERS 16
+#define RUNTIME_MAX_WORKERS 64
+#define RUNTIME_BURST 32
+/* Requests waiting between one dispatcher and one worker. */
+#define RUNTIME_RING_SIZE 1024
+
+struct dispatcher;
+struct worker;
+
+/* A declared function as the data plane sees it. */
+struct function {
+	const struct function_config *cfg;
+	uint32_t name_len;        /* of cfg->name and cfg->version, for the handler's ctx */
+	uint32_t version_len;
+	struct module mod;
+	uint64_t timeout_tsc;     /* the function's own timeout, in TSC cycles */
+	bool ready;               /* at least one environment initialised */
+	char not_ready[256];      /* why not, for the 502 message */
+	/* Placement: the workers holding a warm environment of this function. */
+	unsigned int nb_workers;
+	uint16_t workers[RUNTIME_MAX_WORKERS];
+};
+
+/* What a given lcore does; both set means it runs requests to completion itself. */
+struct lcore_role {
+	struct dispatcher *dispatcher;
+	struct worker *worker;
+};
+
+struct runtime {
+	struct turbine_config cfg;
+	struct frame_service svc;
+	uint16_t port_id;
+	char port_name[RTE_DEV_NAME_MAX_LEN];
+	bool tx_cksum_offload;    /* the port computes IPv4 and UDP checksums */
+	bool rx_cksum_offload;    /* the port reports UDP checksum verdicts */
+	bool workers_own_txq;     /* else workers hand responses back to their dispatcher */
+	char memif_socket[PATH_MAX]; /* the embedded default's socket, "" when a port was given */
+	bool port_started;
+	uint16_t nb_rx_queues;
+	uint16_t nb_tx_queues;
+	struct rte_mempool *pool;
+	struct rte_hash *function_index; /* zero-padded name -> index in functions[] */
+	uint64_t tsc_hz;
+
+	unsigned int nb_functions;
+	struct function functions[CONFIG_MAX_FUNCTIONS];
+
+	unsigned int nb_dispatchers;
+	struct dispatcher *dispatchers[RUNTIME_MAX_DISPATCHERS];
+	unsigned int nb_workers;
+	struct worker *workers[RUNTIME_MAX_WORKERS];
+	struct lcore_role roles[RTE_MAX_LCORE];
+
+	int quit;                 /* set by SIGINT/SIGTERM; read with __atomic_load_n */
+};
+
+static inline bool
+runtime_quitting(const struct runtime *rt)
+{
+	return __atomic_load_n(&rt->quit, __ATOMIC_RELAXED) != 0;
+}
+
+/* Index of a function by name, or -1. Lock-free: safe from any lcore. */
+int runtime_find_function(const struct runtime *rt, const char *name, uint32_t len);
+
+#endif /* TURBINE_RUNTIME_H */
