@@ -20,6 +20,8 @@
 #include <jansson.h>
 #include <msgpack.h>
 
+#include "json_msgpack.h"
+
 /* Exit codes, as --help documents them. */
 enum {
 	INVOKE_EXIT_OK = 0,          /* status 2xx, no fn_error */
@@ -251,53 +253,6 @@ invoke_pack_cstr(msgpack_packer *pk, const char *s)
 	msgpack_pack_str_body(pk, s, len);
 }
 
-/* JSON to MessagePack: objects to maps, reals to float64, null to nil. */
-static void
-invoke_pack_json(msgpack_packer *pk, const json_t *j)
-{
-	const char *key;
-	size_t i, key_len;
-	json_t *v;
-
-	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		msgpack_pack_map(pk, json_object_size(j));
-		json_object_keylen_foreach((json_t *)j, key, key_len, v) {
-			msgpack_pack_str(pk, key_len);
-			msgpack_pack_str_body(pk, key, key_len);
-			invoke_pack_json(pk, v);
-		}
-		break;
-	case JSON_ARRAY:
-		msgpack_pack_array(pk, json_array_size(j));
-		for (i = 0; i < json_array_size(j); i++)
-			invoke_pack_json(pk, json_array_get(j, i));
-		break;
-	case JSON_STRING:
-		msgpack_pack_str(pk, json_string_length(j));
-		msgpack_pack_str_body(pk, json_string_value(j), json_string_length(j));
-		break;
-	case JSON_INTEGER:
-		if (json_integer_value(j) < 0)
-			msgpack_pack_int64(pk, json_integer_value(j));
-		else
-			msgpack_pack_uint64(pk, (uint64_t)json_integer_value(j));
-		break;
-	case JSON_REAL:
-		msgpack_pack_double(pk, json_real_value(j));
-		break;
-	case JSON_TRUE:
-		msgpack_pack_true(pk);
-		break;
-	case JSON_FALSE:
-		msgpack_pack_false(pk);
-		break;
-	case JSON_NULL:
-		msgpack_pack_nil(pk);
-		break;
-	}
-}
-
 static json_t *
 invoke_load_event(const char *arg)
 {
@@ -353,7 +308,7 @@ invoke_pack_request(msgpack_packer *pk, const struct invoke_args *a, const json_
 	}
 	if (event != NULL) {
 		invoke_pack_cstr(pk, "event");
-		invoke_pack_json(pk, event);
+		json_msgpack_pack(pk, event);
 	}
 	if (a->has_timeout) {
 		invoke_pack_cstr(pk, "timeout_ms");

@@ -1,0 +1,84 @@
+/* Latency histogram: log-linear buckets with HdrHistogram's layout and percentile semantics. */
+#ifndef GEN_HIST_H
+#define GEN_HIST_H
+
+#include <stdint.h>
+
+/*
+ * Values are nanoseconds. Each power-of-two range is split into 128 linear
+ * sub-buckets (256 in the first range), so a recorded value is known to
+ * within 1/128 (0.78%) of itself: inside the 1% the reports promise, from
+ * 1 ns to HIST_HIGHEST (68.7 s, past the 60 s required). Below 256 ns values
+ * are exact. This is HdrHistogram with unit magnitude 0 and 2 significant
+ * digits; Debian ships no C HdrHistogram, and this much of it is small.
+ */
+#define HIST_SUB_HALF_BITS 7
+#define HIST_SUB_HALF      (1u << HIST_SUB_HALF_BITS)            /* 128 */
+#define HIST_SUB_COUNT     (2u * HIST_SUB_HALF)                  /* 256 */
+#define HIST_BUCKETS       29u
+#define HIST_COUNTS        ((HIST_BUCKETS + 1) * HIST_SUB_HALF)  /* 3840 */
+#define HIST_HIGHEST       ((uint64_t)HIST_SUB_COUNT << (HIST_BUCKETS - 1)) /* exclusive */
+#define HIST_MAX_RELATIVE_ERROR (1.0 / HIST_SUB_HALF)
+
+struct hist {
+	uint64_t total;
+	uint64_t min;        /* exact, UINT64_MAX when empty */
+	uint64_t max;        /* exact */
+	uint64_t saturated;  /* values at or above HIST_HIGHEST, recorded as HIST_HIGHEST - 1 */
+	double sum;          /* for an exact mean */
+	uint64_t counts[HIST_COUNTS];
+};
+
+/* What the reports print: HdrHistogram percentiles, exact min, max and mean. */
+struct hist_summary {
+	uint64_t count;
+	uint64_t min, max;
+	double mean;
+	uint64_t p50, p90, p99, p999, p9999;
+};
+
+void hist_reset(struct hist *h);
+void hist_merge(struct hist *dst, const struct hist *src);
+
+/* Index of the counter a value falls in. */
+static inline unsigned int
+hist_index(uint64_t v)
+{
+	/* Bucket b holds [128 << b, 256 << b) at a resolution of 1 << b; bucket 0 holds [0, 256). */
+	unsigned int bucket = (unsigned int)(64 - __builtin_clzll(v | (HIST_SUB_COUNT - 1))) -
+			      (HIST_SUB_HALF_BITS + 1);
+	unsigned int sub = (unsigned int)(v >> bucket);
+
+	return ((bucket + 1) << HIST_SUB_HALF_BITS) + sub - HIST_SUB_HALF;
+}
+
+static inline void
+hist_record(struct hist *h, uint64_t v)
+{
+	if (v >= HIST_HIGHEST) {
+		h->saturated++;
+		v = HIST_HIGHEST - 1;
+	}
+	h->counts[hist_index(v)]++;
+	h->total++;
+	h->sum += (double)v;
+	if (v < h->min)
+		h->min = v;
+	if (v > h->max)
+		h->max = v;
+}
+
+/* Smallest and largest value that fall in the same counter as index i. */
+uint64_t hist_lowest_at(unsigned int i);
+uint64_t hist_highest_at(unsigned int i);
+
+/*
+ * The value at percentile p (0..100), as HdrHistogram reports it: the
+ * highest value equivalent to the sample of rank round(p/100 * total), at
+ * least 1; clamped to the exact max. 0 when empty.
+ */
+uint64_t hist_percentile(const struct hist *h, double p);
+
+void hist_summarize(const struct hist *h, struct hist_summary *s);
+
+#endif /* GEN_HIST_H */
