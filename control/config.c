@@ -20,12 +20,16 @@ enum config_key_type {
 	CONFIG_KEY_UINT,       /* integer in min..max, stored in a field of `size` bytes */
 	CONFIG_KEY_BOOL,
 	CONFIG_KEY_WORD,       /* min..max characters of [A-Za-z0-9] and `extra` */
+	CONFIG_KEY_NAMES,      /* at most nb_max words, each as a WORD: "a:b:c" or ["a", "b"] */
+	CONFIG_KEY_CHOICE,     /* one of `choices` */
 	CONFIG_KEY_IPV4,       /* dotted quad, stored as uint32_t in network order */
 	CONFIG_KEY_LCORES,     /* lcore ids in min..max: "1,3-5" or [1, 3, 4, 5] */
 	CONFIG_KEY_PATH,       /* a file; relative ones resolve against the config file's folder */
 	CONFIG_KEY_PARAMS,     /* group of key = string or integer, kept as "key=value" strings */
-	CONFIG_KEY_FUNCTIONS,  /* the list of function groups */
+	CONFIG_KEY_GROUPS,     /* a list of groups (functions, tenants), each read by `section` */
 };
+
+struct config_section;
 
 struct config_key {
 	const char *name;             /* key in the file */
@@ -33,22 +37,149 @@ struct config_key {
 	int64_t min;                  /* value bounds, or length bounds for a word */
 	int64_t max;
 	const char *def;              /* default, in command-line form; NULL: none */
-	bool runtime_modifiable;      /* may change in a running dispatcher (live reload) */
-	bool required;                /* functions: must be given */
-	bool in_fn_arg;               /* functions: may follow NAME=PATH in --fn */
+	bool runtime_modifiable;      /* may change in a running dispatcher (turbinectl) */
+	bool required;                /* groups: must be given */
+	bool in_arg;                  /* groups: may follow the name in --fn or --tenant */
 	size_t offset;                /* field in the struct the table describes */
-	size_t size;                  /* its size */
-	size_t count_offset;          /* lcore and params lists: the count field */
-	const char *extra;            /* word: allowed characters beyond letters and digits */
+	size_t size;                  /* its size; for names, the size of one */
+	size_t count_offset;          /* lcore, name and params lists: the count field */
+	unsigned int nb_max;          /* names: the most a list holds */
+	const char *extra;            /* word, names: allowed characters beyond letters and digits */
+	const char *const *choices;   /* choice: the accepted values, NULL-terminated */
+	const struct config_section *section; /* groups: the keys of one group and how to keep it */
 	const char *option;           /* top-level keys: command-line option, NULL if none */
 	const char *arg;              /* the option's argument in --help; NULL: a flag */
 	const char *help;
+};
+
+/* A list of groups in the file, each also given whole by a repeatable option. */
+struct config_section {
+	const char *what;             /* one group, in messages: "function" */
+	const char *title;            /* heading of its keys in --help */
+	const char *head;             /* what --fn or --tenant takes before ",key=value" */
+	const char *example;          /* a group, for the error when an element is not one */
+	const struct config_key *keys;
+	size_t nb_keys;
+	unsigned int max;             /* the most groups a configuration holds */
+	/* Add the group, or replace the one of the same name; -1 when full. */
+	int (*commit)(struct turbine_config *cfg, void *entry);
+	/* Free what a group read halfway holds; NULL: nothing. */
+	void (*release)(void *entry);
+	/* Read one option value (--fn, --tenant) and add or replace its group. */
+	int (*add_arg)(struct turbine_config *cfg, const char *arg, char *err, size_t errlen);
+};
+
+/* One group being read, whatever its section. */
+union config_entry {
+	struct function_config fn;
+	struct tenant_config tenant;
 };
 
 #define CONFIG_FIELD(type, field) \
 	.offset = offsetof(struct type, field), .size = sizeof(((struct type *)0)->field)
 #define CONFIG_LIST(type, field, count) \
 	CONFIG_FIELD(type, field), .count_offset = offsetof(struct type, count)
+#define CONFIG_NAMES(type, field, count) \
+	.offset = offsetof(struct type, field), .size = sizeof(((struct type *)0)->field[0]), \
+	.nb_max = sizeof(((struct type *)0)->field) / sizeof(((struct type *)0)->field[0]), \
+	.count_offset = offsetof(struct type, count)
+
+/* Room for the longest list of names, in both its forms. */
+#define CONFIG_NAMES_BYTES (CONFIG_MAX_TENANTS * (CONFIG_NAME_MAX + 1))
+_Static_assert(sizeof(((struct function_config *)0)->tenants) <= CONFIG_NAMES_BYTES,
+	       "a function's tenants outgrow the names buffer");
+
+/* Counting limits: generous bounds that still catch a slipped digit. */
+#define CONFIG_CONCURRENCY_MAX 100000
+#define CONFIG_RATE_MAX 10000000
+
+static const struct config_key config_function_keys[] = {
+	{ .name = "name", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
+	  .required = true, CONFIG_FIELD(function_config, name),
+	  .help = "function name" },
+	{ .name = "module", .type = CONFIG_KEY_PATH, .min = 1, .max = PATH_MAX - 1,
+	  .required = true, CONFIG_FIELD(function_config, module),
+	  .help = "handler module (shared object)" },
+	{ .name = "timeout_ms", .type = CONFIG_KEY_UINT, .min = 1, .max = 900000, .def = "3000",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, timeout_ms),
+	  .help = "longest a call may run" },
+	{ .name = "memory_mb", .type = CONFIG_KEY_UINT, .min = 128, .max = 10240, .def = "128",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, memory_mb),
+	  .help = "memory limit handed to the handler" },
+	{ .name = "max_event_bytes", .type = CONFIG_KEY_UINT, .min = 0, .max = UINT16_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, max_event_bytes),
+	  .help = "largest event accepted, 413 above; 0: the datagram's limit" },
+	{ .name = "version", .type = CONFIG_KEY_WORD, .min = 1, .max = 31, .extra = "_.-", .def = "1",
+	  .in_arg = true, CONFIG_FIELD(function_config, version),
+	  .help = "published version" },
+	{ .name = "params", .type = CONFIG_KEY_PARAMS, .max = CONFIG_MAX_PARAMS,
+	  CONFIG_LIST(function_config, params, nb_params),
+	  .help = "key = string or integer pairs handed to init (file only)" },
+	{ .name = "reserved_concurrency", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_CONCURRENCY_MAX,
+	  .def = "0", .runtime_modifiable = true, .in_arg = true,
+	  CONFIG_FIELD(function_config, reserved_concurrency),
+	  .help = "most calls in flight, and so environments; 0: not reserved" },
+	{ .name = "rate", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_RATE_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, rate),
+	  .help = "requests per second (token bucket); 0: no limit" },
+	{ .name = "burst", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_RATE_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, burst),
+	  .help = "token bucket depth; 0: the rate" },
+	{ .name = "tenants", .type = CONFIG_KEY_NAMES, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
+	  .def = "", .runtime_modifiable = true, .in_arg = true,
+	  CONFIG_NAMES(function_config, tenants, nb_tenants),
+	  .help = "tenants allowed to call it, a:b:c or [\"a\", \"b\"]; none: every tenant" },
+};
+
+static const struct config_key config_tenant_keys[] = {
+	{ .name = "name", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
+	  .required = true, CONFIG_FIELD(tenant_config, name),
+	  .help = "tenant name" },
+	{ .name = "concurrency", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_CONCURRENCY_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(tenant_config, concurrency),
+	  .help = "most calls in flight across its functions; 0: no limit" },
+	{ .name = "rate", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_RATE_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(tenant_config, rate),
+	  .help = "requests per second (token bucket); 0: no limit" },
+	{ .name = "burst", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_RATE_MAX, .def = "0",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(tenant_config, burst),
+	  .help = "token bucket depth; 0: the rate" },
+};
+
+#define CONFIG_NB_FUNCTION_KEYS (sizeof(config_function_keys) / sizeof(config_function_keys[0]))
+#define CONFIG_NB_TENANT_KEYS (sizeof(config_tenant_keys) / sizeof(config_tenant_keys[0]))
+
+static int config_function_commit(struct turbine_config *cfg, void *entry);
+static void config_function_release(void *entry);
+static int config_tenant_commit(struct turbine_config *cfg, void *entry);
+
+static const struct config_section config_function_section = {
+	.what = "function",
+	.title = "Function keys, in a functions entry of the file or as --fn NAME=PATH,key=value",
+	.head = "NAME=PATH",
+	.example = "{ name = \"...\"; module = \"...\"; }",
+	.keys = config_function_keys,
+	.nb_keys = CONFIG_NB_FUNCTION_KEYS,
+	.max = CONFIG_MAX_FUNCTIONS,
+	.commit = config_function_commit,
+	.release = config_function_release,
+	.add_arg = config_add_function_arg,
+};
+
+static const struct config_section config_tenant_section = {
+	.what = "tenant",
+	.title = "Tenant keys, in a tenants entry of the file or as --tenant NAME,key=value",
+	.head = "NAME",
+	.example = "{ name = \"...\"; concurrency = N; }",
+	.keys = config_tenant_keys,
+	.nb_keys = CONFIG_NB_TENANT_KEYS,
+	.max = CONFIG_MAX_TENANTS,
+	.commit = config_tenant_commit,
+	.add_arg = config_add_tenant_arg,
+};
+
+/* The names policy_find() in dataplane/policy.c knows; the two lists must agree. */
+static const char *const config_dispatch_policies[] = { "jsq", "round-robin", "p2c", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .name = "ip", .type = CONFIG_KEY_IPV4, .def = "198.18.0.1",
@@ -68,40 +199,22 @@ static const struct config_key config_keys[] = {
 	  .def = "", CONFIG_LIST(turbine_config, worker_lcores, nb_worker_lcores),
 	  .option = "worker-lcores", .arg = "LIST",
 	  .help = "lcores that run handlers (none given: the other lcores)" },
+	{ .name = "dispatch_policy", .type = CONFIG_KEY_CHOICE, .def = "jsq",
+	  .choices = config_dispatch_policies, CONFIG_FIELD(turbine_config, dispatch_policy),
+	  .option = "dispatch-policy", .arg = "NAME",
+	  .help = "how a dispatcher picks among a function's environments" },
 	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
 	  CONFIG_FIELD(turbine_config, quiet),
 	  .option = "quiet", .help = "no live status line" },
-	{ .name = "functions", .type = CONFIG_KEY_FUNCTIONS,
+	{ .name = "functions", .type = CONFIG_KEY_GROUPS, .section = &config_function_section,
 	  .option = "fn", .arg = "NAME=PATH[,key=value...]",
 	  .help = "serve NAME from the handler module PATH; repeatable, replaces a same-named one" },
-};
-
-static const struct config_key config_function_keys[] = {
-	{ .name = "name", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
-	  .required = true, CONFIG_FIELD(function_config, name),
-	  .help = "function name" },
-	{ .name = "module", .type = CONFIG_KEY_PATH, .min = 1, .max = PATH_MAX - 1,
-	  .required = true, CONFIG_FIELD(function_config, module),
-	  .help = "handler module (shared object)" },
-	{ .name = "timeout_ms", .type = CONFIG_KEY_UINT, .min = 1, .max = 900000, .def = "3000",
-	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, timeout_ms),
-	  .help = "longest a call may run" },
-	{ .name = "memory_mb", .type = CONFIG_KEY_UINT, .min = 128, .max = 10240, .def = "128",
-	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, memory_mb),
-	  .help = "memory limit handed to the handler" },
-	{ .name = "max_event_bytes", .type = CONFIG_KEY_UINT, .min = 0, .max = UINT16_MAX, .def = "0",
-	  .runtime_modifiable = true, .in_fn_arg = true, CONFIG_FIELD(function_config, max_event_bytes),
-	  .help = "largest event accepted, 413 above; 0: the datagram's limit" },
-	{ .name = "version", .type = CONFIG_KEY_WORD, .min = 1, .max = 31, .extra = "_.-", .def = "1",
-	  .in_fn_arg = true, CONFIG_FIELD(function_config, version),
-	  .help = "published version" },
-	{ .name = "params", .type = CONFIG_KEY_PARAMS, .max = CONFIG_MAX_PARAMS,
-	  CONFIG_LIST(function_config, params, nb_params),
-	  .help = "key = string or integer pairs handed to init (file only)" },
+	{ .name = "tenants", .type = CONFIG_KEY_GROUPS, .section = &config_tenant_section,
+	  .option = "tenant", .arg = "NAME[,key=value...]",
+	  .help = "declare a tenant and its limits; repeatable, replaces a same-named one" },
 };
 
 #define CONFIG_NB_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
-#define CONFIG_NB_FUNCTION_KEYS (sizeof(config_function_keys) / sizeof(config_function_keys[0]))
 
 /* Options that are not configuration keys; table options get ids past these. */
 enum {
@@ -181,32 +294,117 @@ config_store_uint(void *base, const struct config_key *key, int64_t v, char *msg
 	return 0;
 }
 
-static bool
-config_word_valid(const struct config_key *key, const char *s)
+static int
+config_word_check(const struct config_key *key, const char *s, char *msg, size_t msglen)
 {
 	size_t len = strlen(s), i;
+	bool valid = len >= (size_t)key->min && len <= (size_t)key->max && len < key->size;
 
-	if (len < (size_t)key->min || len > (size_t)key->max || len >= key->size)
-		return false;
-	for (i = 0; i < len; i++) {
+	for (i = 0; i < len && valid; i++) {
 		char c = s[i];
 
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      strchr(key->extra, c) != NULL))
-			return false;
+		valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			strchr(key->extra, c) != NULL;
 	}
-	return true;
+	if (!valid)
+		return config_fail(msg, msglen,
+				   "'%s' is not %" PRId64 "..%" PRId64 " characters of [A-Za-z0-9%s]",
+				   s, key->min, key->max, key->extra);
+	return 0;
 }
 
 static int
 config_store_word(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
 {
-	if (!config_word_valid(key, s))
-		return config_fail(msg, msglen,
-				   "'%s' is not %" PRId64 "..%" PRId64 " characters of [A-Za-z0-9%s]",
-				   s, key->min, key->max, key->extra);
+	if (config_word_check(key, s, msg, msglen) < 0)
+		return -1;
 	memcpy((char *)base + key->offset, s, strlen(s) + 1);
 	return 0;
+}
+
+/* One more name for a list in `names` (`key->size` bytes each): a word, not there yet. */
+static int
+config_names_add(const struct config_key *key, char *names, unsigned int *nb, const char *s,
+		 char *msg, size_t msglen)
+{
+	unsigned int i;
+
+	if (config_word_check(key, s, msg, msglen) < 0)
+		return -1;
+	for (i = 0; i < *nb; i++)
+		if (strcmp(names + i * key->size, s) == 0)
+			return config_fail(msg, msglen, "'%s' is listed twice", s);
+	if (*nb == key->nb_max)
+		return config_fail(msg, msglen, "more than %u names", key->nb_max);
+	memcpy(names + (size_t)(*nb)++ * key->size, s, strlen(s) + 1);
+	return 0;
+}
+
+/* "a:b:c": names separated by ':'; "" is the empty list. */
+static int
+config_names_parse(const struct config_key *key, const char *text, char *names, unsigned int *nb,
+		   char *msg, size_t msglen)
+{
+	char buf[CONFIG_NAMES_BYTES], *item, *sep;
+
+	*nb = 0;
+	if (*text == '\0')
+		return 0;
+	if (strlen(text) >= sizeof(buf))
+		return config_fail(msg, msglen, "list of names is too long");
+	strcpy(buf, text);
+	for (item = buf; item != NULL; item = sep != NULL ? sep + 1 : NULL) {
+		sep = strchr(item, ':');
+		if (sep != NULL)
+			*sep = '\0';
+		if (*item == '\0')
+			return config_fail(msg, msglen, "'%s' has an empty name", text);
+		if (config_names_add(key, names, nb, item, msg, msglen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Replaces the whole list, so that a shorter one leaves nothing of the longer behind. */
+static int
+config_store_names(void *base, const struct config_key *key, const char *names, unsigned int nb)
+{
+	char *field = (char *)base + key->offset;
+
+	memset(field, 0, key->nb_max * key->size);
+	memcpy(field, names, nb * key->size);
+	*(unsigned int *)((char *)base + key->count_offset) = nb;
+	return 0;
+}
+
+/* The choices in one line: "jsq, round-robin, p2c". */
+static void
+config_choices_text(const struct config_key *key, const char *sep, char *buf, size_t len)
+{
+	const char *const *c;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (c = key->choices; *c != NULL && n < len; c++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", c == key->choices ? "" : sep, *c);
+}
+
+static int
+config_store_choice(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
+{
+	const char *const *c;
+	char list[128];
+
+	for (c = key->choices; *c != NULL; c++) {
+		if (strcmp(*c, s) != 0)
+			continue;
+		if (strlen(s) >= key->size)
+			return config_fail(msg, msglen, "'%s' does not fit in %zu bytes", s, key->size);
+		memcpy((char *)base + key->offset, s, strlen(s) + 1);
+		return 0;
+	}
+	config_choices_text(key, ", ", list, sizeof(list));
+	return config_fail(msg, msglen, "'%s' is not one of %s", s, list);
 }
 
 static int
@@ -329,6 +527,7 @@ static int
 config_store_text(void *base, const struct config_key *key, const char *text, char *msg, size_t msglen)
 {
 	unsigned int ids[CONFIG_MAX_LCORES], nb;
+	char names[CONFIG_NAMES_BYTES];
 	int64_t v;
 
 	switch (key->type) {
@@ -340,6 +539,12 @@ config_store_text(void *base, const struct config_key *key, const char *text, ch
 		return config_store_bool_text(base, key, text, msg, msglen);
 	case CONFIG_KEY_WORD:
 		return config_store_word(base, key, text, msg, msglen);
+	case CONFIG_KEY_NAMES:
+		if (config_names_parse(key, text, names, &nb, msg, msglen) < 0)
+			return -1;
+		return config_store_names(base, key, names, nb);
+	case CONFIG_KEY_CHOICE:
+		return config_store_choice(base, key, text, msg, msglen);
 	case CONFIG_KEY_IPV4:
 		return config_store_ipv4(base, key, text, msg, msglen);
 	case CONFIG_KEY_PATH:
@@ -349,7 +554,7 @@ config_store_text(void *base, const struct config_key *key, const char *text, ch
 			return -1;
 		return config_store_lcores(base, key, ids, nb);
 	case CONFIG_KEY_PARAMS:
-	case CONFIG_KEY_FUNCTIONS:
+	case CONFIG_KEY_GROUPS:
 		break;
 	}
 	return config_fail(msg, msglen, "cannot be set on the command line");
@@ -416,6 +621,7 @@ config_store_setting(void *base, const struct config_key *key, const config_sett
 		     const config_setting_t **bad, char *msg, size_t msglen)
 {
 	unsigned int ids[CONFIG_MAX_LCORES], nb = 0;
+	char names[CONFIG_NAMES_BYTES];
 	const config_setting_t *e;
 	int i, t = config_setting_type(s);
 
@@ -431,6 +637,7 @@ config_store_setting(void *base, const struct config_key *key, const config_sett
 		*(bool *)((char *)base + key->offset) = config_setting_get_bool(s);
 		return 0;
 	case CONFIG_KEY_WORD:
+	case CONFIG_KEY_CHOICE:
 	case CONFIG_KEY_IPV4:
 	case CONFIG_KEY_PATH:
 		if (t != CONFIG_TYPE_STRING)
@@ -455,9 +662,27 @@ config_store_setting(void *base, const struct config_key *key, const config_sett
 				return -1;
 		}
 		return config_store_lcores(base, key, ids, nb);
+	case CONFIG_KEY_NAMES:
+		if (t == CONFIG_TYPE_STRING) {
+			if (config_names_parse(key, config_setting_get_string(s), names, &nb, msg, msglen) < 0)
+				return -1;
+			return config_store_names(base, key, names, nb);
+		}
+		if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+			return config_fail(msg, msglen, "expected a list of names: [\"a\", \"b\"] or \"a:b\"");
+		for (i = 0; i < config_setting_length(s); i++) {
+			e = config_setting_get_elem(s, (unsigned int)i);
+			*bad = e;
+			if (config_setting_type(e) != CONFIG_TYPE_STRING)
+				return config_fail(msg, msglen, "expected a list of names: [\"a\", \"b\"] or \"a:b\"");
+			if (config_names_add(key, names, &nb, config_setting_get_string(e), msg, msglen) < 0)
+				return -1;
+		}
+		*bad = s;
+		return config_store_names(base, key, names, nb);
 	case CONFIG_KEY_PARAMS:
 		return config_store_params(base, key, s, bad, msg, msglen);
-	case CONFIG_KEY_FUNCTIONS:
+	case CONFIG_KEY_GROUPS:
 		break;
 	}
 	return config_fail(msg, msglen, "unexpected key");
@@ -492,11 +717,22 @@ config_find_function(const struct turbine_config *cfg, const char *name, size_t 
 	return NULL;
 }
 
-/* Add `fn`, or replace the function of the same name; takes over its params. */
-static int
-config_function_commit(struct turbine_config *cfg, struct function_config *fn)
+const struct tenant_config *
+config_find_tenant(const struct turbine_config *cfg, const char *name, size_t len)
 {
-	struct function_config *old;
+	unsigned int i;
+
+	for (i = 0; i < cfg->nb_tenants; i++)
+		if (strlen(cfg->tenants[i].name) == len && memcmp(cfg->tenants[i].name, name, len) == 0)
+			return &cfg->tenants[i];
+	return NULL;
+}
+
+/* Add a function, or replace the one of the same name; takes over its params. */
+static int
+config_function_commit(struct turbine_config *cfg, void *entry)
+{
+	struct function_config *fn = entry, *old;
 
 	old = (struct function_config *)config_find_function(cfg, fn->name, strlen(fn->name));
 	if (old == NULL) {
@@ -510,13 +746,73 @@ config_function_commit(struct turbine_config *cfg, struct function_config *fn)
 	return 0;
 }
 
+static void
+config_function_release(void *entry)
+{
+	config_params_free(entry);
+}
+
+/* Add a tenant, or replace the one of the same name. */
+static int
+config_tenant_commit(struct turbine_config *cfg, void *entry)
+{
+	struct tenant_config *t = entry, *old;
+
+	old = (struct tenant_config *)config_find_tenant(cfg, t->name, strlen(t->name));
+	if (old == NULL) {
+		if (cfg->nb_tenants == CONFIG_MAX_TENANTS)
+			return -1;
+		old = &cfg->tenants[cfg->nb_tenants++];
+	}
+	*old = *t;
+	return 0;
+}
+
+/* The ",key=value..." that follows the name in --fn and --tenant; `comma` is the first ','. */
+static int
+config_store_arg_keys(void *entry, const struct config_section *sec, const char *option,
+		      const char *comma, char *err, size_t errlen)
+{
+	const struct config_key *key;
+	const char *item, *kv_eq;
+	char value[CONFIG_NAMES_BYTES], msg[256];
+	size_t len;
+
+	while (comma != NULL) {
+		item = comma + 1;
+		comma = strchr(item, ',');
+		len = comma != NULL ? (size_t)(comma - item) : strlen(item);
+		kv_eq = memchr(item, '=', len);
+		if (kv_eq == NULL)
+			return config_fail(err, errlen, "--%s: missing '=' in '%.*s' (key=value)", option,
+					   (int)len, item);
+		key = config_key_find(sec->keys, sec->nb_keys, item, (size_t)(kv_eq - item));
+		if (key == NULL)
+			return config_fail(err, errlen, "--%s: unknown %s key '%.*s'", option, sec->what,
+					   (int)(kv_eq - item), item);
+		if (key->required)
+			return config_fail(err, errlen, "--%s: '%s' is given as %s", option, key->name, sec->head);
+		if (!key->in_arg)
+			return config_fail(err, errlen, "--%s: %s key '%s' cannot be set on the command line",
+					   option, sec->what, key->name);
+		len -= (size_t)(kv_eq + 1 - item);
+		if (len >= sizeof(value))
+			return config_fail(err, errlen, "--%s: %s: value is too long", option, key->name);
+		memcpy(value, kv_eq + 1, len);
+		value[len] = '\0';
+		if (config_store_text(entry, key, value, msg, sizeof(msg)) < 0)
+			return config_fail(err, errlen, "--%s: %s: %s", option, key->name, msg);
+	}
+	return 0;
+}
+
 int
 config_add_function_arg(struct turbine_config *cfg, const char *arg, char *err, size_t errlen)
 {
 	struct function_config fn;
 	const struct config_key *key;
-	const char *eq, *comma, *item, *kv_eq;
-	char name[CONFIG_NAME_MAX + 2], path[PATH_MAX], value[64], msg[256];
+	const char *eq, *comma;
+	char name[CONFIG_NAME_MAX + 2], path[PATH_MAX], msg[256];
 	size_t len;
 
 	memset(&fn, 0, sizeof(fn));
@@ -546,34 +842,76 @@ config_add_function_arg(struct turbine_config *cfg, const char *arg, char *err, 
 	if (config_store_path(&fn, key, path, NULL, msg, sizeof(msg)) < 0)
 		return config_fail(err, errlen, "--fn: module: %s", msg);
 
-	while (comma != NULL) {
-		item = comma + 1;
-		comma = strchr(item, ',');
-		len = comma != NULL ? (size_t)(comma - item) : strlen(item);
-		kv_eq = memchr(item, '=', len);
-		if (kv_eq == NULL)
-			return config_fail(err, errlen, "--fn: missing '=' in '%.*s' (key=value)", (int)len, item);
-		key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, item, (size_t)(kv_eq - item));
-		if (key == NULL)
-			return config_fail(err, errlen, "--fn: unknown function key '%.*s'",
-					   (int)(kv_eq - item), item);
-		if (key->required)
-			return config_fail(err, errlen, "--fn: '%s' is given as NAME=PATH", key->name);
-		if (!key->in_fn_arg)
-			return config_fail(err, errlen, "--fn: function key '%s' cannot be set on the command line",
-					   key->name);
-		len -= (size_t)(kv_eq + 1 - item);
-		if (len >= sizeof(value))
-			return config_fail(err, errlen, "--fn: %s: value is too long", key->name);
-		memcpy(value, kv_eq + 1, len);
-		value[len] = '\0';
-		if (config_store_text(&fn, key, value, msg, sizeof(msg)) < 0)
-			return config_fail(err, errlen, "--fn: %s: %s", key->name, msg);
-	}
-
+	if (config_store_arg_keys(&fn, &config_function_section, "fn", comma, err, errlen) < 0)
+		return -1;
 	if (config_function_commit(cfg, &fn) < 0)
 		return config_fail(err, errlen, "--fn: more than %d functions", CONFIG_MAX_FUNCTIONS);
 	return 0;
+}
+
+int
+config_add_tenant_arg(struct turbine_config *cfg, const char *arg, char *err, size_t errlen)
+{
+	struct tenant_config t;
+	const struct config_key *key;
+	const char *comma;
+	char name[CONFIG_NAME_MAX + 2], msg[256];
+	size_t len;
+
+	memset(&t, 0, sizeof(t));
+	config_apply_defaults(&t, config_tenant_keys, CONFIG_NB_TENANT_KEYS);
+
+	comma = strchr(arg, ',');
+	len = comma != NULL ? (size_t)(comma - arg) : strlen(arg);
+	if (len >= sizeof(name))
+		len = sizeof(name) - 1;
+	memcpy(name, arg, len);
+	name[len] = '\0';
+	key = config_key_find(config_tenant_keys, CONFIG_NB_TENANT_KEYS, "name", 4);
+	if (config_store_word(&t, key, name, msg, sizeof(msg)) < 0)
+		return config_fail(err, errlen, "--tenant: name: %s", msg);
+
+	if (config_store_arg_keys(&t, &config_tenant_section, "tenant", comma, err, errlen) < 0)
+		return -1;
+	if (config_tenant_commit(cfg, &t) < 0)
+		return config_fail(err, errlen, "--tenant: more than %d tenants", CONFIG_MAX_TENANTS);
+	return 0;
+}
+
+/*
+ * One key from text while running. Only keys declared runtime-modifiable
+ * pass; the store helpers check the value in full before writing it, so a
+ * refused value leaves the struct as it was.
+ */
+static int
+config_set_key(void *base, const struct config_section *sec, const char *name, const char *value,
+	       char *err, size_t errlen)
+{
+	const struct config_key *key;
+	char msg[256];
+
+	key = config_key_find(sec->keys, sec->nb_keys, name, strlen(name));
+	if (key == NULL)
+		return config_fail(err, errlen, "unknown %s key '%s'", sec->what, name);
+	if (!key->runtime_modifiable)
+		return config_fail(err, errlen, "%s cannot change while running", key->name);
+	if (config_store_text(base, key, value, msg, sizeof(msg)) < 0)
+		return config_fail(err, errlen, "%s: %s", key->name, msg);
+	return 0;
+}
+
+int
+config_set_function_key(struct function_config *fn, const char *key, const char *value,
+			char *err, size_t errlen)
+{
+	return config_set_key(fn, &config_function_section, key, value, err, errlen);
+}
+
+int
+config_set_tenant_key(struct tenant_config *t, const char *key, const char *value,
+		      char *err, size_t errlen)
+{
+	return config_set_key(t, &config_tenant_section, key, value, err, errlen);
 }
 
 /* Where a setting was written: its file (an @include may differ) and line. */
@@ -587,92 +925,107 @@ config_fail_at(char *err, size_t errlen, const char *path, const config_setting_
 			   config_setting_source_line(s), key, msg);
 }
 
+/* Element `index` of the list `list_key` names: read the group, check it, keep it. */
 static int
-config_load_function(struct turbine_config *cfg, const config_setting_t *list, unsigned int index,
-		     const char *path, const char *dir, char *err, size_t errlen)
+config_load_group(struct turbine_config *cfg, const struct config_key *list_key, const config_setting_t *list,
+		  unsigned int index, const char *path, const char *dir, char *err, size_t errlen)
 {
+	const struct config_section *sec = list_key->section;
 	const config_setting_t *group = config_setting_get_elem(list, index), *s, *bad;
-	struct function_config fn;
 	const struct config_key *key;
-	const char *name, *earlier;
-	char where[128], msg[256];
+	union config_entry entry;
+	const char *name, *earlier, *entry_name;
+	char where[192], msg[256];
 	unsigned int i, j;
 	int n;
 
-	memset(&fn, 0, sizeof(fn));
-	config_apply_defaults(&fn, config_function_keys, CONFIG_NB_FUNCTION_KEYS);
-	snprintf(where, sizeof(where), "functions.[%u]", index);
-	if (!config_setting_is_group(group))
-		return config_fail_at(err, errlen, path, group, where,
-				      "expected a group: { name = \"...\"; module = \"...\"; }");
+	memset(&entry, 0, sizeof(entry));
+	config_apply_defaults(&entry, sec->keys, sec->nb_keys);
+	snprintf(where, sizeof(where), "%s.[%u]", list_key->name, index);
+	if (!config_setting_is_group(group)) {
+		snprintf(msg, sizeof(msg), "expected a group: %s", sec->example);
+		return config_fail_at(err, errlen, path, group, where, msg);
+	}
 
 	n = config_setting_length(group);
 	for (i = 0; i < (unsigned int)n; i++) {
 		s = config_setting_get_elem(group, i);
 		name = config_setting_name(s);
-		snprintf(where, sizeof(where), "functions.[%u].%s", index, name);
-		key = config_key_find(config_function_keys, CONFIG_NB_FUNCTION_KEYS, name, strlen(name));
+		snprintf(where, sizeof(where), "%s.[%u].%s", list_key->name, index, name);
+		key = config_key_find(sec->keys, sec->nb_keys, name, strlen(name));
 		if (key == NULL) {
-			config_params_free(&fn);
-			return config_fail_at(err, errlen, path, s, where, "unknown function key");
+			snprintf(msg, sizeof(msg), "unknown %s key", sec->what);
+			config_fail_at(err, errlen, path, s, where, msg);
+			goto out;
 		}
-		if (config_store_setting(&fn, key, s, dir, &bad, msg, sizeof(msg)) < 0) {
-			if (bad != s)
-				snprintf(where, sizeof(where), "functions.[%u].%s.%s", index, name,
-					 config_setting_name(bad) != NULL ? config_setting_name(bad) : "");
-			config_params_free(&fn);
-			return config_fail_at(err, errlen, path, bad, where, msg);
+		if (config_store_setting(&entry, key, s, dir, &bad, msg, sizeof(msg)) < 0) {
+			if (bad != s && config_setting_name(bad) != NULL)
+				snprintf(where, sizeof(where), "%s.[%u].%s.%s", list_key->name, index, name,
+					 config_setting_name(bad));
+			else if (bad != s)
+				snprintf(where, sizeof(where), "%s.[%u].%s.[%d]", list_key->name, index, name,
+					 config_setting_index(bad));
+			config_fail_at(err, errlen, path, bad, where, msg);
+			goto out;
 		}
 	}
 
-	for (j = 0; j < CONFIG_NB_FUNCTION_KEYS; j++) {
-		key = &config_function_keys[j];
+	for (j = 0; j < sec->nb_keys; j++) {
+		key = &sec->keys[j];
 		if (key->required && config_setting_get_member(group, key->name) == NULL) {
-			snprintf(where, sizeof(where), "functions.[%u]", index);
+			snprintf(where, sizeof(where), "%s.[%u]", list_key->name, index);
 			snprintf(msg, sizeof(msg), "missing '%s'", key->name);
-			config_params_free(&fn);
-			return config_fail_at(err, errlen, path, group, where, msg);
+			config_fail_at(err, errlen, path, group, where, msg);
+			goto out;
 		}
 	}
 
+	key = config_key_find(sec->keys, sec->nb_keys, "name", 4);
+	entry_name = (const char *)&entry + key->offset;
 	for (j = 0; j < index; j++) {
 		if (config_setting_lookup_string(config_setting_get_elem(list, j), "name", &earlier) ==
-		    CONFIG_TRUE && strcmp(earlier, fn.name) == 0) {
-			s = config_setting_get_member(group, "name");
-			snprintf(where, sizeof(where), "functions.[%u].name", index);
-			snprintf(msg, sizeof(msg), "function '%s' is declared twice", fn.name);
-			config_params_free(&fn);
-			return config_fail_at(err, errlen, path, s, where, msg);
+		    CONFIG_TRUE && strcmp(earlier, entry_name) == 0) {
+			snprintf(where, sizeof(where), "%s.[%u].name", list_key->name, index);
+			snprintf(msg, sizeof(msg), "%s '%s' is declared twice", sec->what, entry_name);
+			config_fail_at(err, errlen, path, config_setting_get_member(group, "name"), where, msg);
+			goto out;
 		}
 	}
 
-	if (config_function_commit(cfg, &fn) < 0) {
-		snprintf(where, sizeof(where), "functions.[%u]", index);
-		snprintf(msg, sizeof(msg), "more than %d functions", CONFIG_MAX_FUNCTIONS);
-		config_params_free(&fn);
-		return config_fail_at(err, errlen, path, group, where, msg);
+	if (sec->commit(cfg, &entry) < 0) {
+		snprintf(where, sizeof(where), "%s.[%u]", list_key->name, index);
+		snprintf(msg, sizeof(msg), "more than %u %s", sec->max, list_key->name);
+		config_fail_at(err, errlen, path, group, where, msg);
+		goto out;
 	}
 	return 0;
+
+out:
+	if (sec->release != NULL)
+		sec->release(&entry);
+	return -1;
 }
 
 /*
- * Functions the file declares are added to those already known; one it
- * shares with an earlier --fn or file replaces it, but a name declared twice
- * in this file is a mistake.
+ * Groups the file declares are added to those already known; one that
+ * shares its name with an earlier option or file replaces it, but a name
+ * declared twice in this file is a mistake.
  */
 static int
-config_load_functions(struct turbine_config *cfg, const config_setting_t *list, const char *path,
-		      const char *dir, char *err, size_t errlen)
+config_load_groups(struct turbine_config *cfg, const struct config_key *list_key, const config_setting_t *list,
+		   const char *path, const char *dir, char *err, size_t errlen)
 {
+	char msg[128];
 	unsigned int i;
 	int n;
 
-	if (!config_setting_is_list(list))
-		return config_fail_at(err, errlen, path, list, "functions",
-				      "expected a list of groups: functions = ( { ... } );");
+	if (!config_setting_is_list(list)) {
+		snprintf(msg, sizeof(msg), "expected a list of groups: %s = ( { ... } );", list_key->name);
+		return config_fail_at(err, errlen, path, list, list_key->name, msg);
+	}
 	n = config_setting_length(list);
 	for (i = 0; i < (unsigned int)n; i++)
-		if (config_load_function(cfg, list, i, path, dir, err, errlen) < 0)
+		if (config_load_group(cfg, list_key, list, i, path, dir, err, errlen) < 0)
 			return -1;
 	return 0;
 }
@@ -718,8 +1071,8 @@ config_load_file(struct turbine_config *cfg, const char *path, char *err, size_t
 		key = config_key_find(config_keys, CONFIG_NB_KEYS, name, strlen(name));
 		if (key == NULL)
 			ret = config_fail_at(err, errlen, path, s, name, "unknown key");
-		else if (key->type == CONFIG_KEY_FUNCTIONS)
-			ret = config_load_functions(cfg, s, path, dir, err, errlen);
+		else if (key->type == CONFIG_KEY_GROUPS)
+			ret = config_load_groups(cfg, key, s, path, dir, err, errlen);
 		else if (config_store_setting(cfg, key, s, dir, &bad, msg, sizeof(msg)) < 0)
 			ret = config_fail_at(err, errlen, path, bad, name, msg);
 	}
@@ -772,8 +1125,8 @@ config_parse_args(struct turbine_config *cfg, int argc, char **argv, char *err, 
 			return config_fail(err, errlen, "unknown option '%s' (see --help)", argv[optind - 1]);
 		default:
 			key = &config_keys[c - CONFIG_OPT_KEY_BASE];
-			if (key->type == CONFIG_KEY_FUNCTIONS) {
-				if (config_add_function_arg(cfg, optarg, err, errlen) < 0)
+			if (key->type == CONFIG_KEY_GROUPS) {
+				if (key->section->add_arg(cfg, optarg, err, errlen) < 0)
 					return -1;
 			} else if (config_store_text(cfg, key, key->arg != NULL ? optarg : "true",
 						     msg, sizeof(msg)) < 0) {
@@ -800,12 +1153,40 @@ config_usage_bounds(const struct config_key *key, char *buf, size_t len)
 	case CONFIG_KEY_WORD:
 		snprintf(buf, len, "%" PRId64 "..%" PRId64 " of [A-Za-z0-9%s]", key->min, key->max, key->extra);
 		break;
+	case CONFIG_KEY_NAMES:
+		snprintf(buf, len, "<=%u, each %" PRId64 "..%" PRId64 " [A-Za-z0-9%s]",
+			 key->nb_max, key->min, key->max, key->extra);
+		break;
+	case CONFIG_KEY_CHOICE:
+		config_choices_text(key, "|", buf, len);
+		break;
 	case CONFIG_KEY_PARAMS:
 		snprintf(buf, len, "at most %" PRId64, key->max);
 		break;
 	default:
 		buf[0] = '\0';
 		break;
+	}
+}
+
+/* A section's keys; `*` marks those that may change while running. */
+static void
+config_usage_section(const struct config_section *sec)
+{
+	const struct config_key *key;
+	char bounds[64], def[48];
+	size_t i;
+
+	printf("\n%s:\n", sec->title);
+	for (i = 0; i < sec->nb_keys; i++) {
+		key = &sec->keys[i];
+		config_usage_bounds(key, bounds, sizeof(bounds));
+		if (key->def != NULL && key->def[0] != '\0')
+			snprintf(def, sizeof(def), "default %s", key->def);
+		else
+			snprintf(def, sizeof(def), "%s", key->required ? "required" : "");
+		printf("  %-20s %c %-30s %-12s %s\n", key->name, key->runtime_modifiable ? '*' : ' ',
+		       bounds, def, key->help);
 	}
 }
 
@@ -841,18 +1222,11 @@ config_usage(const char *prog)
 	}
 	printf("  %-28s %s\n", "-h, --help", "print this help and exit");
 
-	printf("\nFunction keys, in a functions entry of the file or as --fn NAME=PATH,key=value:\n");
-	for (i = 0; i < CONFIG_NB_FUNCTION_KEYS; i++) {
-		key = &config_function_keys[i];
-		config_usage_bounds(key, bounds, sizeof(bounds));
-		if (key->def != NULL)
-			snprintf(def, sizeof(def), "default %s", key->def);
-		else
-			snprintf(def, sizeof(def), "%s", key->required ? "required" : "");
-		printf("  %-16s %-26s %-14s %s\n", key->name, bounds, def, key->help);
-	}
-	printf("\n[key]: the option's key in the configuration file. Relative module paths in a file\n"
-	       "are relative to the file's folder.\n");
+	for (i = 0; i < CONFIG_NB_KEYS; i++)
+		if (config_keys[i].type == CONFIG_KEY_GROUPS)
+			config_usage_section(config_keys[i].section);
+	printf("\n[key]: the option's key in the configuration file. *: may change while running.\n"
+	       "Relative module paths in a file are relative to the file's folder.\n");
 }
 
 void

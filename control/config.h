@@ -11,6 +11,16 @@
 #define CONFIG_MAX_LCORES 128
 #define CONFIG_MAX_PARAMS 16
 #define CONFIG_NAME_MAX 64
+#define CONFIG_MAX_TENANTS 64
+#define CONFIG_POLICY_MAX 16
+
+/* A tenant's limits across all its functions (Lambda's account-level limits). */
+struct tenant_config {
+	char name[CONFIG_NAME_MAX + 1];
+	uint32_t concurrency;         /* calls admitted and not finished; 0 = no limit */
+	uint32_t rate;                /* requests per second (token bucket); 0 = no limit */
+	uint32_t burst;               /* bucket depth; 0 = the rate (at least 1) */
+};
 
 struct function_config {
 	char name[CONFIG_NAME_MAX + 1];
@@ -21,6 +31,13 @@ struct function_config {
 	uint32_t max_event_bytes;     /* largest event accepted (413 above); default 0 = the datagram's limit */
 	unsigned int nb_params;
 	char *params[CONFIG_MAX_PARAMS + 1]; /* "key=value" strings handed to init (file only), NULL-terminated */
+
+	/* Counting (all may change at run time). */
+	uint32_t reserved_concurrency; /* most calls in flight, and environments; 0 = not reserved */
+	uint32_t rate;                /* requests per second (token bucket); 0 = no limit */
+	uint32_t burst;               /* bucket depth; 0 = the rate (at least 1) */
+	unsigned int nb_tenants;      /* tenants allowed to call it; 0 = every tenant */
+	char tenants[CONFIG_MAX_TENANTS][CONFIG_NAME_MAX + 1];
 };
 
 struct turbine_config {
@@ -32,6 +49,13 @@ struct turbine_config {
 
 	unsigned int nb_functions;
 	struct function_config functions[CONFIG_MAX_FUNCTIONS];
+
+	unsigned int nb_tenants;      /* declared tenants; others have no limit of their own */
+	struct tenant_config tenants[CONFIG_MAX_TENANTS];
+
+	/* How a dispatcher picks among a function's environments: "jsq" (default),
+	 * "round-robin" or "p2c" (power of two choices). */
+	char dispatch_policy[CONFIG_POLICY_MAX];
 
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */
@@ -57,6 +81,24 @@ int config_load_file(struct turbine_config *cfg, const char *path, char *err, si
 
 /* Parse one --fn value: NAME=PATH[,key=value...]. Adds or replaces the function. */
 int config_add_function_arg(struct turbine_config *cfg, const char *arg, char *err, size_t errlen);
+
+/* Parse one --tenant value: NAME[,concurrency=N,rate=R,burst=B]. Adds or replaces the tenant. */
+int config_add_tenant_arg(struct turbine_config *cfg, const char *arg, char *err, size_t errlen);
+
+/*
+ * Change one key of a function or tenant while running (turbinectl): only
+ * keys declared runtime-modifiable are accepted, with the same bounds as at
+ * start-up. `value` is text ("5", "a:b:c" for tenants). Returns 0, or -1
+ * with `err` saying why. The caller publishes the change to the data plane.
+ */
+int config_set_function_key(struct function_config *fn, const char *key, const char *value,
+			    char *err, size_t errlen);
+int config_set_tenant_key(struct tenant_config *t, const char *key, const char *value,
+			  char *err, size_t errlen);
+
+/* Find a tenant by name; NULL when absent. */
+const struct tenant_config *config_find_tenant(const struct turbine_config *cfg,
+					       const char *name, size_t len);
 
 /* Find a function by name; NULL when absent. */
 const struct function_config *config_find_function(const struct turbine_config *cfg,

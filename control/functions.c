@@ -4,41 +4,19 @@
 #include <string.h>
 
 #include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_jhash.h>
 
 #include "functions.h"
-
-/* Hash keys are names zero-padded to a fixed length, as rte_hash wants. */
-struct functions_key {
-	char name[CONFIG_NAME_MAX];
-};
+#include "names.h"
 
 int
 runtime_find_function(const struct runtime *rt, const char *name, uint32_t len)
 {
-	struct functions_key key;
-	void *index;
-
-	if (len == 0 || len > sizeof(key.name))
-		return -1;
-	memset(&key, 0, sizeof(key));
-	memcpy(key.name, name, len);
-	if (rte_hash_lookup_data(rt->function_index, &key, &index) < 0)
-		return -1;
-	return (int)(uintptr_t)index;
+	return names_find(rt->function_index, name, len);
 }
 
 int
 functions_load(struct runtime *rt, char *err, size_t errlen)
 {
-	struct rte_hash_parameters params = {
-		.name = "turbine_functions",
-		.entries = CONFIG_MAX_FUNCTIONS * 2,
-		.key_len = sizeof(struct functions_key),
-		.hash_func = rte_jhash,
-		.socket_id = (int)rte_socket_id(),
-	};
 	unsigned int i;
 	int rc;
 
@@ -46,7 +24,7 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "no function declared: give --fn NAME=MODULE.so or --config FILE");
 		return -EINVAL;
 	}
-	rt->function_index = rte_hash_create(&params);
+	rt->function_index = names_create("turbine_functions", CONFIG_MAX_FUNCTIONS * 2);
 	if (rt->function_index == NULL) {
 		snprintf(err, errlen, "cannot create the function index: %s", rte_strerror(rte_errno));
 		return -rte_errno;
@@ -54,7 +32,6 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 	for (i = 0; i < rt->cfg.nb_functions; i++) {
 		const struct function_config *cfg = &rt->cfg.functions[i];
 		struct function *fn = &rt->functions[i];
-		struct functions_key key;
 		char why[512];
 
 		fn->cfg = cfg;
@@ -67,10 +44,7 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 			return rc;
 		}
 		rt->nb_functions++;
-		memset(&key, 0, sizeof(key));
-		memcpy(key.name, cfg->name, strnlen(cfg->name, sizeof(key.name)));
-		/* The index of the hash entry is not the table's: store the table index as data. */
-		rc = rte_hash_add_key_data(rt->function_index, &key, (void *)(uintptr_t)i);
+		rc = names_add(rt->function_index, cfg->name, i);
 		if (rc != 0) {
 			snprintf(err, errlen, "function %s: cannot index it: %s", cfg->name,
 				 rte_strerror(-rc));
@@ -88,6 +62,6 @@ functions_unload(struct runtime *rt)
 	for (i = 0; i < rt->nb_functions; i++)
 		module_unload(&rt->functions[i].mod);
 	rt->nb_functions = 0;
-	rte_hash_free(rt->function_index);
+	names_free(rt->function_index);
 	rt->function_index = NULL;
 }

@@ -1,50 +1,49 @@
-/* Placement: which workers hold a warm environment of which function. */
+/* Placement: which workers hold a warm environment of which function, from a topology given as data. */
+#include <stdbool.h>
 #include <string.h>
 
 #include "placement.h"
-#include "worker.h"
 
-void
-placement_init(struct runtime *rt, FILE *out)
+/* Is worker a a better home for the next environment than worker b? */
+static int
+placement_better(const struct placement_topology *topo, const unsigned int *load, unsigned int a,
+		 unsigned int b)
 {
-	unsigned int f, w;
+	int a_home = topo->worker_socket[a] == topo->home_socket;
+	int b_home = topo->worker_socket[b] == topo->home_socket;
 
-	for (w = 0; w < rt->nb_workers; w++)
-		worker_init_environments(rt, rt->workers[w]);
-
-	for (f = 0; f < rt->nb_functions; f++) {
-		struct function *fn = &rt->functions[f];
-		uint64_t slowest_ns = 0;
-
-		fn->nb_workers = 0;
-		for (w = 0; w < rt->nb_workers; w++) {
-			const struct environment *env = &rt->workers[w]->envs[f];
-
-			if (!env->ready) {
-				fprintf(out, "turbine: function %s: init failed on worker %u: %s "
-					"(its requests there get 502)\n", fn->cfg->name, w, env->error);
-				if (fn->not_ready[0] == '\0')
-					snprintf(fn->not_ready, sizeof(fn->not_ready), "%s", env->error);
-				continue;
-			}
-			fn->workers[fn->nb_workers++] = (uint16_t)w;
-			if (env->init_ns > slowest_ns)
-				slowest_ns = env->init_ns;
-		}
-		fn->ready = fn->nb_workers > 0;
-		if (fn->ready)
-			fprintf(out, "turbine: function %s version %s (%s): warm on %u worker(s), "
-				"cold start %.3f ms\n", fn->cfg->name, fn->cfg->version,
-				fn->mod.handler->name ? fn->mod.handler->name : fn->cfg->module,
-				fn->nb_workers, slowest_ns / 1e6);
-	}
+	if (a_home != b_home)
+		return a_home;
+	if (load[a] != load[b])
+		return load[a] < load[b];
+	return a < b;
 }
 
 void
-placement_fini(struct runtime *rt)
+placement_plan(const struct placement_topology *topo, const struct placement_demand *demand,
+	       unsigned int nb_functions, struct placement_plan *plan)
 {
-	unsigned int w;
+	unsigned int load[PLACEMENT_MAX_WORKERS] = { 0 };
+	unsigned int f, n, i, w;
 
-	for (w = 0; w < rt->nb_workers; w++)
-		worker_fini_environments(rt, rt->workers[w]);
+	memset(plan, 0, sizeof(*plan));
+	for (f = 0; f < nb_functions && f < PLACEMENT_MAX_FUNCTIONS; f++) {
+		bool taken[PLACEMENT_MAX_WORKERS] = { false };
+
+		n = topo->nb_workers;
+		if (demand[f].reserved_concurrency != 0 && demand[f].reserved_concurrency < n)
+			n = demand[f].reserved_concurrency;
+		for (i = 0; i < n; i++) {
+			int best = -1;
+
+			for (w = 0; w < topo->nb_workers; w++)
+				if (!taken[w] && (best < 0 || placement_better(topo, load, w, (unsigned int)best)))
+					best = (int)w;
+			taken[best] = true;
+			load[best]++;
+			plan->workers[f][plan->nb_workers[f]++] = (uint16_t)best;
+			if (topo->worker_socket[best] != topo->home_socket)
+				plan->away[f]++;
+		}
+	}
 }

@@ -1,19 +1,39 @@
-/* Placement: which workers hold a warm environment of which function. */
+/* Placement: which workers hold a warm environment of which function, from a topology given as data. */
 #ifndef TURBINE_PLACEMENT_H
 #define TURBINE_PLACEMENT_H
 
-#include <stdio.h>
+#include <stdint.h>
 
-#include "runtime.h"
+#define PLACEMENT_MAX_WORKERS 64
+#define PLACEMENT_MAX_FUNCTIONS 64
+
+/* The machine as placement sees it: read from DPDK and libnuma at start-up, synthetic in tests. */
+struct placement_topology {
+	unsigned int nb_workers;
+	unsigned int worker_socket[PLACEMENT_MAX_WORKERS];
+	unsigned int home_socket;    /* where the port and its dispatchers are */
+};
+
+/* What a function asks for. */
+struct placement_demand {
+	uint32_t reserved_concurrency;  /* 0: not reserved, as many environments as workers */
+};
+
+struct placement_plan {
+	unsigned int nb_workers[PLACEMENT_MAX_FUNCTIONS];
+	uint16_t workers[PLACEMENT_MAX_FUNCTIONS][PLACEMENT_MAX_WORKERS];
+	unsigned int away[PLACEMENT_MAX_FUNCTIONS];  /* environments off the home socket */
+};
 
 /*
- * Initialise environments (each module's init, once per worker, before any
- * traffic) and record, per function, the workers whose init succeeded; the
- * dispatchers send a function only there. Every worker holds every function
- * for now; a function no worker could initialise answers 502 with the reason.
- * Reports each function's cold start on `out`.
+ * Give each function its environments: as many as its reserved concurrency
+ * allows (a worker runs one call at a time, so more would only hold idle
+ * state, and a reservation caps what the function may hold, e.g. database
+ * connections), at most one per worker; workers on the home socket first,
+ * and among equals the least loaded, so that functions spread over workers.
+ * `away` counts environments that had to go to another socket.
  */
-void placement_init(struct runtime *rt, FILE *out);
-void placement_fini(struct runtime *rt);
+void placement_plan(const struct placement_topology *topo, const struct placement_demand *demand,
+		    unsigned int nb_functions, struct placement_plan *plan);
 
 #endif /* TURBINE_PLACEMENT_H */

@@ -10,6 +10,7 @@
 #include <rte_prefetch.h>
 
 #include "dispatch.h"
+#include "policy.h"
 #include "reply.h"
 #include "worker.h"
 
@@ -101,27 +102,15 @@ dispatch_qualifier_matches(const struct function *fn, const uint8_t *q, uint32_t
 	return len == fn->version_len && memcmp(q, fn->cfg->version, len) == 0;
 }
 
-/*
- * Hand the request to a worker holding the function, round-robin from where
- * the last one went; a full ring moves on to the next. Returns false when
- * every ring is full.
- */
+/* Hand the request to the worker the policy picks. Returns false when no queue has room. */
 static bool
-dispatch_to_worker(struct dispatcher *d, const struct function *fn, unsigned int fn_index,
-		   struct rte_mbuf *m)
+dispatch_to_worker(const struct runtime *rt, struct dispatcher *d, const struct function *fn,
+		   unsigned int fn_index, struct rte_mbuf *m)
 {
-	uint32_t start = d->next_worker[fn_index];
-	unsigned int i;
+	int w = rt->policy->pick(d, fn, fn_index);
 
-	for (i = 0; i < fn->nb_workers; i++) {
-		uint16_t w = fn->workers[(start + i) % fn->nb_workers];
-
-		if (rte_ring_sp_enqueue(d->to_worker[w], m) == 0) {
-			d->next_worker[fn_index] = start + i + 1;
-			return true;
-		}
-	}
-	return false;
+	/* Single producer: a ring the policy saw with room still has it. */
+	return w >= 0 && rte_ring_sp_enqueue(d->to_worker[w], m) == 0;
 }
 
 /* What becomes of a request's mbuf once the dispatcher is done with it. */
@@ -137,6 +126,26 @@ dispatch_replied(int rc)
 	return rc == 0 ? DISPATCH_TX : DISPATCH_FREE;
 }
 
+static bool
+dispatch_limit_is_tenant(enum counting_verdict v)
+{
+	return v == COUNTING_TENANT_CONCURRENCY || v == COUNTING_TENANT_RATE;
+}
+
+static const char *
+dispatch_limit_owner(enum counting_verdict v)
+{
+	return dispatch_limit_is_tenant(v) ? "tenant" : "function";
+}
+
+static const char *
+dispatch_limit_kind(enum counting_verdict v)
+{
+	return v == COUNTING_FN_CONCURRENCY ? "reserved concurrency"
+	       : v == COUNTING_TENANT_CONCURRENCY ? "concurrency"
+	       : "rate";
+}
+
 /* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
@@ -147,8 +156,11 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	const struct request *req = &desc->req;
 	const char *name = (const char *)payload + req->fn.off;
 	const uint8_t *qualifier = payload + req->qualifier.off;
+	enum counting_verdict verdict;
 	const struct function *fn;
 	uint64_t timeout_tsc;
+	unsigned int tenant;
+	uint32_t retry_ms;
 	int index;
 
 	index = runtime_find_function(rt, name, req->fn.len);
@@ -168,11 +180,28 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	if (!fn->ready)
 		return dispatch_replied(reply_error(rt, c, m, 502, "function %s is not ready: %s",
 						    fn->cfg->name, fn->not_ready));
+	tenant = runtime_find_tenant(rt, (const char *)payload + req->tenant.off, req->tenant.len);
+	if (!counting_allowed(d->counting.d, (unsigned int)index, tenant))
+		return dispatch_replied(reply_error(rt, c, m, 403,
+						    "tenant %.*s may not invoke function %s",
+						    req->tenant.len ? (int)req->tenant.len : 7,
+						    req->tenant.len ? (const char *)payload + req->tenant.off
+								    : "default", fn->cfg->name));
 	if (req->type == REQUEST_EVENT)
 		return dispatch_replied(reply_error(rt, c, m, 503,
 						    "asynchronous invocation is not enabled on this dispatcher"));
 	if (req->type == REQUEST_DRYRUN)
 		return dispatch_replied(reply_status(rt, c, m, 204));
+
+	verdict = counting_admit(&d->counting, (unsigned int)index, tenant, rte_rdtsc(), &retry_ms);
+	if (verdict != COUNTING_ADMIT)
+		return dispatch_replied(reply_throttled(rt, c, m, counting_reason(verdict), retry_ms,
+							"%s %s is at its %s limit",
+							dispatch_limit_owner(verdict),
+							dispatch_limit_is_tenant(verdict)
+								? rt->tenant_names[tenant]
+								: fn->cfg->name,
+							dispatch_limit_kind(verdict)));
 
 	desc->timeout_ms = fn->cfg->timeout_ms;
 	timeout_tsc = fn->timeout_tsc;
@@ -182,13 +211,15 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	}
 	desc->deadline_tsc = rte_rdtsc() + timeout_tsc;
 	desc->function = (uint16_t)index;
+	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
 
-	if (d->local != NULL) {
+	/* This lcore also works and holds the function: run it here, to completion. */
+	if (d->local != NULL && d->local->envs[index].ready)
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
-	}
-	if (dispatch_to_worker(d, fn, index, m))
+	if (dispatch_to_worker(rt, d, fn, (unsigned int)index, m))
 		return DISPATCH_QUEUED;
+	counting_cancel(&d->counting, (unsigned int)index, tenant);
 	counters_inc(c, COUNTER_drop_ring_full);
 	return dispatch_replied(reply_error(rt, c, m, 503,
 					    "no worker can take function %s now: its queues are full",

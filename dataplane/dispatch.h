@@ -10,6 +10,7 @@
 #include <rte_ring.h>
 
 #include "counters.h"
+#include "counting.h"
 #include "frame.h"
 #include "request.h"
 #include "runtime.h"
@@ -26,6 +27,7 @@ struct request_desc {
 	uint64_t deadline_tsc;
 	uint32_t timeout_ms;        /* the effective one: the smaller of the caller's and the function's */
 	uint16_t function;          /* index in runtime.functions */
+	uint16_t tenant;            /* counting index of the tenant */
 	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
 };
 
@@ -51,6 +53,7 @@ struct dispatcher {
 	struct worker *local;       /* this lcore also works: run to completion */
 	struct tx_queue tx;
 	msgpack_zone zone;          /* the parser's scratch; its first chunk covers any datagram */
+	struct counting_view counting; /* this dispatcher's admission state and the workers' counts */
 
 	unsigned int lcore_id;
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */

@@ -9,6 +9,7 @@
 
 #include "dispatch.h"
 #include "lcore.h"
+#include "policy.h"
 #include "worker.h"
 
 static bool
@@ -99,6 +100,11 @@ lcore_roles_init(struct runtime *rt, const struct port_caps *caps, char *err, si
 		if (!lcore_listed(cfg->dispatch_lcores, cfg->nb_dispatch_lcores, cfg->worker_lcores[i]))
 			nb_own_txq++;
 	rt->workers_own_txq = cfg->nb_dispatch_lcores + nb_own_txq <= caps->max_tx_queues;
+	rt->policy = policy_find(cfg->dispatch_policy[0] ? cfg->dispatch_policy : "jsq");
+	if (rt->policy == NULL) {
+		snprintf(err, errlen, "unknown dispatch policy %s", cfg->dispatch_policy);
+		return -EINVAL;
+	}
 	rt->nb_rx_queues = (uint16_t)cfg->nb_dispatch_lcores;
 	rt->nb_tx_queues = (uint16_t)(cfg->nb_dispatch_lcores + (rt->workers_own_txq ? nb_own_txq : 0));
 
@@ -141,10 +147,10 @@ lcore_rings_init(struct runtime *rt, char *err, size_t errlen)
 	for (d = 0; d < rt->nb_dispatchers; d++) {
 		struct dispatcher *disp = rt->dispatchers[d];
 
-		/* A dispatcher that also works runs everything to completion: no rings. */
-		if (disp->local != NULL)
-			continue;
 		for (w = 0; w < rt->nb_workers; w++) {
+			/* Its own lcore's worker it calls directly, to completion. */
+			if (rt->workers[w] == disp->local)
+				continue;
 			rc = dispatch_connect(rt, disp, rt->workers[w]);
 			if (rc != 0) {
 				snprintf(err, errlen, "cannot create the rings between dispatcher %u "

@@ -20,7 +20,8 @@
 #include "dispatch.h"
 #include "functions.h"
 #include "lcore.h"
-#include "placement.h"
+#include "quotas.h"
+#include "environments.h"
 #include "port.h"
 #include "runtime.h"
 #include "status.h"
@@ -100,7 +101,7 @@ main_mempool(struct runtime *rt, char *err, size_t errlen)
 static int
 main_environments(struct runtime *rt, char *err __rte_unused, size_t errlen __rte_unused)
 {
-	placement_init(rt, stdout);
+	environments_init(rt, stdout);
 	return 0;
 }
 
@@ -121,6 +122,7 @@ static const struct {
 	{ "mempool", main_mempool },
 	{ "environments", main_environments },
 	{ "rings", lcore_rings_init },
+	{ "limits", quotas_init },
 	{ "port start", main_start_port },
 	{ "telemetry", telemetry_init },
 	{ "control thread", control_start },
@@ -130,8 +132,9 @@ static void
 main_teardown(struct runtime *rt)
 {
 	control_stop();
-	placement_fini(rt);
+	environments_fini(rt);
 	port_stop(rt);
+	quotas_fini(rt);
 	lcore_roles_free(rt);
 	functions_unload(rt);
 	config_free(&rt->cfg);

@@ -71,28 +71,50 @@ reply_end(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 	return 0;
 }
 
-int
-reply_error(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
-	    unsigned int status, const char *fmt, ...)
+static int
+reply_error_v(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, unsigned int status,
+	      const char *reason, uint32_t retry_after_ms, const char *fmt, va_list ap)
 {
 	struct request_desc *desc = request_desc_of(m);
 	const uint8_t *payload = request_payload(m, desc);
 	struct response_buf rb;
 	msgpack_packer pk;
 	char message[256];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-
 	if (reply_begin(rt, m, &rb, &pk) < 0) {
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
-	response_encode_error(&pk, desc->req.id, status, message, NULL, 0,
+	response_encode_error(&pk, desc->req.id, status, message, reason, retry_after_ms,
 			      payload + desc->req.trace.off, desc->req.trace.len);
 	return reply_end(rt, c, m, &rb, status);
+}
+
+int
+reply_error(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+	    unsigned int status, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = reply_error_v(rt, c, m, status, NULL, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int
+reply_throttled(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+		const char *reason, uint32_t retry_after_ms, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = reply_error_v(rt, c, m, 429, reason, retry_after_ms, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int

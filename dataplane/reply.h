@@ -33,6 +33,11 @@ void reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct fra
 int reply_error(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		 unsigned int status, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* A 429 with PROTOCOL.md's `reason` and a retry_after_ms hint (0: none). */
+int reply_throttled(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+		    const char *reason, uint32_t retry_after_ms, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
 /* A bodyless reply (204 DryRun, later 202), counted under its status. */
 int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		  unsigned int status);

@@ -10,6 +10,7 @@
 #include <rte_lcore.h>
 
 #include "config.h"
+#include "counting.h"
 #include "frame.h"
 #include "module.h"
 
@@ -55,7 +56,12 @@ struct runtime {
 	uint16_t nb_rx_queues;
 	uint16_t nb_tx_queues;
 	struct rte_mempool *pool;
+	const struct dispatch_policy *policy; /* how dispatchers pick among environments */
 	struct rte_hash *function_index; /* zero-padded name -> index in functions[] */
+	struct rte_hash *tenant_index;   /* tenant name -> counting index */
+	unsigned int nb_tenants;         /* named tenants: declared, or listed by a function */
+	char tenant_names[COUNTING_MAX_TENANTS][CONFIG_NAME_MAX + 1];
+	struct counting_worker *counting_workers[RUNTIME_MAX_WORKERS];
 	uint64_t tsc_hz;
 
 	unsigned int nb_functions;
@@ -78,5 +84,7 @@ runtime_quitting(const struct runtime *rt)
 
 /* Index of a function by name, or -1. Lock-free: safe from any lcore. */
 int runtime_find_function(const struct runtime *rt, const char *name, uint32_t len);
+/* Counting index of a tenant by name (len 0: "default"); unnamed tenants share one slot. */
+unsigned int runtime_find_tenant(const struct runtime *rt, const char *name, uint32_t len);
 
 #endif /* TURBINE_RUNTIME_H */

@@ -30,25 +30,22 @@ worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx
 	return 0;
 }
 
-void
-worker_init_environments(struct runtime *rt, struct worker *w)
+const struct environment *
+worker_init_environment(struct runtime *rt, struct worker *w, unsigned int f)
 {
-	unsigned int f;
+	const struct function *fn = &rt->functions[f];
+	struct turbine_env_config cfg = {
+		.function = fn->cfg->name,
+		.version = fn->cfg->version,
+		.worker_id = w->id,
+		.socket_id = rte_lcore_to_socket_id(w->lcore_id),
+		.memory_mb = fn->cfg->memory_mb,
+		.timeout_ms = fn->cfg->timeout_ms,
+		.params = (const char *const *)fn->cfg->params,
+	};
 
-	for (f = 0; f < rt->nb_functions; f++) {
-		struct function *fn = &rt->functions[f];
-		struct turbine_env_config cfg = {
-			.function = fn->cfg->name,
-			.version = fn->cfg->version,
-			.worker_id = w->id,
-			.socket_id = rte_lcore_to_socket_id(w->lcore_id),
-			.memory_mb = fn->cfg->memory_mb,
-			.timeout_ms = fn->cfg->timeout_ms,
-			.params = (const char *const *)fn->cfg->params,
-		};
-
-		module_env_init(&w->envs[f], &fn->mod, &cfg);
-	}
+	module_env_init(&w->envs[f], &fn->mod, &cfg);
+	return &w->envs[f];
 }
 
 void
@@ -66,8 +63,8 @@ worker_free(struct worker *w)
 	rte_free(w);
 }
 
-int
-worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+static int
+worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
 {
 	struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
@@ -128,6 +125,18 @@ worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, st
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count(c, 200);
 	return 0;
+}
+
+int
+worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+{
+	const struct request_desc *desc = request_desc_of(m);
+	unsigned int dispatcher = desc->dispatcher, function = desc->function, tenant = desc->tenant;
+	int rc = worker_run(rt, w, c, m);
+
+	/* Finished, answered or not: the call no longer counts against its limits. */
+	counting_finished(w->counting, dispatcher, function, tenant);
+	return rc;
 }
 
 /* A reply goes out on the worker's own TX queue, or back to the dispatcher that received it. */

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "counters.h"
+#include "counting.h"
 #include "invoke.h"
 #include "module.h"
 #include "runtime.h"
@@ -19,6 +20,7 @@ struct worker {
 	unsigned int id;            /* 0-based, stable: the handler's ctx->worker_id */
 	unsigned int lcore_id;
 	struct counters *counters;
+	struct counting_worker *counting; /* calls finished, per admitting dispatcher */
 	struct tx_queue tx;         /* used when the port gave workers their own TX queues */
 	int done;                   /* set when drained at shutdown; dispatchers read it */
 	unsigned int nb_inbound;
@@ -29,8 +31,9 @@ struct worker {
 } __rte_cache_aligned;
 
 int worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx_queue);
-/* Run every function's init for this worker (start-up, control context). */
-void worker_init_environments(struct runtime *rt, struct worker *w);
+/* Run function f's init for this worker (control context, before the worker gets its traffic). */
+const struct environment *worker_init_environment(struct runtime *rt, struct worker *w,
+						  unsigned int f);
 void worker_fini_environments(struct runtime *rt, struct worker *w);
 void worker_free(struct worker *w);
 

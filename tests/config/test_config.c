@@ -105,8 +105,11 @@ test_defaults(void **state)
 	assert_int_equal(cfg.nb_functions, 0);
 	assert_int_equal(cfg.nb_dispatch_lcores, 0);
 	assert_int_equal(cfg.nb_worker_lcores, 0);
+	assert_string_equal(cfg.dispatch_policy, "jsq");
+	assert_int_equal(cfg.nb_tenants, 0);
 	assert_int_equal(test_config_parse(NULL), 0);
 	assert_int_equal(cfg.udp_port, 9000);
+	assert_string_equal(cfg.dispatch_policy, "jsq");
 }
 
 static void
@@ -117,7 +120,8 @@ test_every_option(void **state)
 	(void)state;
 	assert_int_equal(test_config_parse("--ip", "198.19.1.2", "--udp-port", "7000", "--port", "3",
 					   "--dispatch-lcores", "0,4", "--worker-lcores", "1-3",
-					   "--quiet", "--fn", "echo=/m/echo.so", NULL), 0);
+					   "--quiet", "--fn", "echo=/m/echo.so", "--dispatch-policy", "round-robin",
+					   "--tenant", "acme", NULL), 0);
 	assert_int_equal(cfg.ip, test_config_ip("198.19.1.2"));
 	assert_int_equal(cfg.udp_port, 7000);
 	assert_int_equal(cfg.port_id, 3);
@@ -138,6 +142,16 @@ test_every_option(void **state)
 	assert_string_equal(fn->version, "1");
 	assert_int_equal(fn->nb_params, 0);
 	assert_null(fn->params[0]);
+	assert_int_equal(fn->reserved_concurrency, 0);
+	assert_int_equal(fn->rate, 0);
+	assert_int_equal(fn->burst, 0);
+	assert_int_equal(fn->nb_tenants, 0);
+	assert_string_equal(cfg.dispatch_policy, "round-robin");
+	assert_int_equal(cfg.nb_tenants, 1);
+	assert_string_equal(cfg.tenants[0].name, "acme");
+	assert_int_equal(cfg.tenants[0].concurrency, 0);
+	assert_int_equal(cfg.tenants[0].rate, 0);
+	assert_int_equal(cfg.tenants[0].burst, 0);
 }
 
 static void
@@ -423,6 +437,7 @@ static void
 test_file_every_key(void **state)
 {
 	const struct function_config *fn;
+	const struct tenant_config *t;
 
 	(void)state;
 	assert_int_equal(config_load_file(&cfg, TEST_DIR "/good.conf", err, sizeof(err)), 0);
@@ -448,6 +463,24 @@ test_file_every_key(void **state)
 	assert_string_equal(fn->params[0], "greeting=hi");
 	assert_string_equal(fn->params[1], "count=5");
 	assert_null(fn->params[2]);
+	assert_int_equal(fn->reserved_concurrency, 8);
+	assert_int_equal(fn->rate, 500);
+	assert_int_equal(fn->burst, 50);
+	assert_int_equal(fn->nb_tenants, 2);
+	assert_string_equal(fn->tenants[0], "acme");
+	assert_string_equal(fn->tenants[1], "globex");
+	assert_string_equal(cfg.dispatch_policy, "p2c");
+	assert_int_equal(cfg.nb_tenants, 2);
+	t = config_find_tenant(&cfg, "acme", 4);
+	assert_non_null(t);
+	assert_int_equal(t->concurrency, 10);
+	assert_int_equal(t->rate, 1000);
+	assert_int_equal(t->burst, 100);
+	t = config_find_tenant(&cfg, "globex", 6);
+	assert_non_null(t);
+	assert_int_equal(t->concurrency, 0);
+	assert_int_equal(t->rate, 0);
+	assert_int_equal(t->burst, 0);
 
 	fn = config_find_function(&cfg, "hello", 5);
 	assert_non_null(fn);
@@ -456,6 +489,8 @@ test_file_every_key(void **state)
 	assert_int_equal(fn->memory_mb, 128);
 	assert_string_equal(fn->version, "1");
 	assert_int_equal(fn->nb_params, 0);
+	assert_int_equal(fn->reserved_concurrency, 0);
+	assert_int_equal(fn->nb_tenants, 0);
 }
 
 static void
@@ -653,6 +688,666 @@ test_params(void **state)
 	assert_null(config_find_function(&cfg, "r", 1));
 }
 
+/* Usage text printed by --help, read back from a file in the scratch folder. */
+static void
+test_help_lists_keys(void **state)
+{
+	static const char *const want[] = {
+		"--dispatch-policy NAME", "jsq|round-robin|p2c, default jsq [dispatch_policy]",
+		"--tenant NAME[,key=value...]", "[tenants]",
+		"Function keys, in a functions entry", "reserved_concurrency * 0..100000",
+		"rate                 * 0..10000000", "burst                * 0..10000000",
+		"tenants              * <=64, each 1..64 [A-Za-z0-9_-]",
+		"timeout_ms           * 1..900000", "version                1..31",
+		"Tenant keys, in a tenants entry of the file or as --tenant NAME,key=value",
+		"concurrency          * 0..100000",
+	};
+	char text[8192];
+	const char *path;
+	int saved, fd;
+	ssize_t n;
+	size_t i;
+
+	(void)state;
+	path = test_config_write("help.txt", "");
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	assert_true(saved >= 0 && fd >= 0);
+	dup2(fd, STDOUT_FILENO);
+	close(fd);
+	assert_int_equal(test_config_parse("--help", NULL), 1);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(n > 0 && (size_t)n < sizeof(text) - 1);
+	text[n] = '\0';
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+		if (strstr(text, want[i]) == NULL)
+			fail_msg("--help lacks '%s':\n%s", want[i], text);
+}
+
+/* A counting field of a function or tenant by its key name. */
+static uint32_t
+test_config_fn_count(const struct function_config *fn, const char *key)
+{
+	if (strcmp(key, "reserved_concurrency") == 0)
+		return fn->reserved_concurrency;
+	if (strcmp(key, "rate") == 0)
+		return fn->rate;
+	if (strcmp(key, "burst") == 0)
+		return fn->burst;
+	fail_msg("no function key %s", key);
+	return 0;
+}
+
+static uint32_t
+test_config_tenant_count(const struct tenant_config *t, const char *key)
+{
+	if (strcmp(key, "concurrency") == 0)
+		return t->concurrency;
+	if (strcmp(key, "rate") == 0)
+		return t->rate;
+	if (strcmp(key, "burst") == 0)
+		return t->burst;
+	fail_msg("no tenant key %s", key);
+	return 0;
+}
+
+static const struct bound_case test_fn_count_cases[] = {
+	{ "reserved_concurrency", "-1", false }, { "reserved_concurrency", "0", true },
+	{ "reserved_concurrency", "1", true }, { "reserved_concurrency", "100000", true },
+	{ "reserved_concurrency", "100001", false }, { "reserved_concurrency", "x", false },
+	{ "rate", "-1", false }, { "rate", "0", true }, { "rate", "10000000", true },
+	{ "rate", "10000001", false }, { "rate", "", false },
+	{ "burst", "-1", false }, { "burst", "0", true }, { "burst", "10000000", true },
+	{ "burst", "10000001", false }, { "burst", "4294967296", false },
+};
+
+static const struct bound_case test_tenant_count_cases[] = {
+	{ "concurrency", "-1", false }, { "concurrency", "0", true }, { "concurrency", "100000", true },
+	{ "concurrency", "100001", false }, { "concurrency", "ten", false },
+	{ "rate", "-1", false }, { "rate", "0", true }, { "rate", "10000000", true },
+	{ "rate", "10000001", false },
+	{ "burst", "-1", false }, { "burst", "0", true }, { "burst", "10000000", true },
+	{ "burst", "10000001", false },
+};
+
+#define TEST_NB(a) (sizeof(a) / sizeof((a)[0]))
+
+static void
+test_fn_count_bounds(void **state)
+{
+	const struct function_config *fn;
+	char arg[128];
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < TEST_NB(test_fn_count_cases); i++) {
+		const struct bound_case *c = &test_fn_count_cases[i];
+
+		snprintf(arg, sizeof(arg), "f=/m/f.so,%s=%s", c->key, c->value);
+		ret = test_config_parse("--fn", arg, NULL);
+		if (ret != (c->ok ? 0 : -1))
+			fail_msg("--fn %s: returned %d (%s)", arg, ret, err);
+		if (!c->ok) {
+			if (strncmp(err, "--fn: ", 6) != 0 || strstr(err, c->key) == NULL)
+				fail_msg("--fn %s: message '%s'", arg, err);
+			continue;
+		}
+		fn = config_find_function(&cfg, "f", 1);
+		assert_non_null(fn);
+		assert_int_equal(test_config_fn_count(fn, c->key), strtoul(c->value, NULL, 10));
+	}
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,reserved_concurrency=100001", NULL), -1);
+	assert_string_equal(err, "--fn: reserved_concurrency: 100001 is out of range 0..100000");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,rate=10000001", NULL), -1);
+	assert_string_equal(err, "--fn: rate: 10000001 is out of range 0..10000000");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,burst=-1", NULL), -1);
+	assert_string_equal(err, "--fn: burst: -1 is out of range 0..10000000");
+
+	assert_int_equal(test_config_parse("--fn", "g=/m/g.so,reserved_concurrency=4,rate=300,burst=20", NULL), 0);
+	fn = config_find_function(&cfg, "g", 1);
+	assert_int_equal(fn->reserved_concurrency, 4);
+	assert_int_equal(fn->rate, 300);
+	assert_int_equal(fn->burst, 20);
+}
+
+static void
+test_file_count_bounds(void **state)
+{
+	const struct function_config *fn;
+	char text[256], want[160];
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < TEST_NB(test_fn_count_cases); i++) {
+		const struct bound_case *c = &test_fn_count_cases[i];
+		int64_t v;
+		char *end;
+
+		v = strtoll(c->value, &end, 10);
+		if (*c->value == '\0' || *end != '\0' || v > 0xffffffffLL)
+			continue; /* not an integer a file can hold as one; the type check is below */
+		snprintf(text, sizeof(text), "functions = (\n  { name = \"f\"; module = \"f.so\";\n    %s = %s; }\n);\n",
+			 c->key, c->value);
+		ret = test_config_load_text(text);
+		if (ret != (c->ok ? 0 : -1))
+			fail_msg("%s = %s: returned %d (%s)", c->key, c->value, ret, err);
+		if (!c->ok) {
+			snprintf(want, sizeof(want), "turbine.conf:3: functions.[0].%s: %s is out of range 0..",
+				 c->key, c->value);
+			if (strstr(err, want) == NULL)
+				fail_msg("%s = %s: message '%s'", c->key, c->value, err);
+			continue;
+		}
+		fn = config_find_function(&cfg, "f", 1);
+		assert_non_null(fn);
+		assert_int_equal(test_config_fn_count(fn, c->key), strtoul(c->value, NULL, 10));
+	}
+	assert_int_equal(test_config_load_text("functions = ({ name = \"f\"; module = \"f.so\"; "
+					       "reserved_concurrency = 200000; });\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:1: functions.[0].reserved_concurrency: "
+				    "200000 is out of range 0..100000"));
+	assert_int_equal(test_config_load_text("functions = ({ name = \"f\"; module = \"f.so\"; rate = \"5\"; });\n"), -1);
+	assert_non_null(strstr(err, "functions.[0].rate: expected an integer"));
+	assert_int_equal(test_config_load_text("functions = ({ name = \"f\"; module = \"f.so\"; burst = 5000000000L; });\n"), -1);
+	assert_non_null(strstr(err, "functions.[0].burst: 5000000000 is out of range 0..10000000"));
+}
+
+static void
+test_fn_tenants_arg(void **state)
+{
+	const struct function_config *fn;
+	char arg[8192], name[80];
+	size_t n;
+	int i;
+
+	(void)state;
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=acme:globex:a-b_9", NULL), 0);
+	fn = config_find_function(&cfg, "f", 1);
+	assert_int_equal(fn->nb_tenants, 3);
+	assert_string_equal(fn->tenants[0], "acme");
+	assert_string_equal(fn->tenants[1], "globex");
+	assert_string_equal(fn->tenants[2], "a-b_9");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=solo,rate=7", NULL), 0);
+	assert_int_equal(fn->nb_tenants, 1);
+	assert_string_equal(fn->tenants[0], "solo");
+	assert_int_equal(fn->rate, 7);
+	/* Replacing the function drops its list: every tenant may call it again. */
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so", NULL), 0);
+	assert_int_equal(fn->nb_tenants, 0);
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=", NULL), 0);
+	assert_int_equal(fn->nb_tenants, 0);
+
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=a::b", NULL), -1);
+	assert_string_equal(err, "--fn: tenants: 'a::b' has an empty name");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=:a", NULL), -1);
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=a:", NULL), -1);
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=a:b:a", NULL), -1);
+	assert_string_equal(err, "--fn: tenants: 'a' is listed twice");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=a.b", NULL), -1);
+	assert_string_equal(err, "--fn: tenants: 'a.b' is not 1..64 characters of [A-Za-z0-9_-]");
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=a b", NULL), -1);
+
+	/* 64 characters is the longest name, 65 one too many. */
+	memset(name, 'n', 65);
+	name[64] = '\0';
+	snprintf(arg, sizeof(arg), "f=/m/f.so,tenants=x:%s", name);
+	assert_int_equal(test_config_parse("--fn", arg, NULL), 0);
+	assert_int_equal(fn->nb_tenants, 2);
+	assert_string_equal(fn->tenants[1], name);
+	name[64] = 'n';
+	name[65] = '\0';
+	snprintf(arg, sizeof(arg), "f=/m/f.so,tenants=x:%s", name);
+	assert_int_equal(test_config_parse("--fn", arg, NULL), -1);
+	assert_non_null(strstr(err, "--fn: tenants: '"));
+
+	/* CONFIG_MAX_TENANTS names fit, one more does not. */
+	n = (size_t)snprintf(arg, sizeof(arg), "f=/m/f.so,tenants=t0");
+	for (i = 1; i < CONFIG_MAX_TENANTS; i++)
+		n += (size_t)snprintf(arg + n, sizeof(arg) - n, ":t%d", i);
+	assert_int_equal(test_config_parse("--fn", arg, NULL), 0);
+	assert_int_equal(fn->nb_tenants, CONFIG_MAX_TENANTS);
+	assert_string_equal(fn->tenants[CONFIG_MAX_TENANTS - 1], "t63");
+	snprintf(arg + n, sizeof(arg) - n, ":t%d", CONFIG_MAX_TENANTS);
+	assert_int_equal(test_config_parse("--fn", arg, NULL), -1);
+	assert_string_equal(err, "--fn: tenants: more than 64 names");
+
+	/* The longest list of the longest names still passes through --fn whole. */
+	n = (size_t)snprintf(arg, sizeof(arg), "f=/m/f.so,tenants=");
+	for (i = 0; i < CONFIG_MAX_TENANTS; i++) {
+		snprintf(name, sizeof(name), "%02d%062d", i, 0);
+		n += (size_t)snprintf(arg + n, sizeof(arg) - n, "%s%s", i > 0 ? ":" : "", name);
+	}
+	snprintf(arg + n, sizeof(arg) - n, ",rate=3");
+	assert_int_equal(test_config_parse("--fn", arg, NULL), 0);
+	assert_int_equal(fn->nb_tenants, CONFIG_MAX_TENANTS);
+	assert_string_equal(fn->tenants[CONFIG_MAX_TENANTS - 1], name);
+	assert_int_equal(fn->rate, 3);
+}
+
+static void
+test_file_tenants_forms(void **state)
+{
+	const struct function_config *fn;
+	char text[8192];
+	size_t n;
+	int i;
+
+	(void)state;
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\"; tenants = [\"x\", \"y\"]; },\n"
+		"              { name = \"b\"; module = \"b.so\"; tenants = (\"y\", \"z\", \"w\"); },\n"
+		"              { name = \"c\"; module = \"c.so\"; tenants = \"p:q\"; },\n"
+		"              { name = \"d\"; module = \"d.so\"; tenants = []; } );\n"), 0);
+	fn = config_find_function(&cfg, "a", 1);
+	assert_int_equal(fn->nb_tenants, 2);
+	assert_string_equal(fn->tenants[0], "x");
+	assert_string_equal(fn->tenants[1], "y");
+	fn = config_find_function(&cfg, "b", 1);
+	assert_int_equal(fn->nb_tenants, 3);
+	assert_string_equal(fn->tenants[2], "w");
+	fn = config_find_function(&cfg, "c", 1);
+	assert_int_equal(fn->nb_tenants, 2);
+	assert_string_equal(fn->tenants[0], "p");
+	assert_string_equal(fn->tenants[1], "q");
+	assert_int_equal(config_find_function(&cfg, "d", 1)->nb_tenants, 0);
+
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\";\n"
+		"  tenants = [\"x\",\n"
+		"             \"x\"]; } );\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:3: functions.[0].tenants.[1]: 'x' is listed twice"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\";\n"
+		"  tenants = (\"x\", 3); } );\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:2: functions.[0].tenants.[1]: expected a list of names"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\"; tenants = [\"a.b\"]; } );\n"), -1);
+	assert_non_null(strstr(err, "functions.[0].tenants.[0]: 'a.b' is not 1..64 characters"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\"; tenants = [\"\"]; } );\n"), -1);
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\";\n  tenants = \"x::y\"; } );\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:2: functions.[0].tenants: 'x::y' has an empty name"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\"; tenants = 5; } );\n"), -1);
+	assert_non_null(strstr(err, "functions.[0].tenants: expected a list of names"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"a\"; module = \"a.so\"; tenants = { x = \"y\"; }; } );\n"), -1);
+
+	n = (size_t)snprintf(text, sizeof(text), "functions = ( { name = \"m\"; module = \"m.so\"; tenants = [");
+	for (i = 0; i < CONFIG_MAX_TENANTS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s\"t%d\"", i > 0 ? ", " : "", i);
+	snprintf(text + n, sizeof(text) - n, "]; } );\n");
+	assert_int_equal(test_config_load_text(text), 0);
+	assert_int_equal(config_find_function(&cfg, "m", 1)->nb_tenants, CONFIG_MAX_TENANTS);
+	snprintf(text + n, sizeof(text) - n, ", \"t%d\"]; } );\n", CONFIG_MAX_TENANTS);
+	assert_int_equal(test_config_load_text(text), -1);
+	assert_non_null(strstr(err, "functions.[0].tenants.[64]: more than 64 names"));
+}
+
+static void
+test_tenant_arg(void **state)
+{
+	const struct tenant_config *t;
+
+	(void)state;
+	assert_int_equal(test_config_parse("--tenant", "acme,concurrency=10,rate=1000,burst=100",
+					   "--tenant", "globex", NULL), 0);
+	assert_int_equal(cfg.nb_tenants, 2);
+	t = config_find_tenant(&cfg, "acme", 4);
+	assert_non_null(t);
+	assert_string_equal(t->name, "acme");
+	assert_int_equal(t->concurrency, 10);
+	assert_int_equal(t->rate, 1000);
+	assert_int_equal(t->burst, 100);
+	t = config_find_tenant(&cfg, "globex", 6);
+	assert_non_null(t);
+	assert_int_equal(t->concurrency, 0);
+	assert_int_equal(t->rate, 0);
+	assert_int_equal(t->burst, 0);
+	/* The length bounds the name. */
+	assert_non_null(config_find_tenant(&cfg, "acme:x", 4));
+	assert_null(config_find_tenant(&cfg, "acm", 3));
+	assert_null(config_find_tenant(&cfg, "initech", 7));
+
+	/* A same-named --tenant replaces the whole tenant, defaults included. */
+	assert_int_equal(test_config_parse("--tenant", "acme,rate=5", NULL), 0);
+	assert_int_equal(cfg.nb_tenants, 2);
+	t = config_find_tenant(&cfg, "acme", 4);
+	assert_int_equal(t->rate, 5);
+	assert_int_equal(t->concurrency, 0);
+	assert_int_equal(t->burst, 0);
+}
+
+static void
+test_tenant_arg_bounds(void **state)
+{
+	const struct tenant_config *t;
+	char arg[128];
+	size_t i;
+	int ret;
+
+	(void)state;
+	for (i = 0; i < TEST_NB(test_tenant_count_cases); i++) {
+		const struct bound_case *c = &test_tenant_count_cases[i];
+
+		snprintf(arg, sizeof(arg), "acme,%s=%s", c->key, c->value);
+		ret = test_config_parse("--tenant", arg, NULL);
+		if (ret != (c->ok ? 0 : -1))
+			fail_msg("--tenant %s: returned %d (%s)", arg, ret, err);
+		if (!c->ok) {
+			if (strncmp(err, "--tenant: ", 10) != 0 || strstr(err, c->key) == NULL)
+				fail_msg("--tenant %s: message '%s'", arg, err);
+			continue;
+		}
+		t = config_find_tenant(&cfg, "acme", 4);
+		assert_non_null(t);
+		assert_int_equal(test_config_tenant_count(t, c->key), strtoul(c->value, NULL, 10));
+	}
+	assert_int_equal(test_config_parse("--tenant", "acme,concurrency=100001", NULL), -1);
+	assert_string_equal(err, "--tenant: concurrency: 100001 is out of range 0..100000");
+}
+
+static void
+test_tenant_arg_errors(void **state)
+{
+	char arg[128];
+	int i;
+
+	(void)state;
+	assert_int_equal(test_config_parse("--tenant", NULL), -1);
+	assert_string_equal(err, "--tenant: missing argument");
+	assert_int_equal(test_config_parse("--tenant", "", NULL), -1);
+	assert_non_null(strstr(err, "--tenant: name: "));
+	assert_int_equal(test_config_parse("--tenant", ",rate=1", NULL), -1);
+	assert_non_null(strstr(err, "--tenant: name: "));
+	assert_int_equal(test_config_parse("--tenant", "ac.me", NULL), -1);
+	assert_string_equal(err, "--tenant: name: 'ac.me' is not 1..64 characters of [A-Za-z0-9_-]");
+	assert_int_equal(test_config_parse("--tenant", "acme=1", NULL), -1);
+	assert_int_equal(test_config_parse("--tenant", "acme,foo=1", NULL), -1);
+	assert_string_equal(err, "--tenant: unknown tenant key 'foo'");
+	assert_int_equal(test_config_parse("--tenant", "acme,reserved_concurrency=1", NULL), -1);
+	assert_string_equal(err, "--tenant: unknown tenant key 'reserved_concurrency'");
+	assert_int_equal(test_config_parse("--tenant", "acme,rate", NULL), -1);
+	assert_string_equal(err, "--tenant: missing '=' in 'rate' (key=value)");
+	assert_int_equal(test_config_parse("--tenant", "acme,", NULL), -1);
+	assert_int_equal(test_config_parse("--tenant", "acme,name=b", NULL), -1);
+	assert_string_equal(err, "--tenant: 'name' is given as NAME");
+	assert_int_equal(cfg.nb_tenants, 0);
+
+	memset(arg, 'a', 64);
+	arg[64] = '\0';
+	assert_int_equal(test_config_parse("--tenant", arg, NULL), 0);
+	memset(arg, 'b', 65);
+	arg[65] = '\0';
+	assert_int_equal(test_config_parse("--tenant", arg, NULL), -1);
+	assert_int_equal(cfg.nb_tenants, 1);
+
+	/* Full: a new tenant is refused, a same-named one still replaces. */
+	for (i = 1; i < CONFIG_MAX_TENANTS; i++) {
+		snprintf(arg, sizeof(arg), "t%d", i);
+		assert_int_equal(config_add_tenant_arg(&cfg, arg, err, sizeof(err)), 0);
+	}
+	assert_int_equal(cfg.nb_tenants, CONFIG_MAX_TENANTS);
+	assert_int_equal(config_add_tenant_arg(&cfg, "one-more", err, sizeof(err)), -1);
+	assert_string_equal(err, "--tenant: more than 64 tenants");
+	assert_int_equal(config_add_tenant_arg(&cfg, "t5,rate=9", err, sizeof(err)), 0);
+	assert_int_equal(config_find_tenant(&cfg, "t5", 2)->rate, 9);
+	assert_int_equal(cfg.nb_tenants, CONFIG_MAX_TENANTS);
+}
+
+static void
+test_file_tenants(void **state)
+{
+	const struct tenant_config *t;
+	char text[256], want[160];
+	size_t i;
+	int ret;
+
+	(void)state;
+	assert_int_equal(test_config_load_text(
+		"tenants = ( { name = \"acme\"; concurrency = 10; rate = 1000; burst = 100; },\n"
+		"            { name = \"initech\"; rate = 3; } );\n"), 0);
+	assert_int_equal(cfg.nb_tenants, 2);
+	t = config_find_tenant(&cfg, "initech", 7);
+	assert_non_null(t);
+	assert_int_equal(t->rate, 3);
+	assert_int_equal(t->concurrency, 0);
+	assert_int_equal(config_find_tenant(&cfg, "acme", 4)->burst, 100);
+
+	for (i = 0; i < TEST_NB(test_tenant_count_cases); i++) {
+		const struct bound_case *c = &test_tenant_count_cases[i];
+		char *end;
+
+		strtoll(c->value, &end, 10);
+		if (*end != '\0')
+			continue;
+		snprintf(text, sizeof(text), "tenants = (\n  { name = \"acme\";\n    %s = %s; }\n);\n",
+			 c->key, c->value);
+		ret = test_config_load_text(text);
+		if (ret != (c->ok ? 0 : -1))
+			fail_msg("%s = %s: returned %d (%s)", c->key, c->value, ret, err);
+		if (!c->ok) {
+			snprintf(want, sizeof(want), "turbine.conf:3: tenants.[0].%s: %s is out of range 0..",
+				 c->key, c->value);
+			if (strstr(err, want) == NULL)
+				fail_msg("%s = %s: message '%s'", c->key, c->value, err);
+			continue;
+		}
+		t = config_find_tenant(&cfg, "acme", 4);
+		assert_int_equal(test_config_tenant_count(t, c->key), strtoul(c->value, NULL, 10));
+	}
+
+	assert_int_equal(config_load_file(&cfg, TEST_DIR "/unknown_tenant_key.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, TEST_DIR "/unknown_tenant_key.conf:4: tenants.[0].reserved_concurrency: "
+				 "unknown tenant key");
+	assert_int_equal(test_config_load_text("tenants = (\n  { concurrency = 1; }\n);\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:2: tenants.[0]: missing 'name'"));
+	assert_int_equal(test_config_load_text("tenants = { name = \"acme\"; };\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:1: tenants: expected a list of groups: tenants = ( { ... } );"));
+	assert_int_equal(test_config_load_text("tenants = ( \"acme\" );\n"), -1);
+	assert_non_null(strstr(err, "tenants.[0]: expected a group: { name = \"...\"; concurrency = N; }"));
+	assert_int_equal(test_config_load_text("tenants = ( { name = \"a.b\"; } );\n"), -1);
+	assert_non_null(strstr(err, "tenants.[0].name: 'a.b' is not 1..64 characters"));
+	assert_int_equal(test_config_load_text("tenants = ( { name = \"acme\"; rate = \"1\"; } );\n"), -1);
+	assert_non_null(strstr(err, "tenants.[0].rate: expected an integer"));
+}
+
+static void
+test_file_tenant_duplicate(void **state)
+{
+	(void)state;
+	assert_int_equal(config_load_file(&cfg, TEST_DIR "/duplicate_tenant.conf", err, sizeof(err)), -1);
+	assert_string_equal(err, TEST_DIR "/duplicate_tenant.conf:5: tenants.[2].name: tenant 'acme' is declared twice");
+	/* Still a duplicate when the file's first acme replaced one from an earlier --tenant. */
+	assert_int_equal(test_config_parse("--tenant", "acme", "--config", TEST_DIR "/duplicate_tenant.conf", NULL), -1);
+	assert_non_null(strstr(err, "duplicate_tenant.conf:5: tenants.[2].name: tenant 'acme' is declared twice"));
+}
+
+static void
+test_tenants_override(void **state)
+{
+	const struct tenant_config *t;
+
+	(void)state;
+	/* The file replaces an earlier --tenant, a later --tenant replaces the file's. */
+	assert_int_equal(test_config_parse("--tenant", "acme,rate=1", "--tenant", "globex,rate=2",
+					   "--config", TEST_DIR "/good.conf",
+					   "--tenant", "globex,concurrency=3", "--tenant", "initech", NULL), 0);
+	assert_int_equal(cfg.nb_tenants, 3);
+	t = config_find_tenant(&cfg, "acme", 4);
+	assert_int_equal(t->rate, 1000);
+	assert_int_equal(t->concurrency, 10);
+	t = config_find_tenant(&cfg, "globex", 6);
+	assert_int_equal(t->concurrency, 3);
+	assert_int_equal(t->rate, 0);
+	assert_non_null(config_find_tenant(&cfg, "initech", 7));
+
+	/* A second file with the same tenant replaces it rather than failing. */
+	assert_int_equal(test_config_load_text("tenants = ( { name = \"acme\"; burst = 7; } );\n"), 0);
+	assert_int_equal(cfg.nb_tenants, 3);
+	t = config_find_tenant(&cfg, "acme", 4);
+	assert_int_equal(t->burst, 7);
+	assert_int_equal(t->rate, 0);
+}
+
+static void
+test_dispatch_policy(void **state)
+{
+	static const char *const good[] = { "jsq", "round-robin", "p2c" };
+	static const char *const bad[] = { "", "JSQ", "rr", "p2c ", "round_robin", "jsq-and-more-text" };
+	char text[128];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TEST_NB(good); i++) {
+		assert_int_equal(test_config_parse("--dispatch-policy", good[i], NULL), 0);
+		assert_string_equal(cfg.dispatch_policy, good[i]);
+		snprintf(text, sizeof(text), "dispatch_policy = \"%s\";\n", good[i == 0 ? 1 : 0]);
+		assert_int_equal(test_config_load_text(text), 0);
+		assert_string_equal(cfg.dispatch_policy, good[i == 0 ? 1 : 0]);
+	}
+	for (i = 0; i < TEST_NB(bad); i++) {
+		if (test_config_parse("--dispatch-policy", bad[i], NULL) != -1)
+			fail_msg("--dispatch-policy '%s' was accepted", bad[i]);
+		snprintf(text, sizeof(text), "--dispatch-policy: '%s' is not one of jsq, round-robin, p2c", bad[i]);
+		assert_string_equal(err, text);
+	}
+	assert_string_equal(cfg.dispatch_policy, "jsq");
+	assert_int_equal(test_config_parse("--dispatch-policy", NULL), -1);
+	assert_string_equal(err, "--dispatch-policy: missing argument");
+
+	assert_int_equal(test_config_load_text("udp_port = 9000;\ndispatch_policy = \"fifo\";\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:2: dispatch_policy: 'fifo' is not one of jsq, round-robin, p2c"));
+	assert_int_equal(test_config_load_text("dispatch_policy = 1;\n"), -1);
+	assert_non_null(strstr(err, "turbine.conf:1: dispatch_policy: expected a string"));
+	assert_string_equal(cfg.dispatch_policy, "jsq");
+}
+
+/* A function as a running dispatcher holds it. */
+static struct function_config *
+test_config_running_function(void)
+{
+	assert_int_equal(test_config_parse("--fn", "f=/m/f.so,tenants=acme:globex,rate=10", NULL), 0);
+	return (struct function_config *)config_find_function(&cfg, "f", 1);
+}
+
+static void
+test_set_function_key(void **state)
+{
+	static const struct { const char *key, *value; } ok[] = {
+		{ "timeout_ms", "900000" }, { "memory_mb", "10240" }, { "max_event_bytes", "512" },
+		{ "reserved_concurrency", "100000" }, { "rate", "0" }, { "burst", "10000000" },
+	};
+	struct function_config *fn = test_config_running_function();
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < TEST_NB(ok); i++)
+		if (config_set_function_key(fn, ok[i].key, ok[i].value, err, sizeof(err)) != 0)
+			fail_msg("%s=%s refused: %s", ok[i].key, ok[i].value, err);
+	assert_int_equal(fn->timeout_ms, 900000);
+	assert_int_equal(fn->memory_mb, 10240);
+	assert_int_equal(fn->max_event_bytes, 512);
+	assert_int_equal(fn->reserved_concurrency, 100000);
+	assert_int_equal(fn->rate, 0);
+	assert_int_equal(fn->burst, 10000000);
+
+	assert_int_equal(config_set_function_key(fn, "reserved_concurrency", "3", err, sizeof(err)), 0);
+	assert_int_equal(fn->reserved_concurrency, 3);
+	assert_int_equal(config_set_function_key(fn, "tenants", "initech", err, sizeof(err)), 0);
+	assert_int_equal(fn->nb_tenants, 1);
+	assert_string_equal(fn->tenants[0], "initech");
+	/* The shorter list leaves nothing of the longer one behind. */
+	assert_string_equal(fn->tenants[1], "");
+	assert_int_equal(config_set_function_key(fn, "tenants", "a:b:c", err, sizeof(err)), 0);
+	assert_int_equal(fn->nb_tenants, 3);
+	assert_string_equal(fn->tenants[2], "c");
+	assert_int_equal(config_set_function_key(fn, "tenants", "", err, sizeof(err)), 0);
+	assert_int_equal(fn->nb_tenants, 0);
+}
+
+static void
+test_set_function_key_refused(void **state)
+{
+	static const char *const fixed[] = { "name", "module", "version", "params" };
+	struct function_config *fn = test_config_running_function();
+	struct function_config before;
+	char want[128];
+	size_t i;
+
+	(void)state;
+	before = *fn;
+	for (i = 0; i < TEST_NB(fixed); i++) {
+		assert_int_equal(config_set_function_key(fn, fixed[i], "x", err, sizeof(err)), -1);
+		snprintf(want, sizeof(want), "%s cannot change while running", fixed[i]);
+		assert_string_equal(err, want);
+	}
+	assert_int_equal(config_set_function_key(fn, "reserved_concurrency", "200000", err, sizeof(err)), -1);
+	assert_string_equal(err, "reserved_concurrency: 200000 is out of range 0..100000");
+	assert_int_equal(config_set_function_key(fn, "reserved_concurrency", "-1", err, sizeof(err)), -1);
+	assert_int_equal(config_set_function_key(fn, "timeout_ms", "0", err, sizeof(err)), -1);
+	assert_string_equal(err, "timeout_ms: 0 is out of range 1..900000");
+	assert_int_equal(config_set_function_key(fn, "memory_mb", "127", err, sizeof(err)), -1);
+	assert_int_equal(config_set_function_key(fn, "rate", "10000001", err, sizeof(err)), -1);
+	assert_string_equal(err, "rate: 10000001 is out of range 0..10000000");
+	assert_int_equal(config_set_function_key(fn, "burst", "lots", err, sizeof(err)), -1);
+	assert_string_equal(err, "burst: 'lots' is not a number");
+	assert_int_equal(config_set_function_key(fn, "max_event_bytes", "65536", err, sizeof(err)), -1);
+	/* A bad list is refused whole: the earlier list stays. */
+	assert_int_equal(config_set_function_key(fn, "tenants", "ok:ok", err, sizeof(err)), -1);
+	assert_string_equal(err, "tenants: 'ok' is listed twice");
+	assert_int_equal(config_set_function_key(fn, "tenants", "new:b.d", err, sizeof(err)), -1);
+	assert_int_equal(config_set_function_key(fn, "colour", "blue", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown function key 'colour'");
+	assert_int_equal(config_set_function_key(fn, "concurrency", "1", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown function key 'concurrency'");
+	assert_int_equal(config_set_function_key(fn, "", "1", err, sizeof(err)), -1);
+	assert_memory_equal(fn, &before, sizeof(before));
+}
+
+static void
+test_set_tenant_key(void **state)
+{
+	struct tenant_config *t, before;
+
+	(void)state;
+	assert_int_equal(test_config_parse("--tenant", "acme,concurrency=10,rate=1000,burst=100", NULL), 0);
+	t = (struct tenant_config *)config_find_tenant(&cfg, "acme", 4);
+	assert_non_null(t);
+	assert_int_equal(config_set_tenant_key(t, "concurrency", "100000", err, sizeof(err)), 0);
+	assert_int_equal(t->concurrency, 100000);
+	assert_int_equal(config_set_tenant_key(t, "rate", "10000000", err, sizeof(err)), 0);
+	assert_int_equal(t->rate, 10000000);
+	assert_int_equal(config_set_tenant_key(t, "burst", "0", err, sizeof(err)), 0);
+	assert_int_equal(t->burst, 0);
+
+	before = *t;
+	assert_int_equal(config_set_tenant_key(t, "name", "globex", err, sizeof(err)), -1);
+	assert_string_equal(err, "name cannot change while running");
+	assert_int_equal(config_set_tenant_key(t, "concurrency", "100001", err, sizeof(err)), -1);
+	assert_string_equal(err, "concurrency: 100001 is out of range 0..100000");
+	assert_int_equal(config_set_tenant_key(t, "rate", "-1", err, sizeof(err)), -1);
+	assert_string_equal(err, "rate: -1 is out of range 0..10000000");
+	assert_int_equal(config_set_tenant_key(t, "burst", "", err, sizeof(err)), -1);
+	assert_string_equal(err, "burst: '' is not a number");
+	assert_int_equal(config_set_tenant_key(t, "tenants", "a", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown tenant key 'tenants'");
+	assert_int_equal(config_set_tenant_key(t, "reserved_concurrency", "1", err, sizeof(err)), -1);
+	assert_string_equal(err, "unknown tenant key 'reserved_concurrency'");
+	assert_memory_equal(t, &before, sizeof(before));
+}
+
 int
 main(void)
 {
@@ -683,6 +1378,21 @@ main(void)
 		T(test_two_files),
 		T(test_file_lcores),
 		T(test_params),
+		T(test_help_lists_keys),
+		T(test_fn_count_bounds),
+		T(test_file_count_bounds),
+		T(test_fn_tenants_arg),
+		T(test_file_tenants_forms),
+		T(test_tenant_arg),
+		T(test_tenant_arg_bounds),
+		T(test_tenant_arg_errors),
+		T(test_file_tenants),
+		T(test_file_tenant_duplicate),
+		T(test_tenants_override),
+		T(test_dispatch_policy),
+		T(test_set_function_key),
+		T(test_set_function_key_refused),
+		T(test_set_tenant_key),
 #undef T
 	};
 	int ret;

@@ -1,6 +1,6 @@
 /* Latency histogram: log-linear buckets with HdrHistogram's layout and percentile semantics. */
-#ifndef GEN_HIST_H
-#define GEN_HIST_H
+#ifndef TURBINE_HIST_H
+#define TURBINE_HIST_H
 
 #include <stdint.h>
 
@@ -81,4 +81,4 @@ uint64_t hist_percentile(const struct hist *h, double p);
 
 void hist_summarize(const struct hist *h, struct hist_summary *s);
 
-#endif /* GEN_HIST_H */
+#endif /* TURBINE_HIST_H */

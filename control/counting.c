@@ -1,0 +1,197 @@
+/* Counting: Lambda's Counting Service. Limits set on the control thread, admission at line rate. */
+#include <string.h>
+
+#include "counting.h"
+
+const char *
+counting_reason(enum counting_verdict v)
+{
+	switch (v) {
+	case COUNTING_FN_CONCURRENCY: return "ReservedFunctionConcurrentInvocationLimitExceeded";
+	case COUNTING_TENANT_CONCURRENCY: return "ConcurrentInvocationLimitExceeded";
+	case COUNTING_FN_RATE: return "ReservedFunctionInvocationRateLimitExceeded";
+	case COUNTING_TENANT_RATE: return "CallerRateLimitExceeded";
+	default: return NULL;
+	}
+}
+
+uint64_t
+counting_share(uint64_t limit, unsigned int n, unsigned int index)
+{
+	if (n <= 1)
+		return limit;
+	return limit / n + (index < limit % n ? 1 : 0);
+}
+
+uint64_t
+counting_fn_in_flight(const struct counting_view *v, unsigned int fn)
+{
+	uint64_t finished = 0;
+	unsigned int w;
+
+	for (w = 0; w < v->nb_workers; w++)
+		finished += __atomic_load_n(&v->workers[w]->fn_finished[v->dispatcher][fn],
+					    __ATOMIC_ACQUIRE);
+	return v->d->fn_admitted[fn] - finished;
+}
+
+uint64_t
+counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant)
+{
+	uint64_t finished = 0;
+	unsigned int w;
+
+	for (w = 0; w < v->nb_workers; w++)
+		finished += __atomic_load_n(&v->workers[w]->tenant_finished[v->dispatcher][tenant],
+					    __ATOMIC_ACQUIRE);
+	return v->d->tenant_admitted[tenant] - finished;
+}
+
+static uint64_t
+counting_bucket_depth(const struct counting_limit *l, uint64_t hz)
+{
+	return l->burst * hz;
+}
+
+/* Refill to now; a bucket idle long enough is simply full (and the product cannot overflow). */
+static void
+counting_refill(struct counting_bucket *b, const struct counting_limit *l, uint64_t now,
+		uint64_t hz)
+{
+	uint64_t depth = counting_bucket_depth(l, hz);
+	uint64_t elapsed = now - b->last_tsc;
+
+	b->last_tsc = now;
+	if (l->rate == 0) {
+		b->tokens = 0;
+		return;
+	}
+	if (b->tokens >= depth || elapsed >= depth / l->rate + 1) {
+		b->tokens = depth;
+		return;
+	}
+	b->tokens += elapsed * l->rate;
+	if (b->tokens > depth)
+		b->tokens = depth;
+}
+
+/* Milliseconds until the bucket holds one token again. */
+static uint32_t
+counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l, uint64_t hz)
+{
+	uint64_t missing = hz - b->tokens;
+	uint64_t cycles;
+
+	if (l->rate == 0 || l->burst == 0)
+		return 1000;    /* this dispatcher's share is nothing: a second is as good a guess as any */
+	cycles = (missing + l->rate - 1) / l->rate;
+
+	return (uint32_t)((cycles * 1000 + hz - 1) / hz);
+}
+
+enum counting_verdict
+counting_admit(const struct counting_view *v, unsigned int fn, unsigned int tenant,
+	       uint64_t now_tsc, uint32_t *retry_after_ms)
+{
+	struct counting_dispatcher *d = v->d;
+	const struct counting_limit *fl = &d->fn_limit[fn], *tl = &d->tenant_limit[tenant];
+	struct counting_bucket *fb = &d->fn_bucket[fn], *tb = &d->tenant_bucket[tenant];
+
+	*retry_after_ms = 0;
+	if (!counting_allowed(d, fn, tenant))
+		return COUNTING_DENIED;
+	/* A slot frees when some call finishes: the soonest that can be is now. */
+	if (fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
+		*retry_after_ms = 1;
+		return COUNTING_FN_CONCURRENCY;
+	}
+	if (tl->has_concurrency && counting_tenant_in_flight(v, tenant) >= tl->concurrency) {
+		*retry_after_ms = 1;
+		return COUNTING_TENANT_CONCURRENCY;
+	}
+	if (fl->has_rate) {
+		counting_refill(fb, fl, now_tsc, v->hz);
+		if (fb->tokens < v->hz) {
+			*retry_after_ms = counting_wait_ms(fb, fl, v->hz);
+			return COUNTING_FN_RATE;
+		}
+	}
+	if (tl->has_rate) {
+		counting_refill(tb, tl, now_tsc, v->hz);
+		if (tb->tokens < v->hz) {
+			*retry_after_ms = counting_wait_ms(tb, tl, v->hz);
+			return COUNTING_TENANT_RATE;
+		}
+	}
+	if (fl->has_rate)
+		fb->tokens -= v->hz;
+	if (tl->has_rate)
+		tb->tokens -= v->hz;
+	d->fn_admitted[fn]++;
+	d->tenant_admitted[tenant]++;
+	return COUNTING_ADMIT;
+}
+
+/*
+ * Publish a limit (0 = none) as this dispatcher's share. The dispatcher may
+ * read the fields mid-update; each is a single aligned store, and a call
+ * admitted against a half-published limit is admitted against the old or
+ * the new one, both valid.
+ */
+void
+counting_cancel(const struct counting_view *v, unsigned int fn, unsigned int tenant)
+{
+	struct counting_dispatcher *d = v->d;
+
+	d->fn_admitted[fn]--;
+	d->tenant_admitted[tenant]--;
+	/* The tokens it took are given back: the call did not happen. */
+	if (d->fn_limit[fn].has_rate)
+		d->fn_bucket[fn].tokens += v->hz;
+	if (d->tenant_limit[tenant].has_rate)
+		d->tenant_bucket[tenant].tokens += v->hz;
+}
+
+static void
+counting_limit_set(struct counting_limit *l, uint64_t concurrency, uint64_t rate, uint64_t burst,
+		   unsigned int index, unsigned int n)
+{
+	uint64_t depth = burst ? burst : rate;
+
+	__atomic_store_n(&l->concurrency, (uint32_t)counting_share(concurrency, n, index),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&l->rate, counting_share(rate, n, index), __ATOMIC_RELAXED);
+	__atomic_store_n(&l->burst, counting_share(depth, n, index), __ATOMIC_RELAXED);
+	__atomic_store_n(&l->has_concurrency, concurrency != 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->has_rate, rate != 0, __ATOMIC_RELEASE);
+}
+
+void
+counting_set_function(struct counting_dispatcher *d, unsigned int fn,
+		      const struct function_config *cfg, unsigned int index, unsigned int n)
+{
+	counting_limit_set(&d->fn_limit[fn], cfg->reserved_concurrency, cfg->rate, cfg->burst,
+			   index, n);
+}
+
+void
+counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
+		    const struct tenant_config *cfg, unsigned int index, unsigned int n)
+{
+	counting_limit_set(&d->tenant_limit[tenant], cfg->concurrency, cfg->rate, cfg->burst,
+			   index, n);
+}
+
+void
+counting_set_allowed(struct counting_dispatcher *d, unsigned int fn, const bool *allowed)
+{
+	uint64_t bits[COUNTING_MAX_TENANTS / 64];
+	unsigned int t;
+
+	memset(bits, allowed ? 0 : 0xff, sizeof(bits));
+	for (t = 0; allowed != NULL && t < COUNTING_MAX_TENANTS; t++)
+		if (allowed[t])
+			bits[t / 64] |= 1ull << (t % 64);
+	for (t = 0; t < COUNTING_MAX_TENANTS / 64; t++)
+		__atomic_store_n(&d->fn_tenants[fn][t], bits[t], __ATOMIC_RELAXED);
+}

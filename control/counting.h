@@ -1,0 +1,130 @@
+/* Counting: Lambda's Counting Service. Limits set on the control thread, admission at line rate. */
+#ifndef TURBINE_COUNTING_H
+#define TURBINE_COUNTING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/*
+ * Each dispatcher admits against its own share of every limit, with state
+ * only it writes; each worker counts what it finished, per dispatcher, in
+ * state only it writes. A dispatcher's calls in flight for a function are
+ * what it admitted minus what the workers say they finished of those: plain
+ * loads and stores, no shared counter and no atomic read-modify-write per
+ * request.
+ *
+ * Several dispatchers split every limit evenly, the remainder going to the
+ * lowest-numbered ones (counting_share()): a limit of 5 over 2 dispatchers
+ * is 3 + 2, and a limit of 1 over 2 dispatchers is 1 + 0. The split is
+ * static, so the total never exceeds the limit, at the price of refusing on
+ * one dispatcher while another has room when traffic is uneven (RSS spreads
+ * flows evenly enough for that to be rare under load).
+ */
+
+/* Tenants named anywhere (declared or listed by a function), plus one slot for all others. */
+#define COUNTING_MAX_TENANTS (2 * CONFIG_MAX_TENANTS)
+#define COUNTING_OTHER_TENANT (COUNTING_MAX_TENANTS - 1)
+#define COUNTING_MAX_DISPATCHERS 16
+
+/* A token bucket in fixed point: one token is `hz` units, refilled at `rate` units per cycle. */
+struct counting_bucket {
+	uint64_t tokens;
+	uint64_t last_tsc;
+};
+
+/* One limit as one dispatcher applies it: its share, which may be 0 (refuse all). */
+struct counting_limit {
+	bool has_concurrency;
+	bool has_rate;
+	uint32_t concurrency;
+	uint64_t rate;      /* requests per second */
+	uint64_t burst;     /* bucket depth, requests */
+};
+
+/* A dispatcher's admission state. Limits are written by the control thread, the rest by the dispatcher. */
+struct counting_dispatcher {
+	uint64_t fn_admitted[CONFIG_MAX_FUNCTIONS];
+	uint64_t tenant_admitted[COUNTING_MAX_TENANTS];
+	struct counting_bucket fn_bucket[CONFIG_MAX_FUNCTIONS];
+	struct counting_bucket tenant_bucket[COUNTING_MAX_TENANTS];
+	struct counting_limit fn_limit[CONFIG_MAX_FUNCTIONS];
+	struct counting_limit tenant_limit[COUNTING_MAX_TENANTS];
+	/* Tenants allowed per function, a bitmap over tenant indexes; all ones when unrestricted. */
+	uint64_t fn_tenants[CONFIG_MAX_FUNCTIONS][COUNTING_MAX_TENANTS / 64];
+};
+
+/* What one worker finished, by the dispatcher that admitted it. Written only by that worker. */
+struct counting_worker {
+	uint64_t fn_finished[COUNTING_MAX_DISPATCHERS][CONFIG_MAX_FUNCTIONS];
+	uint64_t tenant_finished[COUNTING_MAX_DISPATCHERS][COUNTING_MAX_TENANTS];
+};
+
+enum counting_verdict {
+	COUNTING_ADMIT = 0,
+	COUNTING_DENIED,                 /* 403: the tenant may not call the function */
+	COUNTING_FN_CONCURRENCY,         /* 429 ReservedFunctionConcurrentInvocationLimitExceeded */
+	COUNTING_TENANT_CONCURRENCY,     /* 429 ConcurrentInvocationLimitExceeded */
+	COUNTING_FN_RATE,                /* 429 ReservedFunctionInvocationRateLimitExceeded */
+	COUNTING_TENANT_RATE,            /* 429 CallerRateLimitExceeded */
+	COUNTING_VERDICT_MAX
+};
+
+/* PROTOCOL.md's `reason` for a 429 verdict; NULL for the others. */
+const char *counting_reason(enum counting_verdict v);
+
+/* This dispatcher's share of `limit` split over `n` dispatchers. */
+uint64_t counting_share(uint64_t limit, unsigned int n, unsigned int index);
+
+/* The view one admission needs: the dispatcher's state and every worker's. */
+struct counting_view {
+	struct counting_dispatcher *d;
+	unsigned int dispatcher;             /* index of d */
+	struct counting_worker *const *workers;
+	unsigned int nb_workers;
+	uint64_t hz;                         /* TSC cycles per second */
+};
+
+/* Calls this dispatcher admitted for the function (or tenant) and no worker finished yet. */
+uint64_t counting_fn_in_flight(const struct counting_view *v, unsigned int fn);
+uint64_t counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant);
+
+/* Is the tenant allowed to call the function (403 otherwise)? No side effect. */
+static inline bool
+counting_allowed(const struct counting_dispatcher *d, unsigned int fn, unsigned int tenant)
+{
+	return (d->fn_tenants[fn][tenant / 64] >> (tenant % 64)) & 1;
+}
+
+/*
+ * Admit one call or say which limit refuses it. On COUNTING_ADMIT the call
+ * is counted in flight and a token taken from each bucket; a refusal changes
+ * nothing. *retry_after_ms gets a hint for 429s (0 when none can be given).
+ */
+enum counting_verdict counting_admit(const struct counting_view *v, unsigned int fn,
+				     unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms);
+
+/* Undo an admission whose call never reached a worker (every queue was full). */
+void counting_cancel(const struct counting_view *v, unsigned int fn, unsigned int tenant);
+
+/* A worker finished a call a dispatcher admitted: single writer, so a plain store. */
+static inline void
+counting_finished(struct counting_worker *w, unsigned int dispatcher, unsigned int fn,
+		  unsigned int tenant)
+{
+	__atomic_store_n(&w->fn_finished[dispatcher][fn], w->fn_finished[dispatcher][fn] + 1,
+			 __ATOMIC_RELEASE);
+	__atomic_store_n(&w->tenant_finished[dispatcher][tenant],
+			 w->tenant_finished[dispatcher][tenant] + 1, __ATOMIC_RELEASE);
+}
+
+/* Control thread: publish a function's or tenant's limits as dispatcher `index` of `n` applies them. */
+void counting_set_function(struct counting_dispatcher *d, unsigned int fn,
+			   const struct function_config *cfg, unsigned int index, unsigned int n);
+void counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
+			 const struct tenant_config *cfg, unsigned int index, unsigned int n);
+/* Which tenants may call fn: `allowed` NULL means every tenant. */
+void counting_set_allowed(struct counting_dispatcher *d, unsigned int fn, const bool *allowed);
+
+#endif /* TURBINE_COUNTING_H */

@@ -1,0 +1,27 @@
+/* Round-robin: each call to the next environment in turn, passing over full queues. */
+#include <stdint.h>
+
+#include "dispatch.h"
+#include "policy.h"
+
+static int
+policy_round_robin_pick(struct dispatcher *d, const struct function *fn, unsigned int fn_index)
+{
+	uint32_t start = d->next_worker[fn_index];
+	unsigned int i;
+
+	for (i = 0; i < fn->nb_workers; i++) {
+		unsigned int w = fn->workers[(start + i) % fn->nb_workers];
+
+		if (policy_queue_depth(d, w) != UINT32_MAX) {
+			d->next_worker[fn_index] = start + i + 1;
+			return (int)w;
+		}
+	}
+	return -1;
+}
+
+const struct dispatch_policy policy_round_robin = {
+	.name = "round-robin",
+	.pick = policy_round_robin_pick,
+};

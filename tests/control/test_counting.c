@@ -1,0 +1,284 @@
+/* Unit tests for counting: shares, token buckets, calls in flight, tenants, refusals' reasons. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "counting.h"
+
+#define HZ 1000000000ull  /* a 1 GHz clock: one cycle is one nanosecond */
+
+struct fixture {
+	struct counting_dispatcher d[2];
+	struct counting_worker w[3];
+	struct counting_worker *workers[3];
+	struct counting_view view[2];
+};
+
+static int
+fixture_setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		f->workers[i] = &f->w[i];
+	for (i = 0; i < 2; i++) {
+		f->view[i] = (struct counting_view){ .d = &f->d[i], .dispatcher = i,
+						      .workers = f->workers, .nb_workers = 3, .hz = HZ };
+		counting_set_allowed(&f->d[i], 0, NULL);
+		counting_set_allowed(&f->d[i], 1, NULL);
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+fixture_teardown(void **state)
+{
+	free(*state);
+	return 0;
+}
+
+static struct function_config
+function_limits(uint32_t concurrency, uint32_t rate, uint32_t burst)
+{
+	struct function_config cfg;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.reserved_concurrency = concurrency;
+	cfg.rate = rate;
+	cfg.burst = burst;
+	return cfg;
+}
+
+static void
+test_share_splits_exactly(void **state)
+{
+	(void)state;
+	assert_int_equal(counting_share(5, 2, 0), 3);
+	assert_int_equal(counting_share(5, 2, 1), 2);
+	assert_int_equal(counting_share(1, 2, 0), 1);
+	assert_int_equal(counting_share(1, 2, 1), 0);
+	assert_int_equal(counting_share(7, 1, 0), 7);
+	assert_int_equal(counting_share(0, 3, 2), 0);
+}
+
+static void
+test_no_limits_admit_everything(void **state)
+{
+	struct fixture *f = *state;
+	uint32_t retry;
+	unsigned int i;
+
+	for (i = 0; i < 10000; i++)
+		assert_int_equal(counting_admit(&f->view[0], 0, 3, i, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 10000);
+	assert_int_equal(counting_tenant_in_flight(&f->view[0], 3), 10000);
+}
+
+static void
+test_reserved_concurrency_holds_and_frees(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(3, 0, 0);
+	uint32_t retry;
+
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 2, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 3, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 4, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(retry, 1);
+	assert_string_equal(counting_reason(COUNTING_FN_CONCURRENCY),
+			    "ReservedFunctionConcurrentInvocationLimitExceeded");
+	/* Another function is not limited by this one's reservation. */
+	assert_int_equal(counting_admit(&f->view[0], 1, 0, 5, &retry), COUNTING_ADMIT);
+	/* A worker finishing one call of function 0 frees exactly one slot. */
+	counting_finished(&f->w[2], 0, 0, 0);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 2);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 6, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 7, &retry), COUNTING_FN_CONCURRENCY);
+}
+
+static void
+test_finished_elsewhere_does_not_free(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(1, 0, 0);
+	uint32_t retry;
+
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	/* A call dispatcher 1 admitted finishing is no business of dispatcher 0. */
+	counting_finished(&f->w[0], 1, 0, 0);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 2, &retry), COUNTING_FN_CONCURRENCY);
+}
+
+static void
+test_tenant_concurrency_spans_functions(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_config t = { .name = "acme", .concurrency = 2 };
+	uint32_t retry;
+
+	counting_set_tenant(&f->d[0], 4, &t, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 4, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 1, 4, 2, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 1, 4, 3, &retry), COUNTING_TENANT_CONCURRENCY);
+	assert_string_equal(counting_reason(COUNTING_TENANT_CONCURRENCY),
+			    "ConcurrentInvocationLimitExceeded");
+	/* Other tenants are not held back. */
+	assert_int_equal(counting_admit(&f->view[0], 1, 5, 4, &retry), COUNTING_ADMIT);
+}
+
+static void
+test_rate_bucket_refills_at_the_rate(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(0, 1000, 10);  /* 1000/s, burst 10 */
+	uint64_t now = 5 * HZ;
+	unsigned int admitted = 0, i;
+	uint32_t retry = 0;
+
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	/* A full bucket: exactly the burst goes through at one instant. */
+	for (i = 0; i < 20; i++)
+		admitted += counting_admit(&f->view[0], 0, 0, now, &retry) == COUNTING_ADMIT;
+	assert_int_equal(admitted, 10);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, now, &retry), COUNTING_FN_RATE);
+	assert_int_equal(retry, 1);  /* one token every millisecond */
+	assert_string_equal(counting_reason(COUNTING_FN_RATE),
+			    "ReservedFunctionInvocationRateLimitExceeded");
+	/* Over the next second, at one try per 100 us, the rate and no more gets through. */
+	admitted = 0;
+	for (i = 1; i <= 10000; i++)
+		admitted += counting_admit(&f->view[0], 0, 0, now + i * (HZ / 10000), &retry) ==
+			    COUNTING_ADMIT;
+	assert_in_range(admitted, 999, 1001);
+	/* Idle for an hour: full again, but never more than the burst. */
+	admitted = 0;
+	for (i = 0; i < 50; i++)
+		admitted += counting_admit(&f->view[0], 0, 0, now + 3600 * HZ, &retry) ==
+			    COUNTING_ADMIT;
+	assert_int_equal(admitted, 10);
+}
+
+static void
+test_tenant_rate_and_order_of_checks(void **state)
+{
+	struct fixture *f = *state;
+	struct tenant_config t = { .name = "acme", .rate = 2, .burst = 2 };
+	struct function_config cfg = function_limits(0, 1, 1);
+	uint32_t retry;
+
+	counting_set_tenant(&f->d[0], 7, &t, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_TENANT_RATE);
+	assert_string_equal(counting_reason(COUNTING_TENANT_RATE), "CallerRateLimitExceeded");
+	/* The function's own limit is checked first; a refusal takes no token from the tenant. */
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 8, 2 * HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 7, 2 * HZ, &retry), COUNTING_FN_RATE);
+	assert_int_equal(counting_admit(&f->view[0], 1, 7, 2 * HZ, &retry), COUNTING_ADMIT);
+}
+
+static void
+test_tenants_allowed(void **state)
+{
+	struct fixture *f = *state;
+	bool allowed[COUNTING_MAX_TENANTS] = { false };
+	uint32_t retry;
+
+	allowed[2] = true;
+	counting_set_allowed(&f->d[0], 0, allowed);
+	assert_true(counting_allowed(&f->d[0], 0, 2));
+	assert_false(counting_allowed(&f->d[0], 0, 3));
+	assert_false(counting_allowed(&f->d[0], 0, COUNTING_OTHER_TENANT));
+	assert_true(counting_allowed(&f->d[0], 1, 3));
+	assert_int_equal(counting_admit(&f->view[0], 0, 3, 1, &retry), COUNTING_DENIED);
+	assert_null(counting_reason(COUNTING_DENIED));
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
+	counting_set_allowed(&f->d[0], 0, NULL);
+	assert_true(counting_allowed(&f->d[0], 0, COUNTING_OTHER_TENANT));
+}
+
+static void
+test_two_dispatchers_never_exceed_the_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(5, 0, 0);
+	unsigned int admitted = 0, i, d;
+	uint32_t retry;
+
+	for (d = 0; d < 2; d++)
+		counting_set_function(&f->d[d], 0, &cfg, d, 2);
+	for (i = 0; i < 20; i++)
+		for (d = 0; d < 2; d++)
+			admitted += counting_admit(&f->view[d], 0, 0, i, &retry) == COUNTING_ADMIT;
+	assert_int_equal(admitted, 5);
+	/* A limit of 1 over two dispatchers: one gets it, the other refuses everything. */
+	cfg = function_limits(1, 0, 0);
+	for (d = 0; d < 2; d++)
+		counting_set_function(&f->d[d], 1, &cfg, d, 2);
+	assert_int_equal(counting_admit(&f->view[1], 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(counting_admit(&f->view[0], 1, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+}
+
+static void
+test_cancel_gives_back(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(1, 1, 1);
+	uint32_t retry;
+
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, HZ, &retry), COUNTING_ADMIT);
+	counting_cancel(&f->view[0], 0, 0);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, HZ, &retry), COUNTING_ADMIT);
+}
+
+static void
+test_limit_changes_apply_at_once(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(1, 0, 0);
+	uint32_t retry;
+
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+	cfg.reserved_concurrency = 2;
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	cfg.reserved_concurrency = 0;  /* no longer reserved: no limit */
+	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_share_splits_exactly),
+		cmocka_unit_test_setup_teardown(test_no_limits_admit_everything, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reserved_concurrency_holds_and_frees, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_finished_elsewhere_does_not_free, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_concurrency_spans_functions, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_rate_bucket_refills_at_the_rate, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_tenant_rate_and_order_of_checks, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_tenants_allowed, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_two_dispatchers_never_exceed_the_limit, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_gives_back, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_limit_changes_apply_at_once, fixture_setup, fixture_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
