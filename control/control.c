@@ -1,11 +1,14 @@
-/* The control thread: everything slow, off the polled cores (today: the live status line). */
+/* The control thread: everything slow, off the polled cores: liveness, load, the status line. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_lcore.h>
+
+#include "worker.h"
 
 #include "control.h"
 #include "status.h"
@@ -17,6 +20,55 @@
 static pthread_t control_thread;
 static bool control_running;
 static int control_quit;
+
+/* A worker whose loop has not come round for this long is taken out of dispatch. */
+#define CONTROL_STALE_MS 1000
+
+static uint64_t control_busy_prev[RUNTIME_MAX_WORKERS];
+
+/*
+ * Heartbeats: a worker stuck in a handler or dead stops beating; dispatchers
+ * stop sending it new calls (what is queued to it waits) until it beats again.
+ */
+static void
+control_check_workers(struct runtime *rt)
+{
+	uint64_t now = rte_rdtsc(), stale = rt->tsc_hz / 1000 * CONTROL_STALE_MS;
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++) {
+		uint64_t beat = __atomic_load_n(&rt->workers[w]->heartbeat_tsc, __ATOMIC_RELAXED);
+		bool was = rt->worker_out[w] & RUNTIME_WORKER_STALE;
+		bool is = now > beat && now - beat > stale;
+
+		if (is == was)
+			continue;
+		if (is)
+			__atomic_fetch_or(&rt->worker_out[w], RUNTIME_WORKER_STALE, __ATOMIC_RELAXED);
+		else
+			__atomic_fetch_and(&rt->worker_out[w], (uint8_t)~RUNTIME_WORKER_STALE,
+					   __ATOMIC_RELAXED);
+		fprintf(stderr, is ? "turbine: worker %u (lcore %u) stopped beating for over %u ms: "
+				     "out of dispatch\n"
+				   : "turbine: worker %u (lcore %u) beats again: back in dispatch\n",
+			w, rt->workers[w]->lcore_id, CONTROL_STALE_MS);
+	}
+}
+
+/* The fraction of the last period each worker spent inside handlers. */
+static void
+control_measure_busy(struct runtime *rt, double seconds)
+{
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++) {
+		uint64_t busy = __atomic_load_n(&rt->workers[w]->busy_tsc, __ATOMIC_RELAXED);
+
+		rt->worker_busy[w] = (double)(busy - control_busy_prev[w]) /
+				     ((double)rt->tsc_hz * seconds);
+		control_busy_prev[w] = busy;
+	}
+}
 
 static double
 control_now(void)
@@ -30,7 +82,7 @@ control_now(void)
 static void *
 control_main(void *arg)
 {
-	const struct runtime *rt = arg;
+	struct runtime *rt = arg;
 	const struct timespec tick = { 0, CONTROL_TICK_NS };
 	struct status_snapshot prev, now;
 	double prev_at, now_at;
@@ -40,11 +92,15 @@ control_main(void *arg)
 	prev_at = control_now();
 	while (!__atomic_load_n(&control_quit, __ATOMIC_RELAXED)) {
 		nanosleep(&tick, NULL);
+		if (runtime_quitting(rt))
+			continue;
+		control_check_workers(rt);
 		if (++ticks < CONTROL_STATUS_TICKS)
 			continue;
 		ticks = 0;
 		status_read(rt, &now);
 		now_at = control_now();
+		control_measure_busy(rt, now_at - prev_at);
 		if (!rt->cfg.quiet && !runtime_quitting(rt))
 			status_print_line(stdout, &now, &prev, now_at - prev_at);
 		prev = now;

@@ -89,8 +89,22 @@ counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l
 	return (uint32_t)((cycles * 1000 + hz - 1) / hz);
 }
 
+static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
+					    unsigned int tenant, uint64_t now_tsc,
+					    uint32_t *retry_after_ms);
+
 enum counting_verdict
 counting_admit(const struct counting_view *v, unsigned int fn, unsigned int tenant,
+	       uint64_t now_tsc, uint32_t *retry_after_ms)
+{
+	enum counting_verdict verdict = counting_check(v, fn, tenant, now_tsc, retry_after_ms);
+
+	v->d->fn_verdicts[fn][verdict]++;
+	return verdict;
+}
+
+static enum counting_verdict
+counting_check(const struct counting_view *v, unsigned int fn, unsigned int tenant,
 	       uint64_t now_tsc, uint32_t *retry_after_ms)
 {
 	struct counting_dispatcher *d = v->d;

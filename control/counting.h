@@ -28,6 +28,16 @@
 #define COUNTING_OTHER_TENANT (COUNTING_MAX_TENANTS - 1)
 #define COUNTING_MAX_DISPATCHERS 16
 
+enum counting_verdict {
+	COUNTING_ADMIT = 0,
+	COUNTING_DENIED,                 /* 403: the tenant may not call the function */
+	COUNTING_FN_CONCURRENCY,         /* 429 ReservedFunctionConcurrentInvocationLimitExceeded */
+	COUNTING_TENANT_CONCURRENCY,     /* 429 ConcurrentInvocationLimitExceeded */
+	COUNTING_FN_RATE,                /* 429 ReservedFunctionInvocationRateLimitExceeded */
+	COUNTING_TENANT_RATE,            /* 429 CallerRateLimitExceeded */
+	COUNTING_VERDICT_MAX
+};
+
 /* A token bucket in fixed point: one token is `hz` units, refilled at `rate` units per cycle. */
 struct counting_bucket {
 	uint64_t tokens;
@@ -51,6 +61,8 @@ struct counting_dispatcher {
 	struct counting_bucket tenant_bucket[COUNTING_MAX_TENANTS];
 	struct counting_limit fn_limit[CONFIG_MAX_FUNCTIONS];
 	struct counting_limit tenant_limit[COUNTING_MAX_TENANTS];
+	/* Admissions and refusals per function and verdict, for telemetry. */
+	uint64_t fn_verdicts[CONFIG_MAX_FUNCTIONS][COUNTING_VERDICT_MAX];
 	/* Tenants allowed per function, a bitmap over tenant indexes; all ones when unrestricted. */
 	uint64_t fn_tenants[CONFIG_MAX_FUNCTIONS][COUNTING_MAX_TENANTS / 64];
 };
@@ -61,15 +73,6 @@ struct counting_worker {
 	uint64_t tenant_finished[COUNTING_MAX_DISPATCHERS][COUNTING_MAX_TENANTS];
 };
 
-enum counting_verdict {
-	COUNTING_ADMIT = 0,
-	COUNTING_DENIED,                 /* 403: the tenant may not call the function */
-	COUNTING_FN_CONCURRENCY,         /* 429 ReservedFunctionConcurrentInvocationLimitExceeded */
-	COUNTING_TENANT_CONCURRENCY,     /* 429 ConcurrentInvocationLimitExceeded */
-	COUNTING_FN_RATE,                /* 429 ReservedFunctionInvocationRateLimitExceeded */
-	COUNTING_TENANT_RATE,            /* 429 CallerRateLimitExceeded */
-	COUNTING_VERDICT_MAX
-};
 
 /* PROTOCOL.md's `reason` for a 429 verdict; NULL for the others. */
 const char *counting_reason(enum counting_verdict v);

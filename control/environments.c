@@ -1,13 +1,15 @@
 /* Environments: each function's module initialised on the workers placement chose, before traffic. */
+#include <errno.h>
 #include <string.h>
 
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 
 #include "dispatch.h"
+#include "deploy.h"
 #include "environments.h"
-#include "placement.h"
 #include "worker.h"
+#include "placement.h"
 
 static void
 environments_topology(const struct runtime *rt, struct placement_topology *topo)
@@ -24,8 +26,8 @@ environments_topology(const struct runtime *rt, struct placement_topology *topo)
 					     : rte_lcore_to_socket_id(rt->dispatchers[0]->lcore_id);
 }
 
-void
-environments_init(struct runtime *rt, FILE *out)
+int
+environments_init(struct runtime *rt, char *err, size_t errlen)
 {
 	static struct placement_plan plan;
 	struct placement_demand demand[CONFIG_MAX_FUNCTIONS];
@@ -39,42 +41,44 @@ environments_init(struct runtime *rt, FILE *out)
 
 	for (f = 0; f < rt->nb_functions; f++) {
 		struct function *fn = &rt->functions[f];
+		struct deployment *dep;
 		uint64_t slowest_ns = 0;
 
-		fn->nb_workers = 0;
+		dep = deploy_create(rt, f, fn->cfg->module, fn->cfg->version, plan.workers[f],
+				    plan.nb_workers[f], err, errlen);
+		if (dep == NULL)
+			return -EINVAL;
+		fn->live = dep;
 		for (i = 0; i < plan.nb_workers[f]; i++) {
-			unsigned int w = plan.workers[f][i];
-			const struct environment *env = worker_init_environment(rt, rt->workers[w], f);
+			const struct environment *env = &dep->envs[plan.workers[f][i]];
 
-			if (!env->ready) {
-				fprintf(out, "turbine: function %s: init failed on worker %u: %s\n",
-					fn->cfg->name, w, env->error);
-				if (fn->not_ready[0] == '\0')
-					snprintf(fn->not_ready, sizeof(fn->not_ready), "%s", env->error);
-				continue;
-			}
-			fn->workers[fn->nb_workers++] = (uint16_t)w;
-			if (env->init_ns > slowest_ns)
+			if (!env->ready)
+				fprintf(stdout, "turbine: function %s: init failed on worker %u: %s\n",
+					fn->cfg->name, plan.workers[f][i], env->error);
+			else if (env->init_ns > slowest_ns)
 				slowest_ns = env->init_ns;
 		}
-		fn->ready = fn->nb_workers > 0;
-		if (!fn->ready) {
-			fprintf(out, "turbine: function %s: no environment could start: its requests get 502\n",
-				fn->cfg->name);
+		if (!dep->ready) {
+			fprintf(stdout, "turbine: function %s: no environment could start: "
+				"its requests get 502\n", fn->cfg->name);
 			continue;
 		}
-		fprintf(out, "turbine: function %s version %s (%s): %u environment(s)%s, cold start %.3f ms\n",
-			fn->cfg->name, fn->cfg->version,
-			fn->mod.handler->name ? fn->mod.handler->name : fn->cfg->module, fn->nb_workers,
-			plan.away[f] ? " (some off the port's socket)" : "", slowest_ns / 1e6);
+		fprintf(stdout, "turbine: function %s version %s (%s): %u environment(s)%s, "
+			"cold start %.3f ms\n", fn->cfg->name, dep->version,
+			dep->mod.handler->name ? dep->mod.handler->name : fn->cfg->module,
+			dep->nb_workers, plan.away[f] ? " (some off the port's socket)" : "",
+			slowest_ns / 1e6);
 	}
+	return 0;
 }
 
 void
 environments_fini(struct runtime *rt)
 {
-	unsigned int w;
+	unsigned int f;
 
-	for (w = 0; w < rt->nb_workers; w++)
-		worker_fini_environments(rt, rt->workers[w]);
+	for (f = 0; f < rt->nb_functions; f++) {
+		deploy_free(rt->functions[f].live);
+		rt->functions[f].live = NULL;
+	}
 }

@@ -1,4 +1,4 @@
-/* The function table: modules loaded at start-up and the name index the data plane looks up. */
+/* The function table and the name index the data plane looks up. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,17 +32,10 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 	for (i = 0; i < rt->cfg.nb_functions; i++) {
 		const struct function_config *cfg = &rt->cfg.functions[i];
 		struct function *fn = &rt->functions[i];
-		char why[512];
 
 		fn->cfg = cfg;
 		fn->name_len = (uint32_t)strlen(cfg->name);
-		fn->version_len = (uint32_t)strlen(cfg->version);
 		fn->timeout_tsc = (uint64_t)cfg->timeout_ms * rt->tsc_hz / 1000;
-		rc = module_load(&fn->mod, cfg->module, why, sizeof(why));
-		if (rc != 0) {
-			snprintf(err, errlen, "function %s: %s", cfg->name, why);
-			return rc;
-		}
 		rt->nb_functions++;
 		rc = names_add(rt->function_index, cfg->name, i);
 		if (rc != 0) {
@@ -57,10 +50,6 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 void
 functions_unload(struct runtime *rt)
 {
-	unsigned int i;
-
-	for (i = 0; i < rt->nb_functions; i++)
-		module_unload(&rt->functions[i].mod);
 	rt->nb_functions = 0;
 	names_free(rt->function_index);
 	rt->function_index = NULL;

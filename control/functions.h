@@ -1,4 +1,4 @@
-/* The function table: modules loaded at start-up and the name index the data plane looks up. */
+/* The function table and the name index the data plane looks up. */
 #ifndef TURBINE_FUNCTIONS_H
 #define TURBINE_FUNCTIONS_H
 
@@ -6,7 +6,7 @@
 
 #include "runtime.h"
 
-/* Load every configured function's module (dlopen on this thread) and index the names. */
+/* Fill the function table from the configuration and index the names. */
 int functions_load(struct runtime *rt, char *err, size_t errlen);
 void functions_unload(struct runtime *rt);
 

@@ -1,16 +1,22 @@
-/* Telemetry through DPDK's rte_telemetry: /turbine/stats and /turbine/functions. */
+/* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "deploy.h"
+#include "dispatch.h"
+#include "quotas.h"
 #include "status.h"
 #include "telemetry.h"
 #include "worker.h"
 
-/* The callbacks take no argument: the runtime they report on, set once at start-up. */
-static const struct runtime *telemetry_rt;
+/* The callbacks take no argument: the runtime they report on and act on, set once at start-up. */
+static struct runtime *telemetry_rt;
 
 static int
 telemetry_stats(const char *cmd __rte_unused, const char *params __rte_unused,
@@ -28,53 +34,368 @@ telemetry_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
-/* Per function: version, readiness, the workers holding it and each one's cold start. */
+/* Calls of function f admitted by any dispatcher and not finished by any worker. */
+static uint64_t
+telemetry_in_flight(const struct runtime *rt, unsigned int f)
+{
+	uint64_t n = 0;
+	unsigned int d;
+
+	for (d = 0; d < rt->nb_dispatchers; d++)
+		n += counting_fn_in_flight(&rt->dispatchers[d]->counting, f);
+	return n;
+}
+
+static uint64_t
+telemetry_verdicts(const struct runtime *rt, unsigned int f, enum counting_verdict v)
+{
+	uint64_t n = 0;
+	unsigned int d;
+
+	for (d = 0; d < rt->nb_dispatchers; d++)
+		n += rt->dispatchers[d]->counting.d->fn_verdicts[f][v];
+	return n;
+}
+
+/* A container for nesting, as a dict or as an array of `type`. */
+static struct rte_tel_data *
+telemetry_new_dict(void)
+{
+	struct rte_tel_data *t = rte_tel_data_alloc();
+
+	if (t != NULL)
+		rte_tel_data_start_dict(t);
+	return t;
+}
+
+static struct rte_tel_data *
+telemetry_new_array(enum rte_tel_value_type type)
+{
+	struct rte_tel_data *t = rte_tel_data_alloc();
+
+	if (t != NULL)
+		rte_tel_data_start_array(t, type);
+	return t;
+}
+
+/* One dict of a function's configuration and state, for both function commands. */
+static int
+telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
+{
+	const struct runtime *rt = telemetry_rt;
+	const struct function *fn = &rt->functions[f];
+	const struct deployment *dep = runtime_live(fn);
+	struct rte_tel_data *cold = telemetry_new_array(RTE_TEL_U64_VAL);
+	unsigned int i;
+
+	if (cold == NULL)
+		return -ENOMEM;
+	rte_tel_data_add_dict_string(fd, "version", dep->version);
+	rte_tel_data_add_dict_string(fd, "module", dep->mod.path);
+	rte_tel_data_add_dict_int(fd, "ready", dep->ready);
+	rte_tel_data_add_dict_u64(fd, "timeout_ms", fn->cfg->timeout_ms);
+	rte_tel_data_add_dict_u64(fd, "memory_mb", fn->cfg->memory_mb);
+	rte_tel_data_add_dict_u64(fd, "max_event_bytes", fn->cfg->max_event_bytes);
+	rte_tel_data_add_dict_u64(fd, "reserved_concurrency", fn->cfg->reserved_concurrency);
+	rte_tel_data_add_dict_u64(fd, "rate", fn->cfg->rate);
+	rte_tel_data_add_dict_u64(fd, "burst", fn->cfg->burst);
+	rte_tel_data_add_dict_u64(fd, "environments", dep->nb_workers);
+	rte_tel_data_add_dict_u64(fd, "in_flight", telemetry_in_flight(rt, f));
+	for (i = 0; i < dep->nb_workers; i++)
+		rte_tel_data_add_array_u64(cold, dep->envs[dep->workers[i]].init_ns / 1000);
+	rte_tel_data_add_dict_container(fd, "cold_start_us", cold, 0);
+	return 0;
+}
+
 static int
 telemetry_functions(const char *cmd __rte_unused, const char *params __rte_unused,
 		    struct rte_tel_data *d)
 {
 	const struct runtime *rt = telemetry_rt;
-	unsigned int f, w;
+	unsigned int f;
 
 	rte_tel_data_start_dict(d);
 	for (f = 0; f < rt->nb_functions; f++) {
-		const struct function *fn = &rt->functions[f];
-		struct rte_tel_data *fd = rte_tel_data_alloc();
-		struct rte_tel_data *init_us = rte_tel_data_alloc();
+		struct rte_tel_data *fd = telemetry_new_dict();
 
-		if (fd == NULL || init_us == NULL) {
+		if (fd == NULL || telemetry_function_summary(fd, f) != 0) {
 			rte_tel_data_free(fd);
-			rte_tel_data_free(init_us);
 			return -ENOMEM;
 		}
-		rte_tel_data_start_dict(fd);
-		rte_tel_data_add_dict_string(fd, "version", fn->cfg->version);
-		rte_tel_data_add_dict_string(fd, "module", fn->cfg->module);
-		rte_tel_data_add_dict_int(fd, "ready", fn->ready);
-		rte_tel_data_add_dict_u64(fd, "timeout_ms", fn->cfg->timeout_ms);
-		rte_tel_data_add_dict_u64(fd, "memory_mb", fn->cfg->memory_mb);
-		rte_tel_data_add_dict_u64(fd, "warm_workers", fn->nb_workers);
-		rte_tel_data_start_array(init_us, RTE_TEL_U64_VAL);
-		for (w = 0; w < rt->nb_workers; w++)
-			rte_tel_data_add_array_u64(init_us, rt->workers[w]->envs[f].init_ns / 1000);
-		rte_tel_data_add_dict_container(fd, "cold_start_us", init_us, 0);
-		rte_tel_data_add_dict_container(d, fn->cfg->name, fd, 0);
+		rte_tel_data_add_dict_container(d, rt->functions[f].cfg->name, fd, 0);
 	}
 	return 0;
 }
 
+/* /turbine/function,NAME: the summary, plus calls, errors, throttles and handler latency. */
+static int
+telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	const struct runtime *rt = telemetry_rt;
+	struct rte_tel_data *throttles, *latency, *envs;
+	const struct deployment *dep;
+	static struct hist merged;
+	uint64_t calls = 0, errors = 0, timeouts = 0;
+	enum counting_verdict v;
+	unsigned int w, i;
+	int f;
+
+	if (params == NULL || (f = runtime_find_function(rt, params, (uint32_t)strlen(params))) < 0)
+		return -EINVAL;
+	rte_tel_data_start_dict(d);
+	if (telemetry_function_summary(d, (unsigned int)f) != 0)
+		return -ENOMEM;
+	/* Telemetry commands run one at a time, so one merge buffer serves them all. */
+	hist_reset(&merged);
+	for (w = 0; w < rt->nb_workers; w++) {
+		const struct worker_fn_stats *s = &rt->workers[w]->stats[f];
+
+		calls += s->calls;
+		errors += s->fn_errors;
+		timeouts += s->timeouts;
+		hist_merge(&merged, &s->latency);
+	}
+	rte_tel_data_add_dict_u64(d, "calls", calls);
+	rte_tel_data_add_dict_u64(d, "fn_errors", errors);
+	rte_tel_data_add_dict_u64(d, "timeouts", timeouts);
+	rte_tel_data_add_dict_u64(d, "admitted", telemetry_verdicts(rt, (unsigned int)f, COUNTING_ADMIT));
+	rte_tel_data_add_dict_u64(d, "denied", telemetry_verdicts(rt, (unsigned int)f, COUNTING_DENIED));
+
+	throttles = telemetry_new_dict();
+	latency = telemetry_new_dict();
+	envs = telemetry_new_array(RTE_TEL_CONTAINER);
+	if (throttles == NULL || latency == NULL || envs == NULL)
+		goto nomem;
+	for (v = COUNTING_FN_CONCURRENCY; v < COUNTING_VERDICT_MAX; v++)
+		rte_tel_data_add_dict_u64(throttles, counting_reason(v),
+					  telemetry_verdicts(rt, (unsigned int)f, v));
+	rte_tel_data_add_dict_container(d, "throttles", throttles, 0);
+	rte_tel_data_add_dict_u64(latency, "count", merged.total);
+	rte_tel_data_add_dict_u64(latency, "p50", hist_percentile(&merged, 50));
+	rte_tel_data_add_dict_u64(latency, "p99", hist_percentile(&merged, 99));
+	rte_tel_data_add_dict_u64(latency, "p999", hist_percentile(&merged, 99.9));
+	rte_tel_data_add_dict_u64(latency, "max", merged.total ? merged.max : 0);
+	rte_tel_data_add_dict_container(d, "latency_ns", latency, 0);
+	dep = runtime_live(&rt->functions[f]);
+	for (i = 0; i < dep->nb_workers; i++) {
+		struct rte_tel_data *e = telemetry_new_dict();
+
+		if (e == NULL)
+			goto nomem_envs;
+		rte_tel_data_add_dict_u64(e, "worker", dep->workers[i]);
+		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[dep->workers[i]].init_ns / 1000);
+		rte_tel_data_add_dict_int(e, "warm", !dep->envs[dep->workers[i]].cold);
+		rte_tel_data_add_array_container(envs, e, 0);
+	}
+	rte_tel_data_add_dict_container(d, "environments_detail", envs, 0);
+	return 0;
+
+nomem:
+	rte_tel_data_free(throttles);
+	rte_tel_data_free(latency);
+nomem_envs:
+	rte_tel_data_free(envs);
+	return -ENOMEM;
+}
+
+static const char *
+telemetry_worker_state(uint8_t out)
+{
+	return out & RUNTIME_WORKER_DRAINED ? "drained" : out & RUNTIME_WORKER_STALE ? "stale" : "ok";
+}
+
+static int
+telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
+		  struct rte_tel_data *d)
+{
+	const struct runtime *rt = telemetry_rt;
+	uint64_t now = rte_rdtsc();
+	unsigned int w, f, r;
+
+	rte_tel_data_start_dict(d);
+	for (w = 0; w < rt->nb_workers; w++) {
+		const struct worker *wk = rt->workers[w];
+		struct rte_tel_data *wd = telemetry_new_dict();
+		struct rte_tel_data *fns = telemetry_new_array(RTE_TEL_STRING_VAL);
+		unsigned int depth = 0;
+		char key[16], busy[32];
+		uint64_t beat;
+
+		if (wd == NULL || fns == NULL) {
+			rte_tel_data_free(wd);
+			rte_tel_data_free(fns);
+			return -ENOMEM;
+		}
+		for (r = 0; r < wk->nb_inbound; r++)
+			depth += rte_ring_count(wk->inbound[r]);
+		for (f = 0; f < rt->nb_functions; f++)
+			if (runtime_live(&rt->functions[f])->envs[w].ready)
+				rte_tel_data_add_array_string(fns, rt->functions[f].cfg->name);
+		rte_tel_data_add_dict_u64(wd, "lcore", wk->lcore_id);
+		rte_tel_data_add_dict_u64(wd, "socket", rte_lcore_to_socket_id(wk->lcore_id));
+		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(rt->worker_out[w]));
+		/* rte_telemetry has no float in this release: the fraction goes as text. */
+		snprintf(busy, sizeof(busy), "%.3f", rt->worker_busy[w]);
+		rte_tel_data_add_dict_string(wd, "busy_fraction", busy);
+		rte_tel_data_add_dict_u64(wd, "queue_depth", depth);
+		beat = __atomic_load_n(&wk->heartbeat_tsc, __ATOMIC_RELAXED);
+		/* A beat newer than our clock read is a beat now. */
+		rte_tel_data_add_dict_u64(wd, "heartbeat_age_ms",
+					  beat >= now ? 0 : (now - beat) * 1000 / rt->tsc_hz);
+		rte_tel_data_add_dict_container(wd, "functions", fns, 0);
+		snprintf(key, sizeof(key), "%u", w);
+		rte_tel_data_add_dict_container(d, key, wd, 0);
+	}
+	return 0;
+}
+
+static int
+telemetry_ports(const char *cmd __rte_unused, const char *params __rte_unused,
+		struct rte_tel_data *d)
+{
+	const struct runtime *rt = telemetry_rt;
+	struct rte_eth_stats st;
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+	if (rte_eth_stats_get(rt->port_id, &st) != 0)
+		return -EIO;
+	rte_ether_format_addr(mac, sizeof(mac), (const struct rte_ether_addr *)rt->svc.mac);
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_u64(d, "port", rt->port_id);
+	rte_tel_data_add_dict_string(d, "name", rt->port_name);
+	rte_tel_data_add_dict_string(d, "mac", mac);
+	rte_tel_data_add_dict_u64(d, "rx_queues", rt->nb_rx_queues);
+	rte_tel_data_add_dict_u64(d, "tx_queues", rt->nb_tx_queues);
+	rte_tel_data_add_dict_int(d, "checksum_offload", rt->tx_cksum_offload);
+	rte_tel_data_add_dict_u64(d, "ipackets", st.ipackets);
+	rte_tel_data_add_dict_u64(d, "opackets", st.opackets);
+	rte_tel_data_add_dict_u64(d, "ibytes", st.ibytes);
+	rte_tel_data_add_dict_u64(d, "obytes", st.obytes);
+	rte_tel_data_add_dict_u64(d, "imissed", st.imissed);
+	rte_tel_data_add_dict_u64(d, "ierrors", st.ierrors);
+	rte_tel_data_add_dict_u64(d, "oerrors", st.oerrors);
+	rte_tel_data_add_dict_u64(d, "rx_nombuf", st.rx_nombuf);
+	return 0;
+}
+
+/* A mutating command's answer: {"ok": true} or {"ok": false, "error": why}. */
+static int
+telemetry_result(struct rte_tel_data *d, int rc, const char *err)
+{
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_int(d, "ok", rc == 0);
+	if (rc != 0)
+		rte_tel_data_add_dict_string(d, "error", err);
+	return 0;
+}
+
+/* Split "a,b,c" params in place into at most n fields; returns how many. */
+static unsigned int
+telemetry_fields(char *text, char **fields, unsigned int n)
+{
+	unsigned int i = 0;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(text, ",", &save); tok != NULL && i < n; tok = strtok_r(NULL, ",", &save))
+		fields[i++] = tok;
+	return i;
+}
+
+/* /turbine/set,FUNCTION,KEY=VALUE and /turbine/tenant,TENANT,KEY=VALUE */
+static int
+telemetry_set(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	char text[512], err[256] = "", *f[2], *eq;
+	int rc;
+
+	if (params == NULL || snprintf(text, sizeof(text), "%s", params) >= (int)sizeof(text) ||
+	    telemetry_fields(text, f, 2) != 2 || (eq = strchr(f[1], '=')) == NULL)
+		return telemetry_result(d, -EINVAL, "expected NAME,KEY=VALUE");
+	*eq = '\0';
+	if (strcmp(cmd, "/turbine/set") == 0)
+		rc = quotas_set_function(telemetry_rt, f[0], f[1], eq + 1, err, sizeof(err));
+	else
+		rc = quotas_set_tenant(telemetry_rt, f[0], f[1], eq + 1, err, sizeof(err));
+	return telemetry_result(d, rc, err);
+}
+
+/* /turbine/deploy,FUNCTION,MODULE_PATH[,VERSION] */
+static int
+telemetry_deploy(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
+{
+	char text[1024], err[768] = "", *f[3];
+	unsigned int n;
+	int fn;
+
+	if (params == NULL || snprintf(text, sizeof(text), "%s", params) >= (int)sizeof(text) ||
+	    (n = telemetry_fields(text, f, 3)) < 2)
+		return telemetry_result(d, -EINVAL, "expected FUNCTION,MODULE_PATH[,VERSION]");
+	fn = runtime_find_function(telemetry_rt, f[0], (uint32_t)strlen(f[0]));
+	if (fn < 0) {
+		snprintf(err, sizeof(err), "no function %s", f[0]);
+		return telemetry_result(d, -ENOENT, err);
+	}
+	return telemetry_result(d, deploy_switch(telemetry_rt, (unsigned int)fn, f[1],
+						 n == 3 ? f[2] : NULL, err, sizeof(err)), err);
+}
+
+/* /turbine/drain,WORKER and /turbine/undrain,WORKER */
+static int
+telemetry_drain(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct runtime *rt = telemetry_rt;
+	char *end;
+	unsigned long w;
+
+	if (params == NULL || (w = strtoul(params, &end, 10), *end != '\0') || w >= rt->nb_workers)
+		return telemetry_result(d, -EINVAL, "expected a worker id");
+	if (strcmp(cmd, "/turbine/drain") == 0)
+		__atomic_fetch_or(&rt->worker_out[w], RUNTIME_WORKER_DRAINED, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_and(&rt->worker_out[w], (uint8_t)~RUNTIME_WORKER_DRAINED,
+				   __ATOMIC_RELAXED);
+	return telemetry_result(d, 0, NULL);
+}
+
+static const struct {
+	const char *cmd;
+	telemetry_cb fn;
+	const char *help;
+} telemetry_commands[] = {
+	{ "/turbine/stats", telemetry_stats,
+	  "Every data-plane counter, summed over lcores, and mbufs in use" },
+	{ "/turbine/functions", telemetry_functions,
+	  "Functions: version, limits, environments, in flight, cold starts" },
+	{ "/turbine/function", telemetry_function,
+	  "One function (param: name): calls, errors, throttles by reason, handler latency" },
+	{ "/turbine/workers", telemetry_workers,
+	  "Workers: state, busy fraction, queue depth, heartbeat age, functions held" },
+	{ "/turbine/ports", telemetry_ports, "The port: name, MAC, queues, packet counts" },
+	{ "/turbine/set", telemetry_set,
+	  "Change a function's limit (params: FUNCTION,KEY=VALUE)" },
+	{ "/turbine/tenant", telemetry_set,
+	  "Change or declare a tenant's limit (params: TENANT,KEY=VALUE)" },
+	{ "/turbine/deploy", telemetry_deploy,
+	  "Deploy a new version live (params: FUNCTION,MODULE_PATH[,VERSION])" },
+	{ "/turbine/drain", telemetry_drain, "Take a worker out of dispatch (param: worker id)" },
+	{ "/turbine/undrain", telemetry_drain, "Put a drained worker back (param: worker id)" },
+};
+
 int
 telemetry_init(struct runtime *rt, char *err, size_t errlen)
 {
+	unsigned int i;
 	int rc;
 
 	telemetry_rt = rt;
-	rc = rte_telemetry_register_cmd("/turbine/stats", telemetry_stats,
-					"Every data-plane counter, summed over lcores, and mbufs in use");
-	if (rc == 0)
-		rc = rte_telemetry_register_cmd("/turbine/functions", telemetry_functions,
-						"Functions: version, readiness, warm workers, cold starts");
-	if (rc != 0)
-		snprintf(err, errlen, "cannot register telemetry commands: %s", strerror(-rc));
-	return rc;
+	for (i = 0; i < RTE_DIM(telemetry_commands); i++) {
+		rc = rte_telemetry_register_cmd(telemetry_commands[i].cmd, telemetry_commands[i].fn,
+						telemetry_commands[i].help);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot register telemetry command %s: %s",
+				 telemetry_commands[i].cmd, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
 }

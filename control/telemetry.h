@@ -1,4 +1,4 @@
-/* Telemetry through DPDK's rte_telemetry: /turbine/stats and /turbine/functions. */
+/* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #ifndef TURBINE_TELEMETRY_H
 #define TURBINE_TELEMETRY_H
 

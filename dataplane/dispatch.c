@@ -31,6 +31,7 @@ dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint
 	d->lcore_id = lcore_id;
 	d->rx_queue = rx_queue;
 	d->counters = counters_of_lcore(lcore_id);
+	d->worker_out = rt->worker_out;
 	tx_queue_init(&d->tx, rt->port_id, tx_queue, d->counters);
 	/* One chunk big enough for the objects of any datagram: parsing never allocates. */
 	if (!msgpack_zone_init(&d->zone, REQUEST_ZONE_CHUNK_SIZE)) {
@@ -91,7 +92,7 @@ dispatch_free(struct dispatcher *d)
 }
 
 static bool
-dispatch_qualifier_matches(const struct function *fn, const uint8_t *q, uint32_t len)
+dispatch_qualifier_matches(const struct deployment *dep, const uint8_t *q, uint32_t len)
 {
 	static const char latest[] = "$LATEST";
 
@@ -99,15 +100,15 @@ dispatch_qualifier_matches(const struct function *fn, const uint8_t *q, uint32_t
 		return true;
 	if (len == sizeof(latest) - 1 && memcmp(q, latest, len) == 0)
 		return true;
-	return len == fn->version_len && memcmp(q, fn->cfg->version, len) == 0;
+	return len == dep->version_len && memcmp(q, dep->version, len) == 0;
 }
 
 /* Hand the request to the worker the policy picks. Returns false when no queue has room. */
 static bool
-dispatch_to_worker(const struct runtime *rt, struct dispatcher *d, const struct function *fn,
+dispatch_to_worker(const struct runtime *rt, struct dispatcher *d, const struct deployment *dep,
 		   unsigned int fn_index, struct rte_mbuf *m)
 {
-	int w = rt->policy->pick(d, fn, fn_index);
+	int w = rt->policy->pick(d, dep, fn_index);
 
 	/* Single producer: a ring the policy saw with room still has it. */
 	return w >= 0 && rte_ring_sp_enqueue(d->to_worker[w], m) == 0;
@@ -157,6 +158,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	const char *name = (const char *)payload + req->fn.off;
 	const uint8_t *qualifier = payload + req->qualifier.off;
 	enum counting_verdict verdict;
+	const struct deployment *dep;
 	const struct function *fn;
 	uint64_t timeout_tsc;
 	unsigned int tenant;
@@ -168,7 +170,8 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s",
 						    (int)req->fn.len, name));
 	fn = &rt->functions[index];
-	if (!dispatch_qualifier_matches(fn, qualifier, req->qualifier.len))
+	dep = runtime_live(fn);
+	if (!dispatch_qualifier_matches(dep, qualifier, req->qualifier.len))
 		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s:%.*s",
 						    (int)req->fn.len, name, (int)req->qualifier.len,
 						    (const char *)qualifier));
@@ -177,16 +180,18 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    "event is %u bytes; function %s accepts at most %u",
 						    req->event.len, fn->cfg->name,
 						    fn->cfg->max_event_bytes));
-	if (!fn->ready)
+	if (!dep->ready)
 		return dispatch_replied(reply_error(rt, c, m, 502, "function %s is not ready: %s",
-						    fn->cfg->name, fn->not_ready));
+						    fn->cfg->name, dep->not_ready));
 	tenant = runtime_find_tenant(rt, (const char *)payload + req->tenant.off, req->tenant.len);
-	if (!counting_allowed(d->counting.d, (unsigned int)index, tenant))
+	if (!counting_allowed(d->counting.d, (unsigned int)index, tenant)) {
+		d->counting.d->fn_verdicts[index][COUNTING_DENIED]++;
 		return dispatch_replied(reply_error(rt, c, m, 403,
 						    "tenant %.*s may not invoke function %s",
 						    req->tenant.len ? (int)req->tenant.len : 7,
 						    req->tenant.len ? (const char *)payload + req->tenant.off
 								    : "default", fn->cfg->name));
+	}
 	if (req->type == REQUEST_EVENT)
 		return dispatch_replied(reply_error(rt, c, m, 503,
 						    "asynchronous invocation is not enabled on this dispatcher"));
@@ -204,7 +209,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 							dispatch_limit_kind(verdict)));
 
 	desc->timeout_ms = fn->cfg->timeout_ms;
-	timeout_tsc = fn->timeout_tsc;
+	timeout_tsc = __atomic_load_n(&fn->timeout_tsc, __ATOMIC_RELAXED);
 	if (req->has_timeout && req->timeout_ms < fn->cfg->timeout_ms) {
 		desc->timeout_ms = (uint32_t)req->timeout_ms;
 		timeout_tsc = req->timeout_ms * rt->tsc_hz / 1000;
@@ -215,9 +220,9 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	desc->dispatcher = (uint16_t)d->id;
 
 	/* This lcore also works and holds the function: run it here, to completion. */
-	if (d->local != NULL && d->local->envs[index].ready)
+	if (d->local != NULL && dep->envs[d->local->id].ready)
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
-	if (dispatch_to_worker(rt, d, fn, (unsigned int)index, m))
+	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
 		return DISPATCH_QUEUED;
 	counting_cancel(&d->counting, (unsigned int)index, tenant);
 	counters_inc(c, COUNTER_drop_ring_full);

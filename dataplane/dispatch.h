@@ -56,6 +56,7 @@ struct dispatcher {
 	struct counting_view counting; /* this dispatcher's admission state and the workers' counts */
 
 	unsigned int lcore_id;
+	const uint8_t *worker_out;  /* runtime.worker_out: workers not to send to */
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
 	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
 	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */

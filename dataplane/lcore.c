@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_errno.h>
 #include <rte_ring.h>
 
@@ -222,8 +223,11 @@ lcore_main(void *arg)
 	struct worker *w = role->worker;
 	bool worker_done = w == NULL;
 
+	unsigned int lcore = rte_lcore_id();
+
 	if (d == NULL && w == NULL)
 		return 0;
+	rte_rcu_qsbr_thread_online(rt->rcu, lcore);
 	for (;;) {
 		if (d != NULL)
 			dispatch_poll(rt, d);
@@ -231,8 +235,11 @@ lcore_main(void *arg)
 			worker_poll(rt, w);
 			worker_done = lcore_worker_drained(rt, w);
 		}
+		/* Between iterations this lcore holds no deployment: a redeploy may retire one. */
+		rte_rcu_qsbr_quiescent(rt->rcu, lcore);
 		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d)))
 			break;
 	}
+	rte_rcu_qsbr_thread_offline(rt->rcu, lcore);
 	return 0;
 }

@@ -13,7 +13,9 @@
 #include <rte_ethdev.h>
 #include <rte_hash.h>
 #include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include "config.h"
 #include "control.h"
@@ -99,9 +101,33 @@ main_mempool(struct runtime *rt, char *err, size_t errlen)
 }
 
 static int
-main_environments(struct runtime *rt, char *err __rte_unused, size_t errlen __rte_unused)
+main_statistics(struct runtime *rt, char *err, size_t errlen)
 {
-	environments_init(rt, stdout);
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++)
+		if (worker_stats_init(rt, rt->workers[w]) != 0) {
+			snprintf(err, errlen, "cannot allocate worker statistics");
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+/* Every data lcore reports quiescence, so that a redeploy knows when an old version is unused. */
+static int
+main_rcu(struct runtime *rt, char *err, size_t errlen)
+{
+	size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	unsigned int lcore;
+
+	rt->rcu = rte_zmalloc("turbine_rcu", size, RTE_CACHE_LINE_SIZE);
+	if (rt->rcu == NULL || rte_rcu_qsbr_init(rt->rcu, RTE_MAX_LCORE) != 0) {
+		snprintf(err, errlen, "cannot set up RCU");
+		return -ENOMEM;
+	}
+	RTE_LCORE_FOREACH(lcore)
+		if (rt->roles[lcore].dispatcher != NULL || rt->roles[lcore].worker != NULL)
+			rte_rcu_qsbr_thread_register(rt->rcu, lcore);
 	return 0;
 }
 
@@ -120,7 +146,9 @@ static const struct {
 	{ "port", main_port },
 	{ "lcores", main_lcores },
 	{ "mempool", main_mempool },
-	{ "environments", main_environments },
+	{ "environments", environments_init },
+	{ "rcu", main_rcu },
+	{ "statistics", main_statistics },
 	{ "rings", lcore_rings_init },
 	{ "limits", quotas_init },
 	{ "port start", main_start_port },
@@ -138,6 +166,7 @@ main_teardown(struct runtime *rt)
 	lcore_roles_free(rt);
 	functions_unload(rt);
 	config_free(&rt->cfg);
+	rte_free(rt->rcu);
 	rte_eal_cleanup();
 }
 

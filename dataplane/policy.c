@@ -27,7 +27,7 @@ policy_queue_depth(const struct dispatcher *d, unsigned int w)
 {
 	const struct rte_ring *r = d->to_worker[w];
 
-	if (r == NULL || rte_ring_full(r))
+	if (r == NULL || __atomic_load_n(&d->worker_out[w], __ATOMIC_RELAXED) || rte_ring_full(r))
 		return UINT32_MAX;
 	return rte_ring_count(r);
 }

@@ -3,18 +3,18 @@
 #define TURBINE_POLICY_H
 
 struct dispatcher;
-struct function;
+struct deployment;
 
 struct dispatch_policy {
 	const char *name;
 	/*
 	 * Choose the worker for the next call of function `fn_index` among
-	 * fn->workers, skipping any this dispatcher has no ring to (its own
+	 * dep->workers, skipping any this dispatcher has no ring to (its own
 	 * lcore's worker) or whose ring is full. Returns the worker's id, or -1
 	 * when none can take the call. Runs on the dispatcher's lcore for every
 	 * request: no locks, no allocation, no writes outside `d`.
 	 */
-	int (*pick)(struct dispatcher *d, const struct function *fn, unsigned int fn_index);
+	int (*pick)(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index);
 };
 
 extern const struct dispatch_policy policy_jsq;          /* join the shortest queue (default) */
@@ -24,7 +24,8 @@ extern const struct dispatch_policy policy_p2c;          /* the shorter of two r
 /* A policy by its configuration name ("jsq", "round-robin", "p2c"); NULL when unknown. */
 const struct dispatch_policy *policy_find(const char *name);
 
-/* How many requests wait in d's ring to worker w; UINT32_MAX when there is no ring or it is full. */
+/* How many requests wait in d's ring to worker w; UINT32_MAX when there is no ring, it is
+ * full, or the worker is out of dispatch (stale or drained). */
 unsigned int policy_queue_depth(const struct dispatcher *d, unsigned int w);
 
 #endif /* TURBINE_POLICY_H */

@@ -5,15 +5,15 @@
 #include "policy.h"
 
 static int
-policy_jsq_pick(struct dispatcher *d, const struct function *fn, unsigned int fn_index)
+policy_jsq_pick(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index)
 {
 	/* Ties go round-robin from where the last call went, so equal queues share the load. */
 	uint32_t start = d->next_worker[fn_index];
 	unsigned int best_depth = UINT32_MAX, i;
 	int best = -1;
 
-	for (i = 0; i < fn->nb_workers; i++) {
-		unsigned int w = fn->workers[(start + i) % fn->nb_workers];
+	for (i = 0; i < dep->nb_workers; i++) {
+		unsigned int w = dep->workers[(start + i) % dep->nb_workers];
 		unsigned int depth = policy_queue_depth(d, w);
 
 		if (depth < best_depth) {

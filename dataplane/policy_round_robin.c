@@ -5,13 +5,13 @@
 #include "policy.h"
 
 static int
-policy_round_robin_pick(struct dispatcher *d, const struct function *fn, unsigned int fn_index)
+policy_round_robin_pick(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index)
 {
 	uint32_t start = d->next_worker[fn_index];
 	unsigned int i;
 
-	for (i = 0; i < fn->nb_workers; i++) {
-		unsigned int w = fn->workers[(start + i) % fn->nb_workers];
+	for (i = 0; i < dep->nb_workers; i++) {
+		unsigned int w = dep->workers[(start + i) % dep->nb_workers];
 
 		if (policy_queue_depth(d, w) != UINT32_MAX) {
 			d->next_worker[fn_index] = start + i + 1;

@@ -8,6 +8,7 @@
 
 #include <rte_dev.h>
 #include <rte_lcore.h>
+#include <rte_rcu_qsbr.h>
 
 #include "config.h"
 #include "counting.h"
@@ -23,19 +24,40 @@
 struct dispatcher;
 struct worker;
 
+/* Why a worker is out of dispatch (bits of runtime.worker_out). */
+#define RUNTIME_WORKER_STALE   0x1  /* its loop stopped coming round */
+#define RUNTIME_WORKER_DRAINED 0x2  /* an operator drained it */
+
+/*
+ * One version of a function: its module and the environments initialised
+ * from it, on the workers placement chose. Dispatchers and workers reach it
+ * only through function.live, under RCU: a redeploy publishes a new one and
+ * finishes the old one once no lcore can still be inside it.
+ */
+struct deployment {
+	struct module mod;
+	char version[32];
+	uint32_t version_len;
+	bool ready;               /* at least one environment initialised */
+	char not_ready[256];      /* why not, for the 502 message */
+	unsigned int nb_workers;  /* the workers holding a ready environment */
+	uint16_t workers[RUNTIME_MAX_WORKERS];
+	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */
+};
+
 /* A declared function as the data plane sees it. */
 struct function {
 	const struct function_config *cfg;
-	uint32_t name_len;        /* of cfg->name and cfg->version, for the handler's ctx */
-	uint32_t version_len;
-	struct module mod;
+	uint32_t name_len;        /* of cfg->name, for the handler's ctx */
 	uint64_t timeout_tsc;     /* the function's own timeout, in TSC cycles */
-	bool ready;               /* at least one environment initialised */
-	char not_ready[256];      /* why not, for the 502 message */
-	/* Placement: the workers holding a warm environment of this function. */
-	unsigned int nb_workers;
-	uint16_t workers[RUNTIME_MAX_WORKERS];
+	struct deployment *live;  /* RCU-protected: read with runtime_live() */
 };
+
+static inline struct deployment *
+runtime_live(const struct function *fn)
+{
+	return __atomic_load_n(&fn->live, __ATOMIC_ACQUIRE);
+}
 
 /* What a given lcore does; both set means it runs requests to completion itself. */
 struct lcore_role {
@@ -56,6 +78,7 @@ struct runtime {
 	uint16_t nb_rx_queues;
 	uint16_t nb_tx_queues;
 	struct rte_mempool *pool;
+	struct rte_rcu_qsbr *rcu;        /* every data lcore reports quiescence once per loop */
 	const struct dispatch_policy *policy; /* how dispatchers pick among environments */
 	struct rte_hash *function_index; /* zero-padded name -> index in functions[] */
 	struct rte_hash *tenant_index;   /* tenant name -> counting index */
@@ -72,6 +95,10 @@ struct runtime {
 	unsigned int nb_workers;
 	struct worker *workers[RUNTIME_MAX_WORKERS];
 	struct lcore_role roles[RTE_MAX_LCORE];
+
+	/* Workers out of dispatch, set by the control plane, read by dispatchers' policies. */
+	uint8_t worker_out[RUNTIME_MAX_WORKERS];
+	double worker_busy[RUNTIME_MAX_WORKERS]; /* fraction of the last second in handlers */
 
 	int quit;                 /* set by SIGINT/SIGTERM; read with __atomic_load_n */
 };

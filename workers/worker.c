@@ -30,36 +30,28 @@ worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx
 	return 0;
 }
 
-const struct environment *
-worker_init_environment(struct runtime *rt, struct worker *w, unsigned int f)
-{
-	const struct function *fn = &rt->functions[f];
-	struct turbine_env_config cfg = {
-		.function = fn->cfg->name,
-		.version = fn->cfg->version,
-		.worker_id = w->id,
-		.socket_id = rte_lcore_to_socket_id(w->lcore_id),
-		.memory_mb = fn->cfg->memory_mb,
-		.timeout_ms = fn->cfg->timeout_ms,
-		.params = (const char *const *)fn->cfg->params,
-	};
-
-	module_env_init(&w->envs[f], &fn->mod, &cfg);
-	return &w->envs[f];
-}
-
-void
-worker_fini_environments(struct runtime *rt, struct worker *w)
+int
+worker_stats_init(struct runtime *rt, struct worker *w)
 {
 	unsigned int f;
 
+	w->stats = rte_zmalloc_socket("worker_stats", sizeof(*w->stats) * rt->nb_functions,
+				      RTE_CACHE_LINE_SIZE, rte_lcore_to_socket_id(w->lcore_id));
+	if (w->stats == NULL)
+		return -ENOMEM;
 	for (f = 0; f < rt->nb_functions; f++)
-		module_env_fini(&w->envs[f]);
+		hist_reset(&w->stats[f].latency);
+	w->ns_per_tsc = 1e9 / (double)rt->tsc_hz;
+	w->heartbeat_tsc = rte_rdtsc();
+	return 0;
 }
 
 void
 worker_free(struct worker *w)
 {
+	if (w == NULL)
+		return;
+	rte_free(w->stats);
 	rte_free(w);
 }
 
@@ -68,18 +60,23 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 {
 	struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
-	struct environment *env = &w->envs[desc->function];
+	/* Read once: a redeploy switching versions now takes effect from the next call. */
+	struct deployment *dep = runtime_live(fn);
+	struct environment *env = &dep->envs[w->id];
 	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
+	struct worker_fn_stats *stats;
 	struct invoke_outcome out;
+	uint64_t start, elapsed;
 	struct response_buf rb;
+	int rc;
 	msgpack_packer pk;
 	struct invoke_args args = {
 		.env = env,
 		.ctx = {
 			.request_id = req->id,
 			.function = { fn->cfg->name, fn->name_len },
-			.version = { fn->cfg->version, fn->version_len },
+			.version = { dep->version, dep->version_len },
 			.trace = { (const char *)payload + req->trace.off, req->trace.len },
 			.client_context = { (const char *)payload + req->ctx.off, req->ctx.len },
 			.memory_mb = fn->cfg->memory_mb,
@@ -110,7 +107,14 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
-	if (invoke_run(&w->scratch, &args, &rb, &pk, &out) < 0) {
+	start = rte_rdtsc();
+	rc = invoke_run(&w->scratch, &args, &rb, &pk, &out);
+	elapsed = rte_rdtsc() - start;
+	w->busy_tsc += elapsed;
+	stats = &w->stats[desc->function];
+	stats->calls++;
+	hist_record(&stats->latency, (uint64_t)(elapsed * w->ns_per_tsc));
+	if (rc < 0) {
 		if (reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
 				fn->cfg->name) < 0)
 			return -1;
@@ -118,10 +122,14 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	}
 	if (out.was_cold)
 		counters_inc(c, COUNTER_cold_starts);
-	if (out.fn_error)
+	if (out.fn_error) {
 		counters_inc(c, COUNTER_fn_errors);
-	if (out.timed_out)
+		stats->fn_errors++;
+	}
+	if (out.timed_out) {
 		counters_inc(c, COUNTER_fn_timeouts);
+		stats->timeouts++;
+	}
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count(c, 200);
 	return 0;
@@ -159,6 +167,8 @@ worker_poll(struct runtime *rt, struct worker *w)
 	struct rte_mbuf *pkts[RUNTIME_BURST];
 	unsigned int r, i, n, total = 0;
 
+	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
+	__atomic_store_n(&w->heartbeat_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (r = 0; r < w->nb_inbound; r++) {
 		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
 		for (i = 0; i < n; i++) {

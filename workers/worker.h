@@ -10,11 +10,20 @@
 
 #include "config.h"
 #include "counters.h"
+#include "hist.h"
 #include "counting.h"
 #include "invoke.h"
 #include "module.h"
 #include "runtime.h"
 #include "tx.h"
+
+/* One function's figures on one worker: written by the worker, read by telemetry. */
+struct worker_fn_stats {
+	uint64_t calls;
+	uint64_t fn_errors;
+	uint64_t timeouts;
+	struct hist latency;        /* time inside the handler, ns */
+};
 
 struct worker {
 	unsigned int id;            /* 0-based, stable: the handler's ctx->worker_id */
@@ -26,15 +35,18 @@ struct worker {
 	unsigned int nb_inbound;
 	struct rte_ring *inbound[RUNTIME_MAX_DISPATCHERS];  /* from each dispatcher */
 	struct rte_ring *outbound[RUNTIME_MAX_DISPATCHERS]; /* replies back, when no own TX queue */
-	struct environment envs[CONFIG_MAX_FUNCTIONS];      /* by function index */
 	struct invoke_scratch scratch;
+
+	/* Read by the control thread: liveness and load. */
+	uint64_t heartbeat_tsc;     /* when the loop last came round */
+	uint64_t busy_tsc;          /* cycles spent inside handlers */
+	double ns_per_tsc;
+	struct worker_fn_stats *stats; /* by function index */
 } __rte_cache_aligned;
 
 int worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx_queue);
-/* Run function f's init for this worker (control context, before the worker gets its traffic). */
-const struct environment *worker_init_environment(struct runtime *rt, struct worker *w,
-						  unsigned int f);
-void worker_fini_environments(struct runtime *rt, struct worker *w);
+/* Per-function figures, once the function table is known. */
+int worker_stats_init(struct runtime *rt, struct worker *w);
 void worker_free(struct worker *w);
 
 /* Run one admitted request and turn its mbuf into the reply. 0: transmit it; -1: free it (counted). */

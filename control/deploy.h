@@ -1,0 +1,33 @@
+/* Deployments: a function version's module and environments, created, switched live, torn down. */
+#ifndef TURBINE_DEPLOY_H
+#define TURBINE_DEPLOY_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "runtime.h"
+
+/*
+ * Load `module` and initialise an environment of it on each of `workers`
+ * (on this thread, before any of them gets the function's traffic).
+ * Returns the deployment, ready where init succeeded, or NULL with `err`
+ * set when the module cannot be loaded at all.
+ */
+struct deployment *deploy_create(struct runtime *rt, unsigned int fn, const char *module,
+				 const char *version, const uint16_t *workers, unsigned int nb_workers,
+				 char *err, size_t errlen);
+
+/* Run every environment's fini, unload the module, free. Nothing may still use it. */
+void deploy_free(struct deployment *dep);
+
+/*
+ * Live redeploy: a new version of function `fn` from `module`, initialised on
+ * the workers that hold the current one, published to the data plane, and
+ * the old one torn down once no lcore can be inside it (RCU). Refused, with
+ * nothing changed, when the new version cannot initialise everywhere the old
+ * one runs. `version` NULL: the current one plus one when it is a number.
+ */
+int deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
+		  char *err, size_t errlen);
+
+#endif /* TURBINE_DEPLOY_H */
