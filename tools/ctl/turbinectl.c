@@ -1,0 +1,798 @@
+/* turbinectl: list, tune, redeploy and drain a running turbine through DPDK's telemetry socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "format.h"
+
+/* Exit codes, as --help documents them. */
+enum {
+	CTL_EXIT_OK = 0,
+	CTL_EXIT_FAILED = 1,      /* refused: an error reply, or null (unknown command, failed callback) */
+	CTL_EXIT_UNREACHABLE = 2, /* no socket, no answer, or an answer that is not telemetry's */
+	CTL_EXIT_USAGE = 64,      /* bad option or argument (EX_USAGE) */
+};
+
+#define CTL_SOCKET_NAME "dpdk_telemetry.v2"
+#define CTL_DEFAULT_PREFIX "rte"
+/* A deploy answers once the new module's init has run on every worker: allow for slow inits. */
+#define CTL_DEFAULT_TIMEOUT_MS 30000
+#define CTL_MAX_TIMEOUT_MS 3600000
+/* rte_telemetry reads a request into 1024 bytes and keeps the last for its terminator: a longer
+ * request would be cut short silently, so it is refused here instead. */
+#define CTL_MAX_REQUEST 1023
+/* The server formats its greeting into 1024 bytes; the rest is margin for other DPDK versions. */
+#define CTL_GREETING_SIZE 4096
+/* DPDK announces 16 KiB; anything beyond this bound is not a telemetry server worth trusting. */
+#define CTL_MAX_OUTPUT_LEN (64u << 20)
+
+struct ctl_args {
+	const char *file_prefix;
+	const char *socket_path;
+	const char *version;    /* deploy --version */
+	unsigned int timeout_ms;
+	bool json;
+	int argc;               /* the subcommand's own arguments, after its name */
+	char **argv;
+};
+
+/* The requests one subcommand sends, in order, over one connection. */
+struct ctl_plan {
+	char **requests;
+	unsigned int n;
+};
+
+struct ctl_conn {
+	int fd;
+	const char *path;
+	unsigned int timeout_ms;
+	char *buf;              /* one reply: the server's max_output_len bytes */
+	size_t buf_len;
+};
+
+struct ctl_command {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	int min_args;
+	int max_args;           /* -1: no limit */
+	/* A mutating command's reply must say "ok"; a query's is data. */
+	bool mutates;
+	/* Builds the requests from a->argv; prints why and returns -1 on a usage error. */
+	int (*plan)(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd);
+	/* The human-readable view of one reply's data. */
+	int (*show)(FILE *out, const json_t *data);
+};
+
+static const char *ctl_prog = "turbinectl";
+
+static void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+ctl_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ctl_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int ctl_plan_add(struct ctl_plan *plan, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+ctl_plan_add(struct ctl_plan *plan, const char *fmt, ...)
+{
+	char **grown;
+	va_list ap;
+	char *req;
+	int len;
+
+	va_start(ap, fmt);
+	len = vasprintf(&req, fmt, ap);
+	va_end(ap);
+	if (len < 0) {
+		ctl_warn("out of memory");
+		return -1;
+	}
+	if (len > CTL_MAX_REQUEST) {
+		ctl_warn("request '%.40s...' is %d bytes; the telemetry socket takes at most %d",
+			 req, len, CTL_MAX_REQUEST);
+		free(req);
+		return -1;
+	}
+	grown = realloc(plan->requests, (plan->n + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		ctl_warn("out of memory");
+		free(req);
+		return -1;
+	}
+	plan->requests = grown;
+	plan->requests[plan->n++] = req;
+	return 0;
+}
+
+static void
+ctl_plan_free(struct ctl_plan *plan)
+{
+	unsigned int i;
+
+	for (i = 0; i < plan->n; i++)
+		free(plan->requests[i]);
+	free(plan->requests);
+}
+
+/* Telemetry splits a request's parameters on ',': a value holding one would be split too. */
+static int
+ctl_check_param(const char *what, const char *s)
+{
+	if (s[0] == '\0') {
+		ctl_warn("%s is empty", what);
+		return -1;
+	}
+	if (strchr(s, ',') != NULL) {
+		ctl_warn("%s '%s' contains ',', which telemetry takes as a separator", what, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ctl_check_pair(const char *s)
+{
+	const char *eq = strchr(s, '=');
+
+	if (eq == NULL || eq == s) {
+		ctl_warn("'%s' is not KEY=VALUE", s);
+		return -1;
+	}
+	return ctl_check_param("KEY=VALUE", s);
+}
+
+static int
+ctl_plan_query(struct ctl_plan *plan, const struct ctl_args *a __attribute__((unused)),
+	       const char *cmd)
+{
+	return ctl_plan_add(plan, "%s", cmd);
+}
+
+static int
+ctl_plan_named(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd)
+{
+	if (ctl_check_param("NAME", a->argv[0]) < 0)
+		return -1;
+	return ctl_plan_add(plan, "%s,%s", cmd, a->argv[0]);
+}
+
+/* Every pair is checked before the first is sent, so a typo in the last changes nothing. */
+static int
+ctl_plan_pairs(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd)
+{
+	int i;
+
+	if (ctl_check_param("NAME", a->argv[0]) < 0)
+		return -1;
+	for (i = 1; i < a->argc; i++)
+		if (ctl_check_pair(a->argv[i]) < 0)
+			return -1;
+	for (i = 1; i < a->argc; i++)
+		if (ctl_plan_add(plan, "%s,%s,%s", cmd, a->argv[0], a->argv[i]) < 0)
+			return -1;
+	return 0;
+}
+
+/* The dispatcher loads the module from its own working directory: send an absolute path. */
+static int
+ctl_plan_deploy(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd)
+{
+	char *path;
+	int rc;
+
+	if (ctl_check_param("FUNCTION", a->argv[0]) < 0)
+		return -1;
+	if (a->version != NULL && ctl_check_param("--version", a->version) < 0)
+		return -1;
+	path = realpath(a->argv[1], NULL);
+	if (path == NULL) {
+		ctl_warn("MODULE_PATH '%s': %s", a->argv[1], strerror(errno));
+		return -1;
+	}
+	if (ctl_check_param("MODULE_PATH", path) < 0) {
+		free(path);
+		return -1;
+	}
+	if (a->version != NULL)
+		rc = ctl_plan_add(plan, "%s,%s,%s,%s", cmd, a->argv[0], path, a->version);
+	else
+		rc = ctl_plan_add(plan, "%s,%s,%s", cmd, a->argv[0], path);
+	free(path);
+	return rc;
+}
+
+static int
+ctl_plan_worker(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd)
+{
+	const char *s = a->argv[0];
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || n > INT_MAX) {
+		ctl_warn("WORKER '%s' is not a worker number (see `%s workers`)", s, ctl_prog);
+		return -1;
+	}
+	return ctl_plan_add(plan, "%s,%lu", cmd, n);
+}
+
+static int
+ctl_plan_raw(struct ctl_plan *plan, const struct ctl_args *a,
+	     const char *cmd __attribute__((unused)))
+{
+	if (a->argv[0][0] == '\0') {
+		ctl_warn("COMMAND is empty");
+		return -1;
+	}
+	return ctl_plan_add(plan, "%s", a->argv[0]);
+}
+
+static int
+ctl_show_functions(FILE *out, const json_t *data)
+{
+	static const struct format_column lead[] = {
+		{ "version", "VERSION", FORMAT_PLAIN },
+		{ "ready", "READY", FORMAT_YESNO },
+		{ "timeout_ms", "TIMEOUT_MS", FORMAT_PLAIN },
+		{ "memory_mb", "MEMORY_MB", FORMAT_PLAIN },
+		{ "warm_workers", "WARM", FORMAT_PLAIN },
+		{ "reserved_concurrency", "RESERVED", FORMAT_PLAIN },
+		{ "rate", "RATE", FORMAT_PLAIN },
+		{ "burst", "BURST", FORMAT_PLAIN },
+		{ "in_flight", "IN_FLIGHT", FORMAT_PLAIN },
+		{ NULL, NULL, FORMAT_PLAIN },
+	};
+	/* The long ones last, so that the short columns stay on screen. */
+	static const struct format_column trail[] = {
+		{ "cold_start_us", "COLD_START_US", FORMAT_PLAIN },
+		{ "module", "MODULE", FORMAT_PLAIN },
+		{ NULL, NULL, FORMAT_PLAIN },
+	};
+	static const struct format_table_spec spec = { "FUNCTION", lead, trail };
+	int rc = format_table(out, data, &spec);
+
+	return rc == -EINVAL ? format_lines(out, data) : rc;
+}
+
+static int
+ctl_show_workers(FILE *out, const json_t *data)
+{
+	static const struct format_column lead[] = {
+		{ "lcore", "LCORE", FORMAT_PLAIN },
+		{ "socket", "SOCKET", FORMAT_PLAIN },
+		{ "state", "STATE", FORMAT_PLAIN },
+		{ "busy_fraction", "BUSY", FORMAT_PERCENT },
+		{ "queue_depth", "QUEUE", FORMAT_PLAIN },
+		{ "heartbeat_age_ms", "HEARTBEAT_MS", FORMAT_PLAIN },
+		{ NULL, NULL, FORMAT_PLAIN },
+	};
+	static const struct format_column trail[] = {
+		{ "functions", "FUNCTIONS", FORMAT_PLAIN },
+		{ NULL, NULL, FORMAT_PLAIN },
+	};
+	static const struct format_table_spec spec = { "WORKER", lead, trail };
+	int rc = format_table(out, data, &spec);
+
+	return rc == -EINVAL ? format_lines(out, data) : rc;
+}
+
+static int
+ctl_show_ports(FILE *out, const json_t *data)
+{
+	static const struct format_table_spec spec = { "PORT", NULL, NULL };
+	int rc = format_table(out, data, &spec);
+
+	return rc == -EINVAL ? format_lines(out, data) : rc;
+}
+
+/* What a mutation answers besides "ok" (a deploy's new version, a limit's old value). */
+static int
+ctl_show_mutation(FILE *out, const json_t *data)
+{
+	json_t *rest;
+	int rc;
+
+	if (!json_is_object(data))
+		return format_lines(out, data);
+	rest = json_deep_copy(data);
+	if (rest == NULL)
+		return -ENOMEM;
+	json_object_del(rest, "ok");
+	rc = json_object_size(rest) > 0 ? format_lines(out, rest) : 0;
+	json_decref(rest);
+	return rc;
+}
+
+static const struct ctl_command ctl_commands[] = {
+	{ "stats", "stats", "every data-plane counter, summed over lcores",
+	  0, 0, false, ctl_plan_query, format_lines },
+	{ "functions", "functions", "functions: version, readiness, limits, warm workers, cold starts",
+	  0, 0, false, ctl_plan_query, ctl_show_functions },
+	{ "function", "function NAME",
+	  "one function: calls, errors, timeouts, throttles, environments, latency",
+	  1, 1, false, ctl_plan_named, format_lines },
+	{ "workers", "workers", "workers: lcore, state, busy fraction, queue depth, functions held",
+	  0, 0, false, ctl_plan_query, ctl_show_workers },
+	{ "ports", "ports", "ports and their counters",
+	  0, 0, false, ctl_plan_query, ctl_show_ports },
+	{ "set", "set FUNCTION KEY=VALUE...",
+	  "change a function at run time, one request per pair in order: reserved_concurrency,\n"
+	  "rate, burst, tenants (a:b:c), timeout_ms",
+	  2, -1, true, ctl_plan_pairs, ctl_show_mutation },
+	{ "tenant", "tenant NAME KEY=VALUE...",
+	  "change a tenant's limits, one request per pair: concurrency, rate, burst",
+	  2, -1, true, ctl_plan_pairs, ctl_show_mutation },
+	{ "deploy", "deploy FUNCTION MODULE_PATH [--version V]",
+	  "load MODULE_PATH (sent as an absolute path) as FUNCTION's new version and switch to it",
+	  2, 2, true, ctl_plan_deploy, ctl_show_mutation },
+	{ "drain", "drain WORKER", "take worker WORKER (a number from `workers`) out of dispatch",
+	  1, 1, true, ctl_plan_worker, ctl_show_mutation },
+	{ "undrain", "undrain WORKER", "give a drained worker traffic again",
+	  1, 1, true, ctl_plan_worker, ctl_show_mutation },
+	{ "raw", "raw COMMAND", "send a telemetry command as is, e.g. /turbine/function,echo or /",
+	  1, 1, false, ctl_plan_raw, format_auto },
+};
+
+#define CTL_NB_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+static void
+ctl_usage(FILE *out)
+{
+	unsigned int i;
+	const char *p;
+
+	fprintf(out,
+		"Usage: %s [options] COMMAND [ARGS...]\n"
+		"\n"
+		"Control a running turbine through DPDK's telemetry socket: list functions and workers,\n"
+		"change limits, deploy a new module version, drain a worker.\n"
+		"\n"
+		"Commands:\n", ctl_prog);
+	for (i = 0; i < CTL_NB_COMMANDS; i++) {
+		fprintf(out, "  %s\n      ", ctl_commands[i].synopsis);
+		/* Help texts wrap with '\n'; each continuation keeps the indentation. */
+		for (p = ctl_commands[i].help; *p != '\0'; p++) {
+			fputc(*p, out);
+			if (*p == '\n')
+				fputs("      ", out);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out,
+		"\n"
+		"Options:\n"
+		"  -f, --file-prefix P   the EAL --file-prefix turbine runs with (default %s): the socket\n"
+		"                        is DIR/dpdk/P/%s, DIR being $RUNTIME_DIRECTORY if set,\n"
+		"                        else /var/run for root, else $XDG_RUNTIME_DIR or /tmp\n"
+		"      --socket PATH     the telemetry socket itself (instead of -f)\n"
+		"      --json            print each reply's data as one line of JSON, for scripts\n"
+		"      --timeout-ms N    wait at most N ms (1..%d) for each reply (default %d)\n"
+		"      --version V       deploy only: the version the new module takes\n"
+		"  -h, --help            print this help and exit\n"
+		"\n"
+		"Without --json, lists print as aligned tables and the rest as \"name value\" lines.\n"
+		"\n"
+		"Exit status:\n"
+		"  0   success (every request of a mutating command answered \"ok\": true)\n"
+		"  1   refused: an error reply (printed on stderr), or null for an unknown command or\n"
+		"      one that failed\n"
+		"  2   the socket cannot be reached, closed, did not answer in time, or answered\n"
+		"      something that is not telemetry\n"
+		"  64  usage error: bad option, argument or request\n",
+		CTL_DEFAULT_PREFIX, CTL_SOCKET_NAME, CTL_MAX_TIMEOUT_MS, CTL_DEFAULT_TIMEOUT_MS);
+}
+
+static const struct ctl_command *
+ctl_find_command(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < CTL_NB_COMMANDS; i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
+	return NULL;
+}
+
+static int
+ctl_parse_args(int argc, char **argv, struct ctl_args *a)
+{
+	enum { OPT_SOCKET = 256, OPT_JSON, OPT_TIMEOUT, OPT_VERSION };
+	static const struct option opts[] = {
+		{ "file-prefix", required_argument, NULL, 'f' },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
+		{ "version", required_argument, NULL, OPT_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long n;
+	char *end;
+	int c;
+
+	a->timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
+	opterr = 0;
+	/* Options may follow the command too (`turbinectl functions --json`): getopt permutes. */
+	while ((c = getopt_long(argc, argv, ":f:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			ctl_usage(stdout);
+			exit(CTL_EXIT_OK);
+		case 'f':
+			if (optarg[0] == '\0' || strchr(optarg, '/') != NULL) {
+				ctl_warn("--file-prefix: '%s' is not a file prefix", optarg);
+				return -1;
+			}
+			a->file_prefix = optarg;
+			break;
+		case OPT_SOCKET:
+			a->socket_path = optarg;
+			break;
+		case OPT_JSON:
+			a->json = true;
+			break;
+		case OPT_TIMEOUT:
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || errno != 0 ||
+			    n < 1 || n > CTL_MAX_TIMEOUT_MS) {
+				ctl_warn("--timeout-ms: '%s' is not a number in 1..%d", optarg,
+					 CTL_MAX_TIMEOUT_MS);
+				return -1;
+			}
+			a->timeout_ms = (unsigned int)n;
+			break;
+		case OPT_VERSION:
+			a->version = optarg;
+			break;
+		case ':':
+			ctl_warn("%s: missing argument", argv[optind - 1]);
+			return -1;
+		default:
+			if (optopt > 0 && optopt < 256)
+				ctl_warn("unknown option '-%c' (see --help)", optopt);
+			else if (optopt != 0)
+				ctl_warn("'%s': the option takes no argument", argv[optind - 1]);
+			else
+				ctl_warn("unknown option '%s' (see --help)", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (a->file_prefix != NULL && a->socket_path != NULL) {
+		ctl_warn("give either --file-prefix or --socket, not both");
+		return -1;
+	}
+	if (optind >= argc) {
+		ctl_warn("missing COMMAND (see --help)");
+		return -1;
+	}
+	a->argc = argc - optind - 1;
+	a->argv = argv + optind + 1;
+	return optind;
+}
+
+/* As DPDK's EAL and dpdk-telemetry.py place it. */
+static int
+ctl_socket_path(const struct ctl_args *a, char *path, size_t len)
+{
+	const char *dir = getenv("RUNTIME_DIRECTORY");
+	int n;
+
+	if (a->socket_path != NULL) {
+		n = snprintf(path, len, "%s", a->socket_path);
+	} else {
+		if (dir == NULL || dir[0] == '\0') {
+			dir = getenv("XDG_RUNTIME_DIR");
+			if (getuid() == 0)
+				dir = "/var/run";
+			else if (dir == NULL || dir[0] == '\0')
+				dir = "/tmp";
+		}
+		n = snprintf(path, len, "%s/dpdk/%s/%s", dir,
+			     a->file_prefix != NULL ? a->file_prefix : CTL_DEFAULT_PREFIX,
+			     CTL_SOCKET_NAME);
+	}
+	if (n < 0 || (size_t)n >= len || path[0] == '\0') {
+		ctl_warn("socket path '%s' is empty or longer than a Unix socket path can be (%zu)",
+			 path, len - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* One message: SOCK_SEQPACKET keeps the boundaries, and flags one that did not fit. */
+static ssize_t
+ctl_recv(struct ctl_conn *c, char *buf, size_t len, const char *what)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	do
+		n = recvmsg(c->fd, &msg, 0);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		ctl_warn("%s: no %s within %u ms", c->path, what, c->timeout_ms);
+		return -1;
+	}
+	if (n < 0) {
+		ctl_warn("%s: reading the %s: %s", c->path, what, strerror(errno));
+		return -1;
+	}
+	if (n == 0) {
+		/* rte_telemetry closes at once, without a greeting, a connection beyond its limit. */
+		ctl_warn("%s: the server closed the connection instead of sending its %s%s", c->path,
+			 what, strcmp(what, "greeting") == 0 ? " (too many telemetry clients at once?)" : "");
+		return -1;
+	}
+	if (msg.msg_flags & MSG_TRUNC) {
+		ctl_warn("%s: the %s is longer than the %zu bytes the server announced", c->path,
+			 what, len);
+		return -1;
+	}
+	return n;
+}
+
+/* Counters are u64: one beyond INT64_MAX is read as a real rather than refused. */
+static json_t *
+ctl_parse_json(const char *buf, size_t len, json_error_t *error)
+{
+	json_t *j = json_loadb(buf, len, 0, error);
+
+	if (j == NULL && json_error_code(error) == json_error_numeric_overflow)
+		j = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL, error);
+	return j;
+}
+
+static int
+ctl_connect(struct ctl_conn *c)
+{
+	struct timeval tv = {
+		.tv_sec = c->timeout_ms / 1000,
+		.tv_usec = (c->timeout_ms % 1000) * 1000,
+	};
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char greeting[CTL_GREETING_SIZE];
+	json_error_t error;
+	json_t *j, *max;
+	ssize_t n;
+
+	strcpy(addr.sun_path, c->path);
+	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (c->fd < 0) {
+		ctl_warn("socket: %s", strerror(errno));
+		return -1;
+	}
+	/* The send timeout also bounds connect() when the server's backlog is full. */
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
+		ctl_warn("setsockopt: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		ctl_warn("cannot connect to %s: %s", c->path, strerror(errno));
+		if (errno == EACCES)
+			ctl_warn("run as the user turbine runs as (root for /var/run/dpdk)");
+		else if (errno == ECONNREFUSED)
+			ctl_warn("the socket exists but nothing listens: turbine exited, or runs "
+				 "with --no-telemetry");
+		ctl_warn("is turbine running? Give its EAL --file-prefix with -f/--file-prefix P "
+			 "(default %s), or the socket with --socket PATH", CTL_DEFAULT_PREFIX);
+		return -1;
+	}
+
+	n = ctl_recv(c, greeting, sizeof(greeting), "greeting");
+	if (n < 0)
+		return -1;
+	j = ctl_parse_json(greeting, (size_t)n, &error);
+	max = json_object_get(j, "max_output_len");
+	if (!json_is_integer(max) || json_integer_value(max) < 2 ||
+	    json_integer_value(max) > CTL_MAX_OUTPUT_LEN) {
+		ctl_warn("%s: not a DPDK telemetry v2 socket (greeting '%.*s')", c->path,
+			 (int)(n > 200 ? 200 : n), greeting);
+		json_decref(j);
+		return -1;
+	}
+	c->buf_len = (size_t)json_integer_value(max);
+	json_decref(j);
+	c->buf = malloc(c->buf_len);
+	if (c->buf == NULL) {
+		ctl_warn("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends one request and returns its reply's data (JSON null when refused), or NULL on failure. */
+static json_t *
+ctl_request(struct ctl_conn *c, const char *req)
+{
+	json_error_t error;
+	json_t *reply, *data;
+	const char *key;
+	ssize_t n;
+
+	do
+		n = send(c->fd, req, strlen(req), MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ctl_warn("%s: sending '%s': %s", c->path, req, strerror(errno));
+		return NULL;
+	}
+	n = ctl_recv(c, c->buf, c->buf_len, "reply");
+	if (n < 0)
+		return NULL;
+	reply = ctl_parse_json(c->buf, (size_t)n, &error);
+	/* {"<command>": data}: the key is the command without its parameters, cut to 56 bytes. */
+	if (!json_is_object(reply) || json_object_size(reply) != 1) {
+		ctl_warn("%s: the reply to '%s' is not one {\"command\": data} object: %s", c->path,
+			 req, reply == NULL ? error.text : "another shape");
+		json_decref(reply);
+		return NULL;
+	}
+	key = json_object_iter_key(json_object_iter(reply));
+	data = json_incref(json_object_get(reply, key));
+	json_decref(reply);
+	return data;
+}
+
+/* rte_telemetry has no boolean type: "ok" may come as true/false, 1/0 or "true"/"false". */
+static int
+ctl_ok(const json_t *data)
+{
+	const json_t *ok = json_object_get(data, "ok");
+
+	if (json_is_boolean(ok))
+		return json_is_true(ok);
+	if (json_is_integer(ok))
+		return json_integer_value(ok) != 0;
+	if (json_is_string(ok) && strcmp(json_string_value(ok), "true") == 0)
+		return 1;
+	if (json_is_string(ok) && strcmp(json_string_value(ok), "false") == 0)
+		return 0;
+	return -1;
+}
+
+static int
+ctl_print(const struct ctl_args *a, const struct ctl_command *cmd, const json_t *data)
+{
+	char *s;
+
+	if (!a->json)
+		return cmd->show(stdout, data);
+	s = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s == NULL)
+		return -ENOMEM;
+	printf("%s\n", s);
+	free(s);
+	return 0;
+}
+
+/* Judges one reply: CTL_EXIT_OK, or CTL_EXIT_FAILED with the reason on stderr. */
+static int
+ctl_judge(const struct ctl_command *cmd, const char *req, const json_t *data)
+{
+	const json_t *error;
+	char *dump;
+	int ok;
+
+	if (json_is_null(data)) {
+		ctl_warn("unknown command or refused: %s", req);
+		return CTL_EXIT_FAILED;
+	}
+	ok = ctl_ok(data);
+	if (ok == 1 || (ok == -1 && !cmd->mutates))
+		return CTL_EXIT_OK;
+	error = json_object_get(data, "error");
+	if (ok == 0 && json_is_string(error)) {
+		ctl_warn("%s: %s", req, json_string_value(error));
+		return CTL_EXIT_FAILED;
+	}
+	dump = json_dumps(data, JSON_COMPACT | JSON_ENCODE_ANY);
+	ctl_warn("%s: %s: %s", req, ok == 0 ? "refused" : "a reply without \"ok\"",
+		 dump != NULL ? dump : "?");
+	free(dump);
+	return CTL_EXIT_FAILED;
+}
+
+static int
+ctl_run(const struct ctl_args *a, const struct ctl_command *cmd, const struct ctl_plan *plan,
+	struct ctl_conn *c)
+{
+	unsigned int i;
+	json_t *data;
+	int rc = CTL_EXIT_OK;
+
+	if (ctl_connect(c) < 0)
+		return CTL_EXIT_UNREACHABLE;
+	for (i = 0; i < plan->n && rc == CTL_EXIT_OK; i++) {
+		data = ctl_request(c, plan->requests[i]);
+		if (data == NULL) {
+			if (i > 0)
+				ctl_warn("the %u request%s before it took effect", i, i == 1 ? "" : "s");
+			return CTL_EXIT_UNREACHABLE;
+		}
+		rc = ctl_judge(cmd, plan->requests[i], data);
+		/* A script reading --json sees the failed reply too; a person reads stderr. */
+		if ((rc == CTL_EXIT_OK || a->json) && !json_is_null(data) &&
+		    ctl_print(a, cmd, data) < 0) {
+			ctl_warn("out of memory");
+			rc = CTL_EXIT_FAILED;
+		}
+		json_decref(data);
+		if (rc != CTL_EXIT_OK && i > 0)
+			ctl_warn("the %u request%s before it took effect", i, i == 1 ? "" : "s");
+	}
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ctl_args a = { 0 };
+	struct ctl_plan plan = { 0 };
+	struct ctl_conn c = { .fd = -1 };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const struct ctl_command *cmd;
+	char request[64];
+	int first, rc;
+
+	first = ctl_parse_args(argc, argv, &a);
+	if (first < 0)
+		return CTL_EXIT_USAGE;
+	cmd = ctl_find_command(argv[first]);
+	if (cmd == NULL) {
+		ctl_warn("unknown command '%s' (see --help)", argv[first]);
+		return CTL_EXIT_USAGE;
+	}
+	if (a.argc < cmd->min_args || (cmd->max_args >= 0 && a.argc > cmd->max_args)) {
+		ctl_warn("usage: %s %s", ctl_prog, cmd->synopsis);
+		return CTL_EXIT_USAGE;
+	}
+	if (a.version != NULL && strcmp(cmd->name, "deploy") != 0) {
+		ctl_warn("--version is for deploy only");
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(request, sizeof(request), "/turbine/%s", cmd->name);
+	if (cmd->plan(&plan, &a, request) < 0 || ctl_socket_path(&a, path, sizeof(path)) < 0) {
+		ctl_plan_free(&plan);
+		return CTL_EXIT_USAGE;
+	}
+
+	c.path = path;
+	c.timeout_ms = a.timeout_ms;
+	rc = ctl_run(&a, cmd, &plan, &c);
+	if (fflush(stdout) != 0 && rc == CTL_EXIT_OK) {
+		ctl_warn("writing the output: %s", strerror(errno));
+		rc = CTL_EXIT_FAILED;
+	}
+	if (c.fd >= 0)
+		close(c.fd);
+	free(c.buf);
+	ctl_plan_free(&plan);
+	return rc;
+}
