@@ -57,6 +57,10 @@ struct turbine_config {
 	 * "round-robin" or "p2c" (power of two choices). */
 	char dispatch_policy[CONFIG_POLICY_MAX];
 
+	/* The worker manager: seconds without a call before a function's extra environments
+	 * are torn down (one always stays); 0 = never. */
+	uint32_t idle_environment_s;
+
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */
 	unsigned int nb_dispatch_lcores;

@@ -1,4 +1,4 @@
-/* The control thread: everything slow, off the polled cores: liveness, load, the status line. */
+/* The control thread: everything slow, off the polled cores: liveness, load, environments, status. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,6 +8,7 @@
 #include <rte_cycles.h>
 #include <rte_lcore.h>
 
+#include "manager.h"
 #include "worker.h"
 
 #include "control.h"
@@ -101,6 +102,7 @@ control_main(void *arg)
 		status_read(rt, &now);
 		now_at = control_now();
 		control_measure_busy(rt, now_at - prev_at);
+		manager_step(rt, now_at - prev_at);
 		if (!rt->cfg.quiet && !runtime_quitting(rt))
 			status_print_line(stdout, &now, &prev, now_at - prev_at);
 		prev = now;

@@ -1,4 +1,4 @@
-/* The control thread: everything slow, off the polled cores (today: the live status line). */
+/* The control thread: everything slow, off the polled cores: liveness, load, environments, status. */
 #ifndef TURBINE_CONTROL_H
 #define TURBINE_CONTROL_H
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -15,6 +16,45 @@
 
 /* Redeploys come from control-plane threads; one at a time. */
 static pthread_mutex_t deploy_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Initialise the deployment's environment on worker w (this thread; w gets no traffic for it yet). */
+static int
+deploy_env_init(struct runtime *rt, unsigned int fn, struct deployment *dep, unsigned int w)
+{
+	const struct function_config *cfg = rt->functions[fn].cfg;
+	const struct worker *wk = rt->workers[w];
+	struct turbine_env_config env_cfg = {
+		.function = cfg->name,
+		.version = dep->version,
+		.worker_id = wk->id,
+		.socket_id = rte_lcore_to_socket_id(wk->lcore_id),
+		.memory_mb = cfg->memory_mb,
+		.timeout_ms = cfg->timeout_ms,
+		.params = (const char *const *)cfg->params,
+	};
+
+	return module_env_init(&dep->envs[w], &dep->mod, &env_cfg);
+}
+
+/* Wait until no lcore can still hold anything it read before now. */
+static void
+deploy_synchronize(struct runtime *rt)
+{
+	uint64_t token = rte_rcu_qsbr_start(rt->rcu);
+
+	rte_rcu_qsbr_check(rt->rcu, token, true);
+}
+
+/* Make `next` the set dispatch uses; the previous copy is free again on return. */
+static void
+deploy_publish(struct runtime *rt, struct deployment *dep, const struct worker_set *next)
+{
+	struct worker_set *spare = dep->active == &dep->sets[0] ? &dep->sets[1] : &dep->sets[0];
+
+	*spare = *next;
+	__atomic_store_n(&dep->active, spare, __ATOMIC_RELEASE);
+	deploy_synchronize(rt);
+}
 
 struct deployment *
 deploy_create(struct runtime *rt, unsigned int fn, const char *module, const char *version,
@@ -40,26 +80,16 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	snprintf(dep->version, sizeof(dep->version), "%s", version);
 	dep->version_len = (uint32_t)strlen(dep->version);
 	for (i = 0; i < nb_workers; i++) {
-		const struct worker *w = rt->workers[workers[i]];
-		struct environment *env = &dep->envs[w->id];
-		struct turbine_env_config env_cfg = {
-			.function = cfg->name,
-			.version = dep->version,
-			.worker_id = w->id,
-			.socket_id = rte_lcore_to_socket_id(w->lcore_id),
-			.memory_mb = cfg->memory_mb,
-			.timeout_ms = cfg->timeout_ms,
-			.params = (const char *const *)cfg->params,
-		};
-
-		if (module_env_init(env, &dep->mod, &env_cfg) != 0) {
+		if (deploy_env_init(rt, fn, dep, workers[i]) != 0) {
 			if (dep->not_ready[0] == '\0')
-				snprintf(dep->not_ready, sizeof(dep->not_ready), "%s", env->error);
+				snprintf(dep->not_ready, sizeof(dep->not_ready), "%s",
+					 dep->envs[workers[i]].error);
 			continue;
 		}
-		dep->workers[dep->nb_workers++] = (uint16_t)w->id;
+		dep->sets[0].ids[dep->sets[0].nb++] = workers[i];
 	}
-	dep->ready = dep->nb_workers > 0;
+	dep->active = &dep->sets[0];
+	dep->ready = dep->sets[0].nb > 0;
 	return dep;
 }
 
@@ -95,9 +125,9 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 {
 	struct function *f = &rt->functions[fn];
 	struct deployment *old, *dep;
+	const struct worker_set *ws;
 	char next[32];
 	unsigned int i;
-	uint64_t token;
 
 	pthread_mutex_lock(&deploy_lock);
 	old = f->live;
@@ -108,14 +138,15 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 		}
 		version = next;
 	}
-	dep = deploy_create(rt, fn, module, version, old->workers, old->nb_workers, err, errlen);
+	ws = deployment_workers(old);
+	dep = deploy_create(rt, fn, module, version, ws->ids, ws->nb, err, errlen);
 	if (dep == NULL)
 		goto refused;
-	for (i = 0; i < old->nb_workers; i++)
-		if (!dep->envs[old->workers[i]].ready) {
+	for (i = 0; i < ws->nb; i++)
+		if (!dep->envs[ws->ids[i]].ready) {
 			snprintf(err, errlen, "function %s version %s: init failed on worker %u: %s; "
-				 "version %s stays", f->cfg->name, dep->version, old->workers[i],
-				 dep->envs[old->workers[i]].error, old->version);
+				 "version %s stays", f->cfg->name, dep->version, ws->ids[i],
+				 dep->envs[ws->ids[i]].error, old->version);
 			deploy_free(dep);
 			goto refused;
 		}
@@ -123,8 +154,7 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 	/* From here on every lcore that looks sees the new version... */
 	__atomic_store_n(&f->live, dep, __ATOMIC_RELEASE);
 	/* ...and once each has been quiescent since, none can still be inside the old one. */
-	token = rte_rcu_qsbr_start(rt->rcu);
-	rte_rcu_qsbr_check(rt->rcu, token, true);
+	deploy_synchronize(rt);
 	deploy_free(old);
 	pthread_mutex_unlock(&deploy_lock);
 	return 0;
@@ -132,4 +162,76 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 refused:
 	pthread_mutex_unlock(&deploy_lock);
 	return -EINVAL;
+}
+
+int
+deploy_grow(struct runtime *rt, unsigned int fn, unsigned int w, char *err, size_t errlen)
+{
+	struct deployment *dep;
+	struct worker_set next;
+	int rc = 0;
+
+	pthread_mutex_lock(&deploy_lock);
+	dep = rt->functions[fn].live;
+	next = *deployment_workers(dep);
+	if (worker_set_has(&next, w))
+		goto out;
+	/* Ready before it is published: no call ever waits for this cold start. */
+	rc = deploy_env_init(rt, fn, dep, w);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s", dep->envs[w].error);
+		goto out;
+	}
+	next.ids[next.nb++] = (uint16_t)w;
+	deploy_publish(rt, dep, &next);
+out:
+	pthread_mutex_unlock(&deploy_lock);
+	return rc;
+}
+
+/*
+ * Calls already queued to worker w may be for this function: wait until the
+ * worker has dequeued everything queued before now, and finished that burst.
+ */
+static void
+deploy_wait_queued(struct runtime *rt, const struct worker *w)
+{
+	const struct timespec nap = { 0, 1000000 };
+	unsigned int i;
+
+	for (i = 0; i < w->nb_inbound; i++) {
+		const struct rte_ring *r = w->inbound[i];
+		uint32_t queued = __atomic_load_n(&r->prod.tail, __ATOMIC_ACQUIRE);
+
+		while ((int32_t)(__atomic_load_n(&r->cons.tail, __ATOMIC_ACQUIRE) - queued) < 0 &&
+		       !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+			nanosleep(&nap, NULL);
+	}
+	deploy_synchronize(rt);
+}
+
+int
+deploy_shrink(struct runtime *rt, unsigned int fn, unsigned int w)
+{
+	struct deployment *dep;
+	struct worker_set next;
+	unsigned int i, n = 0;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&deploy_lock);
+	dep = rt->functions[fn].live;
+	next = *deployment_workers(dep);
+	if (!worker_set_has(&next, w) || next.nb <= 1)
+		goto out;
+	for (i = 0; i < next.nb; i++)
+		if (next.ids[i] != w)
+			next.ids[n++] = next.ids[i];
+	next.nb = n;
+	deploy_publish(rt, dep, &next);
+	deploy_wait_queued(rt, rt->workers[w]);
+	module_env_fini(&dep->envs[w]);
+	rc = 0;
+out:
+	pthread_mutex_unlock(&deploy_lock);
+	return rc;
 }

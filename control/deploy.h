@@ -30,4 +30,13 @@ void deploy_free(struct deployment *dep);
 int deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
 		  char *err, size_t errlen);
 
+/*
+ * The worker manager's moves within the live version: give function `fn` an
+ * environment on worker w (initialised before dispatch may use it), or take
+ * one away (out of dispatch first, torn down once nothing queued for it can
+ * still reach it). A function keeps at least one. 0, or a negative errno.
+ */
+int deploy_grow(struct runtime *rt, unsigned int fn, unsigned int w, char *err, size_t errlen);
+int deploy_shrink(struct runtime *rt, unsigned int fn, unsigned int w);
+
 #endif /* TURBINE_DEPLOY_H */

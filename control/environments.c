@@ -66,7 +66,7 @@ environments_init(struct runtime *rt, char *err, size_t errlen)
 		fprintf(stdout, "turbine: function %s version %s (%s): %u environment(s)%s, "
 			"cold start %.3f ms\n", fn->cfg->name, dep->version,
 			dep->mod.handler->name ? dep->mod.handler->name : fn->cfg->module,
-			dep->nb_workers, plan.away[f] ? " (some off the port's socket)" : "",
+			dep->active->nb, plan.away[f] ? " (some off the port's socket)" : "",
 			slowest_ns / 1e6);
 	}
 	return 0;

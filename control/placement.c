@@ -47,3 +47,45 @@ placement_plan(const struct placement_topology *topo, const struct placement_dem
 		}
 	}
 }
+
+enum placement_move
+placement_decide(const struct placement_load *load, unsigned int nb_workers, uint32_t idle_limit_s)
+{
+	bool may_grow = load->environments < nb_workers &&
+			(load->reserved_concurrency == 0 ||
+			 load->environments < load->reserved_concurrency);
+
+	/* More calls in flight than environments: some wait in a queue for one. */
+	if (load->in_flight > load->environments && may_grow)
+		return PLACEMENT_GROW;
+	if (idle_limit_s != 0 && load->idle_s >= idle_limit_s && load->environments > 1)
+		return PLACEMENT_SHRINK;
+	return PLACEMENT_KEEP;
+}
+
+int
+placement_pick_grow(const struct placement_topology *topo, const unsigned int *load,
+		    const bool *held)
+{
+	int best = -1;
+	unsigned int w;
+
+	for (w = 0; w < topo->nb_workers; w++)
+		if (!held[w] && (best < 0 || placement_better(topo, load, w, (unsigned int)best)))
+			best = (int)w;
+	return best;
+}
+
+int
+placement_pick_shrink(const struct placement_topology *topo, const unsigned int *load,
+		      const bool *held)
+{
+	int worst = -1;
+	unsigned int w;
+
+	/* The worst home for an environment is the one placement would pick last. */
+	for (w = 0; w < topo->nb_workers; w++)
+		if (held[w] && (worst < 0 || placement_better(topo, load, (unsigned int)worst, w)))
+			worst = (int)w;
+	return worst;
+}

@@ -2,6 +2,7 @@
 #ifndef TURBINE_PLACEMENT_H
 #define TURBINE_PLACEMENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define PLACEMENT_MAX_WORKERS 64
@@ -35,5 +36,33 @@ struct placement_plan {
  */
 void placement_plan(const struct placement_topology *topo, const struct placement_demand *demand,
 		    unsigned int nb_functions, struct placement_plan *plan);
+
+/* While running: the worker manager's view of one function, each period. */
+struct placement_load {
+	unsigned int environments;    /* in dispatch now */
+	uint64_t in_flight;           /* calls admitted and not finished */
+	uint32_t idle_s;              /* seconds since its last call */
+	uint32_t reserved_concurrency;
+};
+
+enum placement_move {
+	PLACEMENT_KEEP = 0,
+	PLACEMENT_GROW,    /* calls wait for an environment, and it may have another */
+	PLACEMENT_SHRINK,  /* idle past the limit, and it holds more than one */
+};
+
+/* What to do for a function on a machine of nb_workers; idle_limit_s 0 never shrinks. */
+enum placement_move placement_decide(const struct placement_load *load, unsigned int nb_workers,
+				     uint32_t idle_limit_s);
+
+/*
+ * Where to grow: a worker not in `held`, home socket first, then least
+ * loaded (`load`: environments per worker). Where to shrink: a held worker
+ * off the home socket first, then the most loaded. -1 when there is none.
+ */
+int placement_pick_grow(const struct placement_topology *topo, const unsigned int *load,
+			const bool *held);
+int placement_pick_shrink(const struct placement_topology *topo, const unsigned int *load,
+			  const bool *held);
 
 #endif /* TURBINE_PLACEMENT_H */

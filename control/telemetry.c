@@ -85,6 +85,7 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 	const struct runtime *rt = telemetry_rt;
 	const struct function *fn = &rt->functions[f];
 	const struct deployment *dep = runtime_live(fn);
+	const struct worker_set *ws = deployment_workers(dep);
 	struct rte_tel_data *cold = telemetry_new_array(RTE_TEL_U64_VAL);
 	unsigned int i;
 
@@ -99,10 +100,10 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 	rte_tel_data_add_dict_u64(fd, "reserved_concurrency", fn->cfg->reserved_concurrency);
 	rte_tel_data_add_dict_u64(fd, "rate", fn->cfg->rate);
 	rte_tel_data_add_dict_u64(fd, "burst", fn->cfg->burst);
-	rte_tel_data_add_dict_u64(fd, "environments", dep->nb_workers);
+	rte_tel_data_add_dict_u64(fd, "environments", ws->nb);
 	rte_tel_data_add_dict_u64(fd, "in_flight", telemetry_in_flight(rt, f));
-	for (i = 0; i < dep->nb_workers; i++)
-		rte_tel_data_add_array_u64(cold, dep->envs[dep->workers[i]].init_ns / 1000);
+	for (i = 0; i < ws->nb; i++)
+		rte_tel_data_add_array_u64(cold, dep->envs[ws->ids[i]].init_ns / 1000);
 	rte_tel_data_add_dict_container(fd, "cold_start_us", cold, 0);
 	return 0;
 }
@@ -133,6 +134,7 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 {
 	const struct runtime *rt = telemetry_rt;
 	struct rte_tel_data *throttles, *latency, *envs;
+	const struct worker_set *ws;
 	const struct deployment *dep;
 	static struct hist merged;
 	uint64_t calls = 0, errors = 0, timeouts = 0;
@@ -177,14 +179,15 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 	rte_tel_data_add_dict_u64(latency, "max", merged.total ? merged.max : 0);
 	rte_tel_data_add_dict_container(d, "latency_ns", latency, 0);
 	dep = runtime_live(&rt->functions[f]);
-	for (i = 0; i < dep->nb_workers; i++) {
+	ws = deployment_workers(dep);
+	for (i = 0; i < ws->nb; i++) {
 		struct rte_tel_data *e = telemetry_new_dict();
 
 		if (e == NULL)
 			goto nomem_envs;
-		rte_tel_data_add_dict_u64(e, "worker", dep->workers[i]);
-		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[dep->workers[i]].init_ns / 1000);
-		rte_tel_data_add_dict_int(e, "warm", !dep->envs[dep->workers[i]].cold);
+		rte_tel_data_add_dict_u64(e, "worker", ws->ids[i]);
+		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[ws->ids[i]].init_ns / 1000);
+		rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
 		rte_tel_data_add_array_container(envs, e, 0);
 	}
 	rte_tel_data_add_dict_container(d, "environments_detail", envs, 0);
@@ -229,7 +232,7 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		for (r = 0; r < wk->nb_inbound; r++)
 			depth += rte_ring_count(wk->inbound[r]);
 		for (f = 0; f < rt->nb_functions; f++)
-			if (runtime_live(&rt->functions[f])->envs[w].ready)
+			if (worker_set_has(deployment_workers(runtime_live(&rt->functions[f])), w))
 				rte_tel_data_add_array_string(fns, rt->functions[f].cfg->name);
 		rte_tel_data_add_dict_u64(wd, "lcore", wk->lcore_id);
 		rte_tel_data_add_dict_u64(wd, "socket", rte_lcore_to_socket_id(wk->lcore_id));

@@ -220,7 +220,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	desc->dispatcher = (uint16_t)d->id;
 
 	/* This lcore also works and holds the function: run it here, to completion. */
-	if (d->local != NULL && dep->envs[d->local->id].ready)
+	if (d->local != NULL && worker_set_has(deployment_workers(dep), d->local->id))
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
 	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
 		return DISPATCH_QUEUED;

@@ -7,13 +7,14 @@
 static int
 policy_jsq_pick(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index)
 {
+	const struct worker_set *ws = deployment_workers(dep);
 	/* Ties go round-robin from where the last call went, so equal queues share the load. */
 	uint32_t start = d->next_worker[fn_index];
 	unsigned int best_depth = UINT32_MAX, i;
 	int best = -1;
 
-	for (i = 0; i < dep->nb_workers; i++) {
-		unsigned int w = dep->workers[(start + i) % dep->nb_workers];
+	for (i = 0; i < ws->nb; i++) {
+		unsigned int w = ws->ids[(start + i) % ws->nb];
 		unsigned int depth = policy_queue_depth(d, w);
 
 		if (depth < best_depth) {

@@ -9,20 +9,21 @@
 static int
 policy_p2c_pick(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index)
 {
+	const struct worker_set *ws = deployment_workers(dep);
 	unsigned int a, b, da, db, i;
 
-	if (dep->nb_workers == 0)
+	if (ws->nb == 0)
 		return -1;
-	a = dep->workers[rte_rand_max(dep->nb_workers)];
-	b = dep->workers[rte_rand_max(dep->nb_workers)];
+	a = ws->ids[rte_rand_max(ws->nb)];
+	b = ws->ids[rte_rand_max(ws->nb)];
 	da = policy_queue_depth(d, a);
 	db = policy_queue_depth(d, b);
 	if (da != UINT32_MAX || db != UINT32_MAX)
 		return (int)(da <= db ? a : b);
 	/* Both draws full: any queue with room will do rather than refusing the call. */
-	for (i = 0; i < dep->nb_workers; i++)
-		if (policy_queue_depth(d, dep->workers[i]) != UINT32_MAX)
-			return dep->workers[i];
+	for (i = 0; i < ws->nb; i++)
+		if (policy_queue_depth(d, ws->ids[i]) != UINT32_MAX)
+			return ws->ids[i];
 	(void)fn_index;
 	return -1;
 }

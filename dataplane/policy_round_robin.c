@@ -7,11 +7,12 @@
 static int
 policy_round_robin_pick(struct dispatcher *d, const struct deployment *dep, unsigned int fn_index)
 {
+	const struct worker_set *ws = deployment_workers(dep);
 	uint32_t start = d->next_worker[fn_index];
 	unsigned int i;
 
-	for (i = 0; i < dep->nb_workers; i++) {
-		unsigned int w = dep->workers[(start + i) % dep->nb_workers];
+	for (i = 0; i < ws->nb; i++) {
+		unsigned int w = ws->ids[(start + i) % ws->nb];
 
 		if (policy_queue_depth(d, w) != UINT32_MAX) {
 			d->next_worker[fn_index] = start + i + 1;

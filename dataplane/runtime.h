@@ -34,15 +34,26 @@ struct worker;
  * only through function.live, under RCU: a redeploy publishes a new one and
  * finishes the old one once no lcore can still be inside it.
  */
+/* The workers a function is dispatched to. */
+struct worker_set {
+	unsigned int nb;
+	uint16_t ids[RUNTIME_MAX_WORKERS];
+};
+
 struct deployment {
 	struct module mod;
 	char version[32];
 	uint32_t version_len;
 	bool ready;               /* at least one environment initialised */
 	char not_ready[256];      /* why not, for the 502 message */
-	unsigned int nb_workers;  /* the workers holding a ready environment */
-	uint16_t workers[RUNTIME_MAX_WORKERS];
 	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */
+	/*
+	 * The environments dispatch may use: the worker manager grows and shrinks
+	 * the set while the version runs, writing the spare copy and publishing
+	 * it; the other is reused only after every lcore has been quiescent.
+	 */
+	struct worker_set *active;   /* RCU: read with deployment_workers() */
+	struct worker_set sets[2];
 };
 
 /* A declared function as the data plane sees it. */
@@ -57,6 +68,23 @@ static inline struct deployment *
 runtime_live(const struct function *fn)
 {
 	return __atomic_load_n(&fn->live, __ATOMIC_ACQUIRE);
+}
+
+static inline const struct worker_set *
+deployment_workers(const struct deployment *dep)
+{
+	return __atomic_load_n(&dep->active, __ATOMIC_ACQUIRE);
+}
+
+static inline bool
+worker_set_has(const struct worker_set *ws, unsigned int w)
+{
+	unsigned int i;
+
+	for (i = 0; i < ws->nb; i++)
+		if (ws->ids[i] == w)
+			return true;
+	return false;
 }
 
 /* What a given lcore does; both set means it runs requests to completion itself. */

@@ -120,6 +120,56 @@ test_reservation_larger_than_the_machine(void **state)
 	assert_int_equal(plan.away[0] + plan.away[1], 0);
 }
 
+static void
+test_decide_grows_only_when_calls_wait_and_room_remains(void **state)
+{
+	struct placement_load l = { .environments = 2, .in_flight = 3 };
+
+	(void)state;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_GROW);
+	l.in_flight = 2;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_KEEP);
+	l.in_flight = 9;
+	assert_int_equal(placement_decide(&l, 2, 60), PLACEMENT_KEEP);   /* every worker holds it */
+	l.reserved_concurrency = 2;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_KEEP);   /* at its reservation */
+	l.reserved_concurrency = 3;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_GROW);
+}
+
+static void
+test_decide_shrinks_idle_functions_to_one(void **state)
+{
+	struct placement_load l = { .environments = 3, .idle_s = 59 };
+
+	(void)state;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_KEEP);
+	l.idle_s = 60;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_SHRINK);
+	assert_int_equal(placement_decide(&l, 4, 0), PLACEMENT_KEEP);    /* 0: never */
+	l.environments = 1;
+	assert_int_equal(placement_decide(&l, 4, 60), PLACEMENT_KEEP);   /* one always stays */
+}
+
+static void
+test_pick_grow_and_shrink_follow_the_sockets(void **state)
+{
+	struct placement_topology t = machine(2, 2, 1);   /* workers 0,1 on socket 0; 2,3 home */
+	unsigned int load[4] = { 0, 0, 3, 1 };
+	bool held[4] = { false, false, false, true };
+
+	(void)state;
+	assert_int_equal(placement_pick_grow(&t, load, held), 2);       /* home, though loaded */
+	held[2] = true;
+	assert_int_equal(placement_pick_grow(&t, load, held), 0);       /* then away, least loaded */
+	held[0] = true;
+	assert_int_equal(placement_pick_shrink(&t, load, held), 0);     /* away goes first */
+	held[0] = false;
+	assert_int_equal(placement_pick_shrink(&t, load, held), 2);     /* then the most loaded */
+	memset(held, 1, sizeof(held));
+	assert_int_equal(placement_pick_grow(&t, load, held), -1);
+}
+
 int
 main(void)
 {
@@ -129,6 +179,9 @@ main(void)
 		cmocka_unit_test(test_overflow_goes_to_other_sockets_and_says_so),
 		cmocka_unit_test(test_functions_spread_over_home_workers),
 		cmocka_unit_test(test_reservation_larger_than_the_machine),
+		cmocka_unit_test(test_decide_grows_only_when_calls_wait_and_room_remains),
+		cmocka_unit_test(test_decide_shrinks_idle_functions_to_one),
+		cmocka_unit_test(test_pick_grow_and_shrink_follow_the_sockets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
