@@ -24,6 +24,7 @@
 #include "lcore.h"
 #include "quotas.h"
 #include "environments.h"
+#include "policy.h"
 #include "port.h"
 #include "runtime.h"
 #include "status.h"
@@ -181,12 +182,12 @@ main_print_ready(const struct runtime *rt)
 	inet_ntop(AF_INET, &rt->svc.ip, ip, sizeof(ip));
 	rte_ether_format_addr(mac_text, sizeof(mac_text), mac);
 	printf("turbine: ready: port %u %s %s:%u, %u dispatcher(s), %u worker(s) "
-	       "(%s, %s, %u RX/%u TX queue(s), checksums in %s, %d NUMA node(s))\n",
+	       "(%s, %s, %s dispatch, %u RX/%u TX queue(s), checksums in %s, %d NUMA node(s))\n",
 	       rt->port_id, mac_text, ip, rt->cfg.udp_port, rt->nb_dispatchers, rt->nb_workers,
 	       rt->port_name,
 	       rt->nb_dispatchers == 1 && rt->dispatchers[0]->local ? "run to completion"
 	       : rt->workers_own_txq ? "workers transmit" : "replies via dispatchers",
-	       rt->nb_rx_queues, rt->nb_tx_queues, rt->tx_cksum_offload ? "hardware" : "software",
+	       rt->policy->name, rt->nb_rx_queues, rt->nb_tx_queues, rt->tx_cksum_offload ? "hardware" : "software",
 	       nodes);
 	if (rt->memif_socket[0] != '\0')
 		printf("turbine: no port given: serving the embedded default, a memif server at %s\n",
