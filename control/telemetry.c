@@ -78,6 +78,14 @@ telemetry_new_array(enum rte_tel_value_type type)
 	return t;
 }
 
+/* Put `child` in dict `parent` under `name`; the library frees it with `parent`, or we do now. */
+static void
+telemetry_nest(struct rte_tel_data *parent, const char *name, struct rte_tel_data *child)
+{
+	if (rte_tel_data_add_dict_container(parent, name, child, 0) != 0)
+		rte_tel_data_free(child);
+}
+
 /* One dict of a function's configuration and state, for both function commands. */
 static int
 telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
@@ -104,7 +112,7 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 	rte_tel_data_add_dict_u64(fd, "in_flight", telemetry_in_flight(rt, f));
 	for (i = 0; i < ws->nb; i++)
 		rte_tel_data_add_array_u64(cold, dep->envs[ws->ids[i]].init_ns / 1000);
-	rte_tel_data_add_dict_container(fd, "cold_start_us", cold, 0);
+	telemetry_nest(fd, "cold_start_us", cold);
 	return 0;
 }
 
@@ -123,7 +131,7 @@ telemetry_functions(const char *cmd __rte_unused, const char *params __rte_unuse
 			rte_tel_data_free(fd);
 			return -ENOMEM;
 		}
-		rte_tel_data_add_dict_container(d, rt->functions[f].cfg->name, fd, 0);
+		telemetry_nest(d, rt->functions[f].cfg->name, fd);
 	}
 	return 0;
 }
@@ -165,32 +173,34 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 
 	throttles = telemetry_new_dict();
 	latency = telemetry_new_dict();
-	envs = telemetry_new_array(RTE_TEL_CONTAINER);
+	/* Keyed by worker: this release cannot nest an array of dicts inside a dict. */
+	envs = telemetry_new_dict();
 	if (throttles == NULL || latency == NULL || envs == NULL)
 		goto nomem;
 	for (v = COUNTING_FN_CONCURRENCY; v < COUNTING_VERDICT_MAX; v++)
 		rte_tel_data_add_dict_u64(throttles, counting_reason(v),
 					  telemetry_verdicts(rt, (unsigned int)f, v));
-	rte_tel_data_add_dict_container(d, "throttles", throttles, 0);
+	telemetry_nest(d, "throttles", throttles);
 	rte_tel_data_add_dict_u64(latency, "count", merged.total);
 	rte_tel_data_add_dict_u64(latency, "p50", hist_percentile(&merged, 50));
 	rte_tel_data_add_dict_u64(latency, "p99", hist_percentile(&merged, 99));
 	rte_tel_data_add_dict_u64(latency, "p999", hist_percentile(&merged, 99.9));
 	rte_tel_data_add_dict_u64(latency, "max", merged.total ? merged.max : 0);
-	rte_tel_data_add_dict_container(d, "latency_ns", latency, 0);
+	telemetry_nest(d, "latency_ns", latency);
 	dep = runtime_live(&rt->functions[f]);
 	ws = deployment_workers(dep);
 	for (i = 0; i < ws->nb; i++) {
 		struct rte_tel_data *e = telemetry_new_dict();
+		char key[16];
 
 		if (e == NULL)
 			goto nomem_envs;
-		rte_tel_data_add_dict_u64(e, "worker", ws->ids[i]);
 		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[ws->ids[i]].init_ns / 1000);
 		rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
-		rte_tel_data_add_array_container(envs, e, 0);
+		snprintf(key, sizeof(key), "%u", ws->ids[i]);
+		telemetry_nest(envs, key, e);
 	}
-	rte_tel_data_add_dict_container(d, "environments_detail", envs, 0);
+	telemetry_nest(d, "environments_by_worker", envs);
 	return 0;
 
 nomem:
@@ -245,9 +255,9 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		/* A beat newer than our clock read is a beat now. */
 		rte_tel_data_add_dict_u64(wd, "heartbeat_age_ms",
 					  beat >= now ? 0 : (now - beat) * 1000 / rt->tsc_hz);
-		rte_tel_data_add_dict_container(wd, "functions", fns, 0);
+		telemetry_nest(wd, "functions", fns);
 		snprintf(key, sizeof(key), "%u", w);
-		rte_tel_data_add_dict_container(d, key, wd, 0);
+		telemetry_nest(d, key, wd);
 	}
 	return 0;
 }
