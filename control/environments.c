@@ -11,7 +11,7 @@
 #include "worker.h"
 #include "placement.h"
 
-static void
+void
 environments_topology(const struct runtime *rt, struct placement_topology *topo)
 {
 	int port_socket = rte_eth_dev_socket_id(rt->port_id);

@@ -17,4 +17,8 @@
 int environments_init(struct runtime *rt, char *err, size_t errlen);
 void environments_fini(struct runtime *rt);
 
+/* The machine as placement sees it: workers' sockets, and the port's as home. */
+struct placement_topology;
+void environments_topology(const struct runtime *rt, struct placement_topology *topo);
+
 #endif /* TURBINE_ENVIRONMENTS_H */

@@ -2,51 +2,31 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <rte_ethdev.h>
-#include <rte_lcore.h>
-
 #include "deploy.h"
 #include "dispatch.h"
+#include "environments.h"
 #include "manager.h"
 #include "placement.h"
+#include "quotas.h"
 #include "worker.h"
 
 /* What the manager remembers of each function between periods. */
 static uint64_t manager_calls[CONFIG_MAX_FUNCTIONS];
 static double manager_idle_s[CONFIG_MAX_FUNCTIONS];
 
+/* Environments per worker, over every function's live version. */
 static void
-manager_topology(const struct runtime *rt, struct placement_topology *topo,
-		 unsigned int *load)
+manager_load(const struct runtime *rt, unsigned int *load)
 {
-	int port_socket = rte_eth_dev_socket_id(rt->port_id);
-	unsigned int w, f, i;
+	unsigned int f, i;
 
-	memset(topo, 0, sizeof(*topo));
-	topo->nb_workers = rt->nb_workers;
-	topo->home_socket = port_socket >= 0 ? (unsigned int)port_socket
-					     : rte_lcore_to_socket_id(rt->dispatchers[0]->lcore_id);
-	for (w = 0; w < rt->nb_workers; w++) {
-		topo->worker_socket[w] = rte_lcore_to_socket_id(rt->workers[w]->lcore_id);
-		load[w] = 0;
-	}
+	memset(load, 0, sizeof(*load) * rt->nb_workers);
 	for (f = 0; f < rt->nb_functions; f++) {
 		const struct worker_set *ws = deployment_workers(runtime_live(&rt->functions[f]));
 
 		for (i = 0; i < ws->nb; i++)
 			load[ws->ids[i]]++;
 	}
-}
-
-static uint64_t
-manager_in_flight(const struct runtime *rt, unsigned int f)
-{
-	uint64_t n = 0;
-	unsigned int d;
-
-	for (d = 0; d < rt->nb_dispatchers; d++)
-		n += counting_fn_in_flight(&rt->dispatchers[d]->counting, f);
-	return n;
 }
 
 void
@@ -56,7 +36,8 @@ manager_step(struct runtime *rt, double seconds)
 	struct placement_topology topo;
 	unsigned int f, w, i;
 
-	manager_topology(rt, &topo, load);
+	environments_topology(rt, &topo);
+	manager_load(rt, load);
 	for (f = 0; f < rt->nb_functions; f++) {
 		const struct deployment *dep = runtime_live(&rt->functions[f]);
 		const struct worker_set *ws = deployment_workers(dep);
@@ -76,7 +57,7 @@ manager_step(struct runtime *rt, double seconds)
 			held[ws->ids[i]] = true;
 		fl = (struct placement_load){
 			.environments = ws->nb,
-			.in_flight = manager_in_flight(rt, f),
+			.in_flight = quotas_in_flight(rt, f),
 			.idle_s = (uint32_t)manager_idle_s[f],
 			.reserved_concurrency = rt->functions[f].cfg->reserved_concurrency,
 		};

@@ -207,3 +207,14 @@ quotas_set_tenant(struct runtime *rt, const char *tenant, const char *key, const
 	pthread_mutex_unlock(&quotas_lock);
 	return rc;
 }
+
+uint64_t
+quotas_in_flight(const struct runtime *rt, unsigned int f)
+{
+	uint64_t n = 0;
+	unsigned int d;
+
+	for (d = 0; d < rt->nb_dispatchers; d++)
+		n += counting_fn_in_flight(&rt->dispatchers[d]->counting, f);
+	return n;
+}

@@ -3,6 +3,7 @@
 #define TURBINE_QUOTAS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "runtime.h"
 
@@ -19,5 +20,8 @@ int quotas_set_function(struct runtime *rt, const char *function, const char *ke
 			const char *value, char *err, size_t errlen);
 int quotas_set_tenant(struct runtime *rt, const char *tenant, const char *key, const char *value,
 		      char *err, size_t errlen);
+
+/* Calls of function f admitted by any dispatcher and not yet finished by any worker. */
+uint64_t quotas_in_flight(const struct runtime *rt, unsigned int f);
 
 #endif /* TURBINE_QUOTAS_H */

@@ -34,18 +34,6 @@ telemetry_stats(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
-/* Calls of function f admitted by any dispatcher and not finished by any worker. */
-static uint64_t
-telemetry_in_flight(const struct runtime *rt, unsigned int f)
-{
-	uint64_t n = 0;
-	unsigned int d;
-
-	for (d = 0; d < rt->nb_dispatchers; d++)
-		n += counting_fn_in_flight(&rt->dispatchers[d]->counting, f);
-	return n;
-}
-
 static uint64_t
 telemetry_verdicts(const struct runtime *rt, unsigned int f, enum counting_verdict v)
 {
@@ -109,7 +97,7 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 	rte_tel_data_add_dict_u64(fd, "rate", fn->cfg->rate);
 	rte_tel_data_add_dict_u64(fd, "burst", fn->cfg->burst);
 	rte_tel_data_add_dict_u64(fd, "environments", ws->nb);
-	rte_tel_data_add_dict_u64(fd, "in_flight", telemetry_in_flight(rt, f));
+	rte_tel_data_add_dict_u64(fd, "in_flight", quotas_in_flight(rt, f));
 	for (i = 0; i < ws->nb; i++)
 		rte_tel_data_add_array_u64(cold, dep->envs[ws->ids[i]].init_ns / 1000);
 	telemetry_nest(fd, "cold_start_us", cold);
