@@ -1,0 +1,405 @@
+"""The suite's five steps. Each starts its system under test on CPU 0, drives it with
+turbine-gen on CPU 1, and returns its figures (flat names, see report.py) and the details
+behind them (every run's offered and achieved rate, losses, warnings, and its raw JSON)."""
+
+import json
+import os
+import shutil
+import time
+
+from . import callgrind
+from .procs import Dpdk, Netns, Proc, SuiteError, log, run
+from .report import fmt_value
+
+SUT_CPU = 0
+GEN_CPU = 1
+SUT_LCORES = '0@%d' % SUT_CPU
+GEN_LCORES = '0@%d' % GEN_CPU
+# testpmd needs a main lcore besides its forwarding one; both live on the SUT's CPU, and the
+# main one sleeps in read() while the other forwards.
+TESTPMD_LCORES = '0@%d,1@%d' % (SUT_CPU, SUT_CPU)
+
+ECHO_EVENT = '{"hello": "world"}'
+BIMODAL = [(995, 'spin', '{"us": 1}'), (5, 'spin', '{"us": 100}')]
+MEMIF_IP = '198.18.0.1'      # turbine's default address; the generator's default target
+
+
+class Plan:
+    """Durations and rates of one suite run: the full one, or --quick for CI."""
+
+    def __init__(self, quick):
+        self.quick = quick
+        self.warmup_s = 0.3 if quick else 1.0
+        self.peak_s = 1.0 if quick else 5.0
+        self.latency_s = 1.0 if quick else 12.0
+        self.drain_ms = 500 if quick else 1000
+        self.fractions = (0.1, 0.5, 0.9)
+        self.bimodal_fractions = (0.5, 0.8)
+        # The generator's own floor and Turbine's at the same gentle rate.
+        self.low_rate = 2000 if quick else 10000
+        # --quick keeps every open-loop rate low: the point is the plumbing, not the figures.
+        self.rate_cap = 20000 if quick else None
+        # Requests in flight for --max: memif's default window; on af_packet a deep window only
+        # queues in the kernel's socket buffers and adds latency, so it gets a shallower one.
+        self.window = {'memif': 512, 'af_packet': 64}
+        self.batch = 200 if quick else 1000
+
+    def rate(self, peak, fraction):
+        r = peak * fraction
+        if self.rate_cap is not None:
+            r = min(r, self.rate_cap * fraction)
+        return max(int(round(r)), 1)
+
+    def describe(self):
+        return {'quick': self.quick, 'warmup_s': self.warmup_s, 'peak_duration_s': self.peak_s,
+                'latency_duration_s': self.latency_s, 'drain_ms': self.drain_ms,
+                'load_fractions': list(self.fractions),
+                'bimodal_fractions': list(self.bimodal_fractions), 'low_rate_rps': self.low_rate,
+                'rate_cap_rps': self.rate_cap, 'max_outstanding': dict(self.window),
+                'arrivals': 'poisson', 'callgrind_batch': self.batch,
+                'cpus': {'system_under_test': SUT_CPU, 'generator': GEN_CPU},
+                'lcores': {'turbine': SUT_LCORES, 'testpmd': TESTPMD_LCORES,
+                           'turbine-gen': GEN_LCORES, 'kernel_threads': 1},
+                'echo_event': json.loads(ECHO_EVENT),
+                'bimodal_mix': [{'weight': w, 'fn': fn, 'event': json.loads(ev)}
+                                for w, fn, ev in BIMODAL]}
+
+
+class Suite:
+    """Paths of the built programs and of this run's raw folder, and the generator runs."""
+
+    def __init__(self, build, raw_dir, plan):
+        self.build = build
+        self.raw_dir = raw_dir
+        self.plan = plan
+        self.turbine = os.path.join(build, 'turbine')
+        self.gen = os.path.join(build, 'tools', 'gen', 'turbine-gen')
+        self.baseline = os.path.join(build, 'perf', 'turbine-kernel-baseline')
+        self.modules = {m: os.path.join(build, 'workers', 'modules', m + '.so')
+                        for m in ('echo', 'spin')}
+        self.testpmd = shutil.which('dpdk-testpmd') or '/usr/bin/dpdk-testpmd'
+
+    def raw(self, name):
+        return os.path.join(self.raw_dir, name)
+
+    def rel(self, path):
+        return os.path.relpath(path, os.path.dirname(self.raw_dir))
+
+    def required(self):
+        return [self.turbine, self.gen, self.baseline, self.testpmd] + list(self.modules.values())
+
+    def generate(self, name, vdev, load, netns=None, extra=()):
+        """One turbine-gen run; its JSON kept as raw/<name>.json, its output as raw/<name>.log."""
+        plan = self.plan
+        out = self.raw(name + '.json')
+        eal = Dpdk('gen')
+        duration = plan.peak_s if '--max' in load else plan.latency_s
+        cmd = ([self.gen, '--lcores', GEN_LCORES] + eal.args + ['--vdev', vdev, '--'] + list(extra) +
+               list(load) + ['--warmup', str(plan.warmup_s), '--duration', str(duration),
+                             '--drain-ms', str(plan.drain_ms), '--quiet', '--json', out])
+        if netns is not None:
+            cmd = ['ip', 'netns', 'exec', netns] + cmd
+        cmd = ['taskset', '-c', str(GEN_CPU)] + cmd
+        log('  run %s: %s' % (name, ' '.join(load)))
+        try:
+            p = run(cmd, check=False, timeout=plan.warmup_s + duration + plan.drain_ms / 1000 + 60)
+        finally:
+            eal.cleanup()
+        with open(self.raw(name + '.log'), 'w') as f:
+            f.write('$ %s\n%s%s' % (' '.join(cmd), p.stdout, p.stderr))
+        if p.returncode != 0:
+            raise SuiteError('turbine-gen (%s) exited %d: %s' % (name, p.returncode,
+                                                                 p.stderr.strip()[-600:]))
+        with open(out) as f:
+            d = json.load(f)
+        s = summarize(d)
+        s['raw'] = self.rel(out)
+        lat = s['latency_ns']['corrected']
+        log('    offered %.0f/s achieved %.0f/s lost %d, p50 %s p99 %s%s'
+            % (s['offered_rps'], s['achieved_rps'], s['lost'], fmt_value('p50_ns', lat.get('p50')),
+               fmt_value('p99_ns', lat.get('p99')), '' if s['rate_met'] else ', rate NOT met'))
+        return d, s
+
+
+LAT_KEYS = ('p50', 'p90', 'p99', 'p999', 'p9999', 'min', 'max', 'mean')
+
+
+def summarize(d):
+    """What the suite keeps of a turbine-gen JSON: rates, counts, the honesty flags, latency."""
+    lat = d.get('latency_ns', {})
+    return {
+        'offered_rps': d.get('offered_rps'), 'achieved_rps': d.get('achieved_rps'),
+        'sent': d.get('sent'), 'received': d.get('received'), 'lost': d.get('lost'),
+        'duplicates': d.get('duplicates'), 'rate_met': d.get('rate_met', True),
+        'late_sends': (d.get('schedule') or {}).get('late_sends', 0),
+        'by_status': d.get('by_status', {}),
+        'warnings': d.get('warnings', []),
+        'latency_ns': {k: {p: (lat.get(k) or {}).get(p) for p in LAT_KEYS}
+                       for k in ('corrected', 'uncorrected')},
+    }
+
+
+def latency_figures(figs, prefix, s):
+    cor = s['latency_ns']['corrected']
+    for p in ('p50', 'p99', 'p999'):
+        figs['%s.%s_ns' % (prefix, p)] = cor[p]
+    figs['%s.p99_uncorrected_ns' % prefix] = s['latency_ns']['uncorrected']['p99']
+    figs['%s.offered_rps' % prefix] = s['offered_rps']
+    figs['%s.achieved_rps' % prefix] = s['achieved_rps']
+
+
+def load_name(fraction):
+    return 'load%d' % round(fraction * 100)
+
+
+def echo_load(extra=()):
+    return ['--fn', 'echo', '--event', ECHO_EVENT] + list(extra)
+
+
+def open_loop(rate):
+    return ['--rate', str(rate), '--poisson']
+
+
+def start_turbine(suite, name, vdevs, functions, netns=None, ip=None):
+    eal = Dpdk(name)
+    cmd = [suite.turbine, '--lcores', SUT_LCORES] + eal.args
+    for v in vdevs:
+        cmd += ['--vdev', v]
+    cmd += ['--']
+    for fn in functions:
+        cmd += ['--fn', '%s=%s' % (fn, suite.modules[fn])]
+    if ip is not None:
+        cmd += ['--ip', ip]
+    cmd += ['--quiet']
+    p = Proc(name, cmd, suite.raw(name + '.log'), netns=netns, cpu=SUT_CPU)
+    p.eal = eal
+    try:
+        p.wait_for(r'^turbine: ready: ', 30)
+    except BaseException:
+        stop_turbine(p)
+        raise
+    return p
+
+
+def stop_turbine(p):
+    rc = p.stop(30)
+    p.eal.cleanup()
+    final = None
+    for line in p.output():
+        if line.startswith('turbine: final '):
+            try:
+                final = json.loads(line[len('turbine: final '):])
+            except ValueError:
+                pass
+    if rc != 0:
+        log('warning: %s exited %s (see %s)' % (p.name, rc, p.log_path))
+    return {'exit_status': rc, 'final': final}
+
+
+# A memif server whose client goes away while its lcore polls can fault in the memif PMD
+# (the client's regions are unmapped under the reader). Every run over memif therefore gets a
+# server of its own, started before the generator and stopped after it; how each one ended is
+# kept with the run, and a server that did not end cleanly is named in the report's notes.
+
+def testpmd_run(suite, name, load):
+    """One generator run against a fresh dpdk-testpmd in macswap mode."""
+    eal = Dpdk('testpmd')
+    sock = '/run/%s.sock' % eal.prefix     # an abstract socket name (memif's default)
+    cmd = (['stdbuf', '-oL', suite.testpmd, '--lcores', TESTPMD_LCORES] + eal.args +
+           ['--vdev', 'net_memif0,role=server,socket=' + sock, '--',
+            '--forward-mode=macswap', '--auto-start', '--total-num-mbufs=16384', '--no-mlockall'])
+    tp = Proc('testpmd', cmd, suite.raw(name + '-testpmd.log'), stdin_pipe=True, cpu=SUT_CPU)
+    try:
+        tp.wait_for(r'Press enter to exit', 30)
+        _, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
+    finally:
+        # testpmd leaves on a line on its stdin, after printing its port statistics.
+        rc = tp.stop(30, stdin_text='\n')
+        eal.cleanup()
+    s['sut'] = {'program': 'dpdk-testpmd', 'exit_status': rc, 'log': suite.rel(tp.log_path)}
+    return s
+
+
+def turbine_memif_run(suite, name, load, functions=('echo',)):
+    """One generator run against a fresh Turbine on its embedded default (a memif server)."""
+    t = start_turbine(suite, name + '-turbine', [], functions)
+    try:
+        sock = t.wait_for(r'memif server at (\S+)', 5).group(1)
+        d, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
+    finally:
+        res = stop_turbine(t)
+    s['sut'] = dict(res, program='turbine', log=suite.rel(t.log_path))
+    return d, s
+
+
+def step_ceiling(suite):
+    """dpdk-testpmd in macswap mode over memif: packet I/O and nothing else."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}}
+    s = det['runs']['peak'] = testpmd_run(
+        suite, 'ceiling-peak',
+        echo_load(['--reflector', '--max', '--outstanding', str(plan.window['memif'])]))
+    figs['ceiling.peak_pps'] = s['achieved_rps']
+    s = det['runs']['low'] = testpmd_run(suite, 'ceiling-low',
+                                         echo_load(['--reflector']) + open_loop(plan.low_rate))
+    latency_figures(figs, 'ceiling.low', s)
+    return figs, det
+
+
+def step_memif(suite):
+    """Turbine's embedded default (a memif server) with one lcore: peak, then open-loop latency."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}}
+    _, s = turbine_memif_run(suite, 'memif-peak',
+                             echo_load(['--max', '--outstanding', str(plan.window['memif'])]))
+    det['runs']['peak'] = s
+    peak = figs['memif.peak_rps'] = s['achieved_rps']
+    _, s = turbine_memif_run(suite, 'memif-low', echo_load(open_loop(plan.low_rate)))
+    det['runs']['low'] = s
+    latency_figures(figs, 'memif.low', s)
+    for fr in plan.fractions:
+        name = load_name(fr)
+        _, s = turbine_memif_run(suite, 'memif-' + name, echo_load(open_loop(plan.rate(peak, fr))))
+        det['runs'][name] = s
+        latency_figures(figs, 'memif.' + name, s)
+    return figs, det
+
+
+def step_kernel(suite):
+    """The kernel server, then Turbine on net_af_packet, on the same veth, generator and cores."""
+    plan = suite.plan
+    figs, det = {}, {'kernel': {'runs': {}}, 'af_packet': {'runs': {}}}
+    with Netns() as net:
+        vdev = 'net_af_packet0,iface=' + net.gen_if
+        target = ['--to', net.sut_ip + ':9000', '--src-ip', net.gen_ip]
+        max_load = echo_load(['--max', '--outstanding', str(plan.window['af_packet'])])
+        det['network'] = {'sut_netns': net.sut, 'gen_netns': net.gen, 'sut_ip': net.sut_ip,
+                          'gen_ip': net.gen_ip, 'veth': [net.sut_if, net.gen_if]}
+
+        net.kernel_address(True)
+        k = Proc('kernel-baseline', [suite.baseline, '--bind', net.sut_ip, '--threads', '1',
+                                     '--fn', 'echo=' + suite.modules['echo']],
+                 suite.raw('kernel-baseline.log'), netns=net.sut, cpu=SUT_CPU)
+        rates = {}
+        try:
+            k.wait_for(r'^turbine-kernel-baseline: ready: ', 10)
+            _, s = suite.generate('kernel-peak', vdev, max_load, net.gen, target)
+            det['kernel']['runs']['peak'] = s
+            peak = figs['kernel.peak_rps'] = s['achieved_rps']
+            for fr in plan.fractions:
+                name = load_name(fr)
+                rates[name] = plan.rate(peak, fr)
+                _, s = suite.generate('kernel-' + name, vdev, echo_load(open_loop(rates[name])),
+                                      net.gen, target)
+                det['kernel']['runs'][name] = s
+                latency_figures(figs, 'kernel.' + name, s)
+        finally:
+            det['kernel']['server'] = {'exit_status': k.stop(10), 'log': suite.rel(k.log_path),
+                                       'final': next((l for l in k.output() if ' final ' in l),
+                                                     None)}
+
+        net.kernel_address(False)
+        t = start_turbine(suite, 'turbine-af-packet', ['net_af_packet0,iface=' + net.sut_if],
+                          ['echo'], netns=net.sut, ip=net.sut_ip)
+        try:
+            _, s = suite.generate('af_packet-peak', vdev, max_load, net.gen, target)
+            det['af_packet']['runs']['peak'] = s
+            figs['af_packet.peak_rps'] = s['achieved_rps']
+            for name, rate in rates.items():
+                _, s = suite.generate('af_packet-' + name, vdev, echo_load(open_loop(rate)),
+                                      net.gen, target)
+                det['af_packet']['runs'][name] = s
+                latency_figures(figs, 'af_packet.' + name, s)
+        finally:
+            det['af_packet']['turbine'] = stop_turbine(t)
+    return figs, det
+
+
+def mix_load(extra=()):
+    load = []
+    for w, fn, ev in BIMODAL:
+        load += ['--mix-entry', '%d:%s:%s' % (w, fn, ev)]
+    return load + list(extra)
+
+
+def step_bimodal(suite):
+    """99.5% spin 1 us, 0.5% spin 100 us, on Turbine over memif: how the short ones fare."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}}
+    _, s = turbine_memif_run(suite, 'bimodal-capacity',
+                             mix_load(['--max', '--outstanding', str(plan.window['memif'])]),
+                             ('spin',))
+    det['runs']['capacity'] = s
+    cap = figs['bimodal.capacity_rps'] = s['achieved_rps']
+    for fr in plan.bimodal_fractions:
+        name = load_name(fr)
+        d, s = turbine_memif_run(suite, 'bimodal-' + name, mix_load(open_loop(plan.rate(cap, fr))),
+                                 ('spin',))
+        short, long_ = (d.get('mix') or [{}, {}])[:2]
+        for key, entry in (('short', short), ('long', long_)):
+            lat = (entry.get('latency_ns') or {}).get('corrected') or {}
+            s[key] = dict({k: lat.get(k) for k in LAT_KEYS}, received=entry.get('received'))
+        det['runs'][name] = s
+        figs['bimodal.%s.short_p99_ns' % name] = s['short']['p99']
+        figs['bimodal.%s.short_p999_ns' % name] = s['short']['p999']
+        figs['bimodal.%s.p99_ns' % name] = s['latency_ns']['corrected']['p99']
+        figs['bimodal.%s.p99_uncorrected_ns' % name] = s['latency_ns']['uncorrected']['p99']
+        figs['bimodal.%s.offered_rps' % name] = s['offered_rps']
+    return figs, det
+
+
+def step_instructions(suite):
+    """Instructions per request under callgrind, from fixed pcap batches: no timing involved."""
+    plan = suite.plan
+    valgrind = shutil.which('valgrind')
+    if valgrind is None:
+        raise SuiteError('valgrind is not installed')
+    n = plan.batch
+    results = {}
+    for label, count in (('idle', 0), ('n', n), ('2n', 2 * n)):
+        pcap_in = suite.raw('callgrind-%s-in.pcap' % label)
+        pcap_out = suite.raw('callgrind-%s-out.pcap' % label)
+        out = suite.raw('callgrind-%s.out' % label)
+        callgrind.write_requests(pcap_in, count, 'echo', json.loads(ECHO_EVENT))
+        eal = Dpdk('callgrind-' + label, no_huge=True)
+        cmd = ([valgrind, '--tool=callgrind', '--toggle-collect=' + callgrind.ROOT,
+                '--callgrind-out-file=' + out, '--compress-strings=no', '--compress-pos=no',
+                suite.turbine, '--lcores', SUT_LCORES] + eal.args +
+               ['--vdev', 'net_pcap0,rx_pcap=%s,tx_pcap=%s' % (pcap_in, pcap_out), '--',
+                '--fn', 'echo=' + suite.modules['echo'], '--quiet'])
+        p = Proc('callgrind-' + label, cmd, suite.raw('callgrind-%s.log' % label), cpu=SUT_CPU)
+        p.eal = eal
+        try:
+            p.wait_for(r'^turbine: ready: ', 120)
+            # The batch is read at the first polls; what follows is idle polling, which the
+            # idle run prices and callgrind.analyse() takes away.
+            time.sleep(1.5)
+        finally:
+            res = stop_turbine(p)
+        final = res['final'] or {}
+        if final.get('responses') != count:
+            raise SuiteError('callgrind run %s: %s responses for %d requests (see %s)'
+                             % (label, final.get('responses'), count, p.log_path))
+        results[label] = callgrind.parse(out)
+        results[label]['requests'] = count
+        results[label]['raw'] = suite.rel(out)
+    a = callgrind.analyse(results['idle'], results['n'], results['2n'], n)
+    # The captures are the suite's own and rewritten identically on every run: not kept.
+    for label in results:
+        for end in ('in', 'out'):
+            path = suite.raw('callgrind-%s-%s.pcap' % (label, end))
+            if os.path.exists(path):
+                os.unlink(path)
+    a['request_frame_bytes'] = len(callgrind.request_frame(1, 'echo', json.loads(ECHO_EVENT)))
+    annotate = shutil.which('callgrind_annotate')
+    if annotate is not None:
+        p = run([annotate, '--inclusive=yes', suite.raw('callgrind-n.out')], check=False)
+        with open(suite.raw('callgrind-n-annotate.txt'), 'w') as f:
+            f.write(p.stdout)
+        a['annotate'] = suite.rel(suite.raw('callgrind-n-annotate.txt'))
+    a['callgrind_runs'] = results
+    figs = {'instructions.per_request': a['per_request'],
+            'instructions.per_request_with_pmd': a['per_request_with_pmd']}
+    log('    %.0f instructions per request (%.0f with the pcap PMD)'
+        % (a['per_request'], a['per_request_with_pmd']))
+    return figs, a

@@ -1,0 +1,170 @@
+"""perf/run --quick end to end: every step at low rate, then the report checked for
+completeness and consistency. The figures themselves are not judged, only that each one is
+there and positive, that every ratio is the quotient of the figures it names, that the
+markdown table carries the same numbers, and that the plot is a PNG."""
+
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+PERF_RUN = os.environ.get('PERF_RUN', '')
+PERF_BUILD = os.environ.get('PERF_BUILD', '')
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+LOADS = ('load10', 'load50', 'load90')
+LATENCY = ('p50_ns', 'p99_ns', 'p999_ns', 'p99_uncorrected_ns', 'offered_rps', 'achieved_rps')
+
+
+def expected_figures():
+    """Written out here, not taken from perf/suite: the test states what a report must hold."""
+    names = ['ceiling.peak_pps', 'memif.peak_rps', 'kernel.peak_rps', 'af_packet.peak_rps',
+             'bimodal.capacity_rps', 'instructions.per_request',
+             'instructions.per_request_with_pmd']
+    names += ['ceiling.low.' + k for k in LATENCY] + ['memif.low.' + k for k in LATENCY]
+    names += ['%s.%s.%s' % (s, l, k) for s in ('memif', 'kernel', 'af_packet') for l in LOADS
+              for k in LATENCY]
+    names += ['bimodal.%s.%s' % (l, k) for l in ('load50', 'load80')
+              for k in ('short_p99_ns', 'short_p999_ns', 'p99_ns', 'p99_uncorrected_ns',
+                        'offered_rps')]
+    return names
+
+
+class Checks:
+    def __init__(self):
+        self.passed = 0
+        self.failed = []
+
+    def ok(self, cond, what, detail=None):
+        if cond:
+            self.passed += 1
+            print('ok     %s' % what)
+        else:
+            self.failed.append(what)
+            print('FAIL   %s' % what)
+            if detail is not None:
+                print('       %s' % (detail,))
+        return bool(cond)
+
+
+def number(v):
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def check_figures(c, doc):
+    figs = doc.get('figures', {})
+    absent = [n for n in expected_figures() if n not in figs]
+    c.ok(not absent, 'every expected figure is present', absent)
+    bad = [(n, figs[n]) for n in expected_figures() if n in figs and not (number(figs[n]) and figs[n] > 0)]
+    c.ok(not bad, 'every figure is a positive number', bad)
+    c.ok(not doc.get('errors'), 'no step failed', doc.get('errors'))
+
+
+def check_ratios(c, doc):
+    figs, ratios = doc.get('figures', {}), doc.get('ratios', {})
+    for family in ('turbine_vs_ceiling.', 'turbine_vs_kernel.', 'corrected_vs_uncorrected.'):
+        c.ok(any(n.startswith(family) for n in ratios), 'ratios include %s*' % family, list(ratios))
+    c.ok('turbine_vs_ceiling.peak' in ratios and 'turbine_vs_kernel.peak' in ratios,
+         'the peak ratios are there', list(ratios))
+    wrong = []
+    for name, r in ratios.items():
+        num, den = figs.get(r.get('numerator')), figs.get(r.get('denominator'))
+        if not (number(num) and number(den) and den > 0 and number(r.get('value'))
+                and math.isclose(r['value'], num / den, rel_tol=1e-9)):
+            wrong.append((name, r, num, den))
+    c.ok(not wrong, 'every ratio is its numerator figure over its denominator figure', wrong)
+    unc = [n for n, r in ratios.items() if n.startswith('corrected_vs_uncorrected.')]
+    c.ok(all(r['numerator'].endswith('.p99_ns') and r['denominator'].endswith('.p99_uncorrected_ns')
+             for n, r in ratios.items() if n in unc),
+         'corrected/uncorrected ratios compare p99 with p99', unc)
+    return ratios
+
+
+def check_markdown(c, md, stdout, ratios):
+    c.ok('| ratio | value |' in md, 'the markdown has the ratio table', md[:300])
+    for name, r in ratios.items():
+        row = '| %s | %.2f |' % (r['label'], r['value']) if number(r.get('value')) else None
+        if not c.ok(row is not None and row in md, 'markdown row for %s' % name, row):
+            break
+    c.ok(md.strip() in stdout, 'the table is printed as written')
+
+
+def check_raw(c, out_dir, doc):
+    """Every raw generator document the report points at exists and is the run's JSON."""
+    refs = []
+
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k == 'raw' and isinstance(x, str):
+                    refs.append(x)
+                else:
+                    walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(doc.get('steps', {}))
+    c.ok(len(refs) >= 20, 'the report references each run\'s raw output', len(refs))
+    missing = [r for r in refs if not os.path.exists(os.path.join(out_dir, r))]
+    c.ok(not missing, 'every raw reference exists', missing)
+    gen = [r for r in refs if r.endswith('.json')]
+    tools = set()
+    for r in gen:
+        with open(os.path.join(out_dir, r)) as f:
+            tools.add(json.load(f).get('tool'))
+    c.ok(tools == {'turbine-gen'}, 'the raw JSON files are turbine-gen documents', tools)
+
+
+def main():
+    c = Checks()
+    if os.geteuid() != 0:
+        print('skipped: needs root (hugepages, network namespaces)')
+        sys.exit(77)
+    if not PERF_RUN or not PERF_BUILD:
+        print('PERF_RUN and PERF_BUILD are set by meson test')
+        sys.exit(1)
+    with tempfile.TemporaryDirectory(prefix='tb-perf-quick-') as out:
+        t0 = time.monotonic()
+        cmd = [sys.executable, PERF_RUN, '--quick', '--no-build', '--build-dir', PERF_BUILD,
+               '--out', out]
+        print('running: %s' % ' '.join(cmd), flush=True)
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           timeout=540, stdin=subprocess.DEVNULL)
+        print(p.stdout)
+        print('perf/run --quick took %.0f s' % (time.monotonic() - t0))
+        c.ok(p.returncode == 0, 'perf/run --quick exits 0', p.returncode)
+        reports = glob.glob(os.path.join(out, '*.json'))
+        if c.ok(len(reports) == 1, 'one report JSON in the output folder', reports):
+            base = reports[0][:-len('.json')]
+            with open(reports[0]) as f:
+                doc = json.load(f)
+            c.ok(doc.get('config', {}).get('plan', {}).get('quick') is True,
+                 'the report records the quick plan')
+            check_figures(c, doc)
+            ratios = check_ratios(c, doc)
+            if c.ok(os.path.exists(base + '.md'), 'the markdown report exists'):
+                with open(base + '.md') as f:
+                    check_markdown(c, f.read(), p.stdout, ratios)
+            if c.ok(os.path.exists(base + '.png'), 'the plot exists'):
+                with open(base + '.png', 'rb') as f:
+                    head = f.read(8)
+                c.ok(head == PNG_SIGNATURE and os.path.getsize(base + '.png') > 1000,
+                     'the plot is a PNG', head)
+            check_raw(c, out, doc)
+            q = subprocess.run([sys.executable, PERF_RUN, '--compare', reports[0], reports[0]],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               timeout=30)
+            c.ok(q.returncode == 0, 'a report compared with itself: no regression', q.stdout[-500:])
+    print('perf_quick: %d checks passed, %d failed' % (c.passed, len(c.failed)))
+    for what in c.failed:
+        print('  failed: %s' % what)
+    sys.exit(1 if c.failed or c.passed == 0 else 0)
+
+
+if __name__ == '__main__':
+    main()
