@@ -35,7 +35,7 @@
 	X(fn_timeouts)       /* of which Sandbox.Timedout */                     \
 	X(cold_starts)       /* first calls of an environment */                 \
 	FRAME_DROP_REASONS(X)                                                    \
-	X(drop_tx_full)      /* the port would not take a frame after retries */ \
+	X(drop_tx_full)      /* the port's queue and the TX backlog were both full */ \
 	X(drop_multiseg)     /* a frame spread over several buffers */           \
 	X(drop_ring_full)    /* answered 503: no worker ring had room */         \
 	X(drop_alloc)        /* no buffer to build a reply in */

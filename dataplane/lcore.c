@@ -174,6 +174,9 @@ lcore_roles_free(struct runtime *rt)
 		worker_free(rt->workers[i]);
 }
 
+/* At shutdown, how long a port that will not take the last replies is waited for. */
+#define LCORE_DRAIN_MS 1000
+
 /*
  * Shutdown, in order: each dispatcher stops receiving; a worker finishes
  * what is queued to it once every dispatcher has stopped; a dispatcher
@@ -192,7 +195,7 @@ lcore_worker_drained(const struct runtime *rt, struct worker *w)
 	for (i = 0; i < w->nb_inbound; i++)
 		if (!rte_ring_empty(w->inbound[i]))
 			return false;
-	tx_flush(&w->tx);
+	tx_drain(&w->tx, LCORE_DRAIN_MS);
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return true;
 }
@@ -210,7 +213,7 @@ lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d)
 	/* Every worker is done, so their last replies are in the rings: send them all. */
 	while (dispatch_collect(rt, d) != 0)
 		tx_flush(&d->tx);
-	tx_flush(&d->tx);
+	tx_drain(&d->tx, LCORE_DRAIN_MS);
 	return true;
 }
 

@@ -1,10 +1,11 @@
-/* Transmit: per-lcore TX batches; nothing the port refuses goes uncounted. */
+/* Transmit: per-lcore TX batches with a backlog; nothing the port refuses goes uncounted. */
+#include <string.h>
+
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_pause.h>
 
 #include "tx.h"
-
-/* A full TX ring usually drains within a few polls; past that, the frame is dropped and counted. */
-#define TX_RETRIES 8
 
 void
 tx_queue_init(struct tx_queue *q, uint16_t port_id, uint16_t queue_id, struct counters *counters)
@@ -18,17 +19,43 @@ tx_queue_init(struct tx_queue *q, uint16_t port_id, uint16_t queue_id, struct co
 void
 tx_flush(struct tx_queue *q)
 {
-	uint16_t sent = 0;
-	unsigned int tries;
+	uint16_t sent;
 
 	if (q->len == 0)
 		return;
-	for (tries = 0; sent < q->len && tries < TX_RETRIES; tries++)
-		sent += rte_eth_tx_burst(q->port_id, q->queue_id, q->pkts + sent, q->len - sent);
+	sent = rte_eth_tx_burst(q->port_id, q->queue_id, q->pkts, q->len);
 	counters_add(q->counters, COUNTER_tx_packets, sent);
-	if (sent < q->len) {
-		counters_add(q->counters, COUNTER_drop_tx_full, q->len - sent);
-		rte_pktmbuf_free_bulk(q->pkts + sent, q->len - sent);
+	if (sent == q->len) {
+		q->len = 0;
+		return;
 	}
-	q->len = 0;
+	/* Oldest first: what the port did not take goes to the front, in order. */
+	memmove(q->pkts, q->pkts + sent, (q->len - sent) * sizeof(q->pkts[0]));
+	q->len -= sent;
+}
+
+void
+tx_send_slow(struct tx_queue *q, struct rte_mbuf *m)
+{
+	tx_flush(q);
+	if (q->len == TX_BACKLOG) {
+		counters_inc(q->counters, COUNTER_drop_tx_full);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	q->pkts[q->len++] = m;
+}
+
+void
+tx_drain(struct tx_queue *q, unsigned int timeout_ms)
+{
+	uint64_t deadline = rte_rdtsc() + rte_get_tsc_hz() / 1000 * timeout_ms;
+
+	for (tx_flush(q); q->len != 0 && rte_rdtsc() < deadline; tx_flush(q))
+		rte_pause();
+	if (q->len != 0) {
+		counters_add(q->counters, COUNTER_drop_tx_full, q->len);
+		rte_pktmbuf_free_bulk(q->pkts, q->len);
+		q->len = 0;
+	}
 }
