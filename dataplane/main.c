@@ -79,14 +79,14 @@ main_lcores(struct runtime *rt, char *err, size_t errlen)
 	return 0;
 }
 
-/* Enough buffers for every descriptor, ring and per-lcore cache at once, and some to spare. */
+/* Enough buffers for every descriptor, ring, per-lcore cache and TX backlog at once, and some to spare. */
 static int
 main_mempool(struct runtime *rt, char *err, size_t errlen)
 {
 	unsigned int pairs = rt->nb_dispatchers * rt->nb_workers;
 	unsigned int n = (rt->nb_rx_queues + rt->nb_tx_queues) * 1024 +
 			 pairs * RUNTIME_RING_SIZE * 2 +
-			 rte_lcore_count() * (MAIN_MBUF_CACHE + 2 * RUNTIME_BURST + 2 * TX_BACKLOG) +
+			 rte_lcore_count() * (MAIN_MBUF_CACHE + 2 * RUNTIME_BURST + TX_BACKLOG) +
 			 2048;
 	int socket = main_caps.socket_id >= 0 ? main_caps.socket_id : (int)rte_socket_id();
 	uint16_t priv = RTE_ALIGN_CEIL(sizeof(struct request_desc), RTE_MBUF_PRIV_ALIGN);

@@ -16,14 +16,19 @@ tx_queue_init(struct tx_queue *q, uint16_t port_id, uint16_t queue_id, struct co
 	q->counters = counters;
 }
 
+/* A full TX queue usually drains within a few tries; past that the rest waits in the backlog. */
+#define TX_RETRIES 8
+
 void
 tx_flush(struct tx_queue *q)
 {
-	uint16_t sent;
+	unsigned int tries;
+	uint16_t sent = 0;
 
 	if (q->len == 0)
 		return;
-	sent = rte_eth_tx_burst(q->port_id, q->queue_id, q->pkts, q->len);
+	for (tries = 0; sent < q->len && tries < TX_RETRIES; tries++)
+		sent += rte_eth_tx_burst(q->port_id, q->queue_id, q->pkts + sent, q->len - sent);
 	counters_add(q->counters, COUNTER_tx_packets, sent);
 	if (sent == q->len) {
 		q->len = 0;
@@ -52,7 +57,7 @@ tx_drain(struct tx_queue *q, unsigned int timeout_ms)
 	uint64_t deadline = rte_rdtsc() + rte_get_tsc_hz() / 1000 * timeout_ms;
 
 	for (tx_flush(q); q->len != 0 && rte_rdtsc() < deadline; tx_flush(q))
-		rte_pause();
+		rte_delay_us_block(10);
 	if (q->len != 0) {
 		counters_add(q->counters, COUNTER_drop_tx_full, q->len);
 		rte_pktmbuf_free_bulk(q->pkts, q->len);
