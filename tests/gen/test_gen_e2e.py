@@ -193,23 +193,7 @@ def body(c):
         c.eq(rc, 0, 'turbine exits 0')
 
 
-def main():
-    c = harness.Checks('gen_end_to_end')
-    missing = [x for x in (harness.TURBINE, TURBINE_GEN, harness.MODULES['echo'], harness.MODULES['spin'])
-               if not x or not os.path.exists(x)]
-    if missing:
-        harness.log('missing built files (run through meson test): %s' % missing)
-        sys.exit(1)
-    try:
-        body(c)
-    except harness.Interrupted as e:
-        c.failed.append('interrupted by %s' % e)
-    except Exception as e:  # noqa: BLE001 - every failure is reported, then the run fails
-        import traceback
-        traceback.print_exc()
-        c.failed.append('exception: %s' % e)
-    sys.exit(c.finish())
-
-
 if __name__ == '__main__':
-    main()
+    harness.main('gen_end_to_end', body,
+                 required=[harness.TURBINE, TURBINE_GEN, harness.MODULES['echo'],
+                           harness.MODULES['spin']])

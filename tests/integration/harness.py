@@ -109,13 +109,17 @@ class Checks:
         return 1 if self.failed or self.passed == 0 else 0
 
 
-def main(name, body):
-    """Run body(checks) and exit with the result; print the traceback of an error."""
+def main(name, body, required=None):
+    """Run body(checks) and exit with the result; print the traceback of an error.
+
+    `required`: the built files the test needs (default: turbine, the CLI and every module).
+    """
     checks = Checks(name)
     if os.geteuid() != 0:
         skip('needs root: network namespaces, veth pairs, raw sockets and DPDK')
-    missing = [p for p in [TURBINE, TURBINE_INVOKE] + list(MODULES.values())
-               if not p or not os.path.exists(p)]
+    if required is None:
+        required = [TURBINE, TURBINE_INVOKE] + list(MODULES.values())
+    missing = [p for p in required if not p or not os.path.exists(p)]
     if missing:
         log('missing built files (run through meson test): %s' % missing)
         sys.exit(1)
