@@ -212,9 +212,7 @@ def scenario(c, bed, db, tmp):
         f.write(CONFIG % {'module': MODULE, 'n': N, 'socket': db.socket, 'user': DB_USER,
                           'password': DB_PASSWORD, 'db': DB_NAME,
                           'absent': os.path.join(tmp, 'absent.sock')})
-    t = bed.turbine({}, args=['--config', path])
-    i = t.cmd.index('-l')
-    t.cmd[i:i + 2] = ['--lcores', LCORES]
+    t = bed.turbine({}, lcores=LCORES, args=['--config', path])
     t.start()
     c.eq((t.dispatchers, t.workers), (1, 3), 'turbine: one dispatcher, three workers')
 
@@ -316,6 +314,4 @@ if which('mariadbd', 'mysqld') is None:
     harness.skip('mariadbd is not installed (mariadb-server)')
 if which('mariadb-install-db', 'mysql_install_db') is None or which('mariadb', 'mysql') is None:
     harness.skip('mariadb-install-db or the mariadb client is missing (mariadb-server)')
-# The harness checks that the modules it is told about exist: here, only this one.
-harness.MODULES = {'dbcount': MODULE}
-harness.main('db_scenario', body)
+harness.main('db_scenario', body, required=[harness.TURBINE, MODULE])
