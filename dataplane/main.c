@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "functions.h"
 #include "lcore.h"
+#include "memif_guard.h"
 #include "quotas.h"
 #include "environments.h"
 #include "policy.h"
@@ -121,6 +122,7 @@ static int
 main_rcu(struct runtime *rt, char *err, size_t errlen)
 {
 	size_t size = rte_rcu_qsbr_get_memsize(RTE_MAX_LCORE);
+	struct rte_eth_dev_info info;
 	unsigned int lcore;
 
 	rt->rcu = rte_zmalloc("turbine_rcu", size, RTE_CACHE_LINE_SIZE);
@@ -131,6 +133,10 @@ main_rcu(struct runtime *rt, char *err, size_t errlen)
 	RTE_LCORE_FOREACH(lcore)
 		if (rt->roles[lcore].dispatcher != NULL || rt->roles[lcore].worker != NULL)
 			rte_rcu_qsbr_thread_register(rt->rcu, lcore);
+	/* The memif driver unmaps its rings without waiting for the lcores: see memif_guard.c. */
+	if (rte_eth_dev_info_get(rt->port_id, &info) == 0 && info.driver_name != NULL &&
+	    strcmp(info.driver_name, "net_memif") == 0)
+		memif_guard_enable(rt->rcu);
 	return 0;
 }
 
@@ -162,6 +168,7 @@ static const struct {
 static void
 main_teardown(struct runtime *rt)
 {
+	memif_guard_disable();
 	control_stop();
 	environments_fini(rt);
 	port_stop(rt);
