@@ -190,7 +190,8 @@ def body(c):
         for step in (open_loop, mix_two_lcores, closed_loop, refusals):
             step(c, bed, t, sock, tmp)
         rc, _ = t.stop()
-        c.eq(rc, 0, 'turbine exits 0')
+        if not c.eq(rc, 0, 'turbine exits 0'):
+            harness.log(t.output())
 
 
 if __name__ == '__main__':
