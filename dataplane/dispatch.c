@@ -268,6 +268,8 @@ dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
 	verify_cksum = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
 	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &rt->svc, verify_cksum,
 			   &desc->from);
+	if (desc->from.udp_cksum_partial)
+		counters_inc(d->counters, COUNTER_rx_csum_partial);
 	switch (v) {
 	case FRAME_REQUEST:
 		return dispatch_request(rt, d, m, desc);

@@ -130,6 +130,33 @@ frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t i
 	return FRAME_ICMP_REPLY;
 }
 
+enum frame_cksum {
+	FRAME_CKSUM_OK,       /* verifies, or zero: the sender computed none (RFC 768) */
+	FRAME_CKSUM_PARTIAL,  /* the pseudo-header sum alone: the sender computed none either */
+	FRAME_CKSUM_BAD,
+};
+
+/*
+ * A kernel sending through a device that offers checksum offload (a veth
+ * does) leaves the UDP checksum partial, the folded pseudo-header sum for the
+ * device to complete, and a veth or a packet socket hands the frame on as it
+ * is. That value is taken as "not computed" rather than wrong. The
+ * pseudo-header sum is needed for the full check anyway, so telling the two
+ * apart costs one comparison, and only once the full check has failed.
+ */
+static enum frame_cksum
+frame_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, uint32_t udp_len)
+{
+	uint16_t phdr;
+
+	if (udp->dgram_cksum == 0)
+		return FRAME_CKSUM_OK;
+	phdr = rte_ipv4_phdr_cksum(ip, 0);
+	if (frame_sum_folded(udp, udp_len, phdr) == 0xffff)
+		return FRAME_CKSUM_OK;
+	return udp->dgram_cksum == phdr ? FRAME_CKSUM_PARTIAL : FRAME_CKSUM_BAD;
+}
+
 static enum frame_verdict
 frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
 	  const struct frame_service *svc, bool verify_udp_cksum, struct frame_request *req)
@@ -146,10 +173,13 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 	if (udp_len < FRAME_UDP_LEN || udp_len != l4_len)
 		return FRAME_drop_udp_bad_length;
 
-	/* A zero checksum means the sender did not compute one (RFC 768). */
-	if (verify_udp_cksum && udp->dgram_cksum != 0 &&
-	    frame_sum_folded(udp, udp_len, rte_ipv4_phdr_cksum(ip, 0)) != 0xffff)
-		return FRAME_drop_udp_bad_checksum;
+	if (verify_udp_cksum) {
+		enum frame_cksum ck = frame_udp_cksum(ip, udp, udp_len);
+
+		if (ck == FRAME_CKSUM_BAD)
+			return FRAME_drop_udp_bad_checksum;
+		req->udp_cksum_partial = ck == FRAME_CKSUM_PARTIAL;
+	}
 
 	if (udp->dst_port != svc->udp_port)
 		return FRAME_drop_udp_wrong_port;
@@ -217,6 +247,7 @@ enum frame_verdict
 frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
 	       bool verify_udp_cksum, struct frame_request *req)
 {
+	req->udp_cksum_partial = false;
 	if (len < FRAME_ETH_LEN)
 		return FRAME_drop_truncated;
 

@@ -22,7 +22,7 @@
 	X(drop_icmp_other)       /* ICMP that is not an echo request */            \
 	X(drop_not_udp)          /* another IP protocol */                          \
 	X(drop_udp_bad_length)   /* UDP length disagrees with the IP length */     \
-	X(drop_udp_bad_checksum) /* non-zero checksum that does not verify */      \
+	X(drop_udp_bad_checksum) /* wrong, and neither 0 nor left partial */       \
 	X(drop_udp_wrong_port)   /* UDP to a port other than the service port */   \
 	X(drop_oversize)         /* payload above the port MTU minus 28 */
 
@@ -55,12 +55,19 @@ struct frame_request {
 	uint8_t src_mac[6];
 	uint32_t src_ip;          /* network order */
 	uint16_t src_port;        /* network order */
+	/*
+	 * Whatever the verdict: true when the frame is UDP and its checksum
+	 * held only the pseudo-header sum, left for a device to complete (a
+	 * kernel sending through a veth), and so was not verified.
+	 */
+	bool udp_cksum_partial;
 };
 
 /*
- * Classify a received frame of `len` bytes. For FRAME_REQUEST, *req is filled.
- * For FRAME_ARP_REPLY and FRAME_ICMP_REPLY the frame has been rewritten in
- * place into the reply (same length), ready to transmit.
+ * Classify a received frame of `len` bytes. For FRAME_REQUEST, *req is filled;
+ * req->udp_cksum_partial is set whatever the verdict. For FRAME_ARP_REPLY and
+ * FRAME_ICMP_REPLY the frame has been rewritten in place into the reply (same
+ * length), ready to transmit.
  * `verify_udp_cksum` is false when the port already verified it in hardware.
  */
 enum frame_verdict frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,

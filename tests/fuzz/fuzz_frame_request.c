@@ -150,7 +150,9 @@ fuzz_reply_round_trip(const struct frame_request *req)
 	client.max_payload = UINT16_MAX;
 	memcpy(out + FRAME_UDP_HEADERS_LEN, payload, sizeof(payload));
 	frame_write_udp_headers(out, &fuzz_svc, req, sizeof(payload), false);
+	/* A checksum computed in full is never taken for one left partial. */
 	if (frame_classify(out, sizeof(out), &client, true, &back) != FRAME_REQUEST ||
+	    back.udp_cksum_partial ||
 	    back.payload_offset != FRAME_UDP_HEADERS_LEN || back.payload_len != sizeof(payload) ||
 	    memcmp(out + FRAME_UDP_HEADERS_LEN, payload, sizeof(payload)) != 0)
 		fuzz_fail("reply headers do not classify", out, sizeof(out));
@@ -177,6 +179,11 @@ fuzz_frame(const uint8_t *data, size_t size, bool verify)
 	v = frame_classify(f, len, &fuzz_svc, verify, &req);
 	if ((unsigned int)v >= FRAME_VERDICT_MAX || frame_verdict_name(v) == NULL)
 		fuzz_fail("verdict out of range", data, size);
+	/* Partial is only reported for a checksum checked here, and only past the check. */
+	if (req.udp_cksum_partial && (!verify || (v != FRAME_REQUEST &&
+						  v != FRAME_drop_udp_wrong_port &&
+						  v != FRAME_drop_oversize)))
+		fuzz_fail("partial checksum reported where none was checked", data, size);
 
 	switch (v) {
 	case FRAME_REQUEST:

@@ -38,10 +38,14 @@ def ipv4(proto, l4, options=b"", frag=0, dst=SVC_IP):
 
 
 def udp_frame(payload, port=SVC_PORT, options=b"", cksum=True, pad=0):
+    """cksum: True (correct), False (none: 0) or "partial" (the pseudo-header sum a kernel
+    leaves for the device to finish)."""
     length = 8 + len(payload)
     u = struct.pack("!HHHH", CLI_PORT, port, length, 0) + payload
-    if cksum:
-        pseudo = CLI_IP + SVC_IP + struct.pack("!BBH", 0, 17, length)
+    pseudo = CLI_IP + SVC_IP + struct.pack("!BBH", 0, 17, length)
+    if cksum == "partial":
+        u = u[:6] + struct.pack("!H", ~csum(pseudo) & 0xFFFF) + u[8:]
+    elif cksum:
         c = csum(pseudo + u) or 0xFFFF
         u = u[:6] + struct.pack("!H", c) + u[8:]
     return SVC_MAC + CLI_MAC + b"\x08\x00" + ipv4(17, u, options) + b"\xee" * pad
@@ -87,6 +91,7 @@ def main():
         "frame_udp_dryrun_options": udp_frame(dry, options=b"\x01" * 8),
         "frame_udp_no_cksum_padded": udp_frame(pack({"id": 1, "fn": "f"}), cksum=False, pad=20),
         "frame_udp_not_a_map": udp_frame(pack([1, 2, 3])),
+        "frame_udp_cksum_partial": udp_frame(minimal, cksum="partial"),
         "frame_udp_wrong_port": udp_frame(minimal, port=9001),
         "frame_arp_request": arp_request(),
         "frame_arp_other": arp_request(CLI_IP),

@@ -732,6 +732,89 @@ test_verdict_names(void **state)
 }
 
 /* Headers for a reply to the request in `f`; the payload follows them in `out`. */
+/*
+ * A kernel leaves the checksum partial, the folded pseudo-header sum, for a
+ * device to complete; over a veth nobody does. That is "not computed", on
+ * every port, and reported; anything else wrong is still dropped.
+ */
+static void
+test_udp_checksum_partial(void **state)
+{
+	struct udp_opts zero = { .zero_cksum = true };
+	struct udp_opts other_port = { .dst_port = SVC_PORT + 1 };
+	uint8_t *udp = f + ETH_LEN + IP_LEN;
+	uint16_t partial;
+	uint32_t len;
+
+	(void)state;
+	/* A correct sum: accepted, not reported. */
+	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
+	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_false(req.udp_cksum_partial);
+
+	/* The partial sum: accepted as a request, reported, the frame untouched. */
+	partial = fold(pseudo_sum(f, (uint16_t)(UDP_LEN + sizeof(request_payload))));
+	put16(udp + 6, partial);
+	assert_false(udp_cksum_ok(f));
+	memcpy(copy, f, len);
+	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_true(req.udp_cksum_partial);
+	assert_request(ETH_LEN + IP_LEN, sizeof(request_payload));
+	assert_memory_equal(f, copy, len);
+	/* Verified in hardware: nothing checked here, nothing reported. */
+	assert_int_equal(classify(len, false), FRAME_REQUEST);
+	assert_false(req.udp_cksum_partial);
+
+	/* A sum wrong by one, or partial over another pseudo-header: dropped, not reported. */
+	put16(udp + 6, (uint16_t)(partial ^ 1));
+	expect_drop(len, FRAME_drop_udp_bad_checksum);
+	assert_false(req.udp_cksum_partial);
+	put16(udp + 6, partial);
+	put32(f + ETH_LEN + 12, CLI_IP + 1);
+	fix_ip_cksum(f);
+	expect_drop(len, FRAME_drop_udp_bad_checksum);
+	assert_false(req.udp_cksum_partial);
+
+	/* Zero: no checksum (RFC 768), accepted and not reported as partial. */
+	len = build_udp(f, request_payload, sizeof(request_payload), &zero);
+	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_false(req.udp_cksum_partial);
+
+	/* The rule holds on every port: the frame is dropped for its port, not its checksum. */
+	len = build_udp(f, request_payload, sizeof(request_payload), &other_port);
+	put16(udp + 6, fold(pseudo_sum(f, (uint16_t)(UDP_LEN + sizeof(request_payload)))));
+	expect_drop(len, FRAME_drop_udp_wrong_port);
+	assert_true(req.udp_cksum_partial);
+
+	/* Another frame after a partial one is not reported. */
+	len = build_arp(f, 1, SVC_IP);
+	req.udp_cksum_partial = true;
+	assert_int_equal(frame_classify(f, len, &svc, true, &req), FRAME_ARP_REPLY);
+	assert_false(req.udp_cksum_partial);
+}
+
+/* A correct checksum that happens to equal the pseudo-header sum is just correct. */
+static void
+test_udp_checksum_equal_to_pseudo_sum(void **state)
+{
+	uint8_t payload[4] = { 0x12, 0x34, 0x00, 0x00 };
+	uint8_t *udp = f + ETH_LEN + IP_LEN;
+	uint16_t ph, rest;
+	uint32_t len;
+
+	(void)state;
+	len = build_udp(f, payload, sizeof(payload), NULL);
+	ph = fold(pseudo_sum(f, UDP_LEN + sizeof(payload)));
+	/* With the field at ph, the last payload word that makes the whole sum 0xffff. */
+	put16(udp + 6, ph);
+	rest = fold(sum16(udp, UDP_LEN + sizeof(payload), ph));
+	put16(udp + UDP_LEN + 2, (uint16_t)~rest);
+	assert_true(udp_cksum_ok(f));
+	assert_int_equal(get16(udp + 6), ph);
+	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_false(req.udp_cksum_partial);
+}
+
 static void
 write_reply(uint8_t *out, const void *payload, uint16_t plen, bool offload)
 {
@@ -805,6 +888,27 @@ test_write_udp_headers_offload(void **state)
 	assert_true(udp_cksum_ok(out));
 }
 
+/* What offload leaves in the UDP checksum is what the classifier takes as partial. */
+static void
+test_write_udp_headers_offload_classifies_partial(void **state)
+{
+	static uint8_t out[2048];
+	static const uint8_t payload[] = { 0x80 };
+	struct frame_service client;
+
+	(void)state;
+	write_reply(out, payload, sizeof(payload), true);
+	fix_ip_cksum(out);
+	memcpy(client.mac, cli_mac, 6);
+	client.ip = htonl(CLI_IP);
+	client.udp_port = htons(CLI_PORT);
+	client.max_payload = 1472;
+	memset(&req, 0x5a, sizeof(req));
+	assert_int_equal(frame_classify(out, FRAME_UDP_HEADERS_LEN + sizeof(payload), &client, true,
+					&req), FRAME_REQUEST);
+	assert_true(req.udp_cksum_partial);
+}
+
 /* A sum of exactly zero is sent as 0xffff, since 0 would mean "no checksum". */
 static void
 test_write_udp_headers_zero_sum(void **state)
@@ -842,6 +946,8 @@ main(void)
 		cmocka_unit_test_setup(test_not_udp, setup),
 		cmocka_unit_test_setup(test_udp_bad_length, setup),
 		cmocka_unit_test_setup(test_udp_checksum, setup),
+		cmocka_unit_test_setup(test_udp_checksum_partial, setup),
+		cmocka_unit_test_setup(test_udp_checksum_equal_to_pseudo_sum, setup),
 		cmocka_unit_test_setup(test_udp_wrong_port, setup),
 		cmocka_unit_test_setup(test_oversize, setup),
 		cmocka_unit_test_setup(test_truncated_every_header, setup),
@@ -849,6 +955,7 @@ main(void)
 		cmocka_unit_test_setup(test_verdict_names, setup),
 		cmocka_unit_test_setup(test_write_udp_headers, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_offload, setup),
+		cmocka_unit_test_setup(test_write_udp_headers_offload_classifies_partial, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_zero_sum, setup),
 	};
 

@@ -143,6 +143,7 @@ rx_one(struct gen_rx *rx, struct rte_mbuf *m, uint64_t now)
 		gen_add(&rx->st.multiseg, 1);
 		return false;
 	}
+	/* Turbine's own classifier: a kernel server's replies, checksum left partial, pass here too. */
 	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &rx->svc,
 			   true, &req);
 	switch (v) {
