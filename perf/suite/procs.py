@@ -197,9 +197,6 @@ class Netns:
                 for key in ('all', 'default', ifname):
                     run(['ip', 'netns', 'exec', ns, 'sysctl', '-qw',
                          'net.ipv6.conf.%s.disable_ipv6=1' % key], check=False)
-                # af_packet hands frames to DPDK as they are: a partial checksum left for
-                # an offload that never happens would reach the other side wrong.
-                run(['ip', 'netns', 'exec', ns, 'ethtool', '-K', ifname, 'tx', 'off'])
                 run(['ip', '-n', ns, 'link', 'set', ifname, 'up'])
         except BaseException:
             self.__exit__(None, None, None)

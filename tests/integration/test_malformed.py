@@ -34,6 +34,7 @@ def frame_corpus(bed, t, sport):
         return ip_frame(udp(src, dst, sport, port, payload, **udp_kw))
 
     whole = ip_frame(good_udp)
+    partial = struct.unpack('!H', udp(src, dst, sport, 9000, req, csum='partial')[6:8])[0]
     other = '198.18.%d.3' % bed.k
     return [
         ('Ethernet header only', eth(them, us, ETH_IPV4, b''), 'drop_truncated'),
@@ -63,7 +64,12 @@ def frame_corpus(bed, t, sport):
         ('UDP length short of the IP length', to_service(req, length=8 + len(req) - 4), 'drop_udp_bad_length'),
         ('UDP length 7', to_service(req, length=7), 'drop_udp_bad_length'),
         ('bad UDP checksum', to_service(req, csum=0xbeef), 'drop_udp_bad_checksum'),
+        ('UDP checksum one off the pseudo-header sum', to_service(req, csum=partial ^ 1),
+         'drop_udp_bad_checksum'),
         ('UDP to another port', to_service(req, port=9001), 'drop_udp_wrong_port'),
+        # A partial checksum is "not computed" on every port: dropped for the port alone.
+        ('UDP to another port, checksum left partial', to_service(req, port=9001, csum='partial'),
+         'drop_udp_wrong_port'),
         # One byte over what MTU 1500 carries. Only the client's end has a
         # larger MTU: turbine's end keeps 1500 (so does its port), and a veth
         # still delivers frames of up to MTU + 18 bytes, which this is.
@@ -86,6 +92,7 @@ def accepted_corpus(bed, t, sport):
         ('UDP checksum 0 (none)', 102, request(102, csum=0)),
         ('Ethernet padding after the IP packet', 103, request(103) + bytes(24)),
         ('TTL 1 and DF set', 104, request(104, ttl=1, flags_frag=0x4000)),
+        ('UDP checksum left partial (the pseudo-header sum)', 105, request(105, csum='partial')),
     ]
 
 
@@ -154,12 +161,17 @@ def body(c):
         c.eq({n: v for n, v in got.items() if v}, {n: v for n, v in expected.items() if v},
              'no drop counted under any other reason')
         c.eq(after['requests'] - before['requests'], 0, 'no bad frame taken as a request')
+        c.eq(after['rx_csum_partial'] - before['rx_csum_partial'], COPIES,
+             'rx_csum_partial counts the partial checksum to another port')
         c.eq(cl.recv(0.2), None, 'no response to a bad frame')
 
+        before = t.stats()
         for what, rid, frame in accepted_corpus(bed, t, cl.port):
             raw.send(frame)
             r = cl.recv(2)
             c.eq((r or {}).get('id') if isinstance(r, dict) else r, rid, 'accepted: ' + what)
+        c.eq(t.stats()['rx_csum_partial'] - before['rx_csum_partial'], 1,
+             'rx_csum_partial counts the one accepted request with a partial checksum')
 
         for what, data, must_400 in payload_corpus():
             r = cl.call(data, timeout=2)
