@@ -151,6 +151,7 @@ static const struct jail_syscall jail_allowed[] = {
 	JAIL_SYS(rt_sigprocmask, JAIL_BOTH),
 	JAIL_SYS(rt_sigaction, JAIL_BOTH),
 	JAIL_SYS(rt_sigreturn, JAIL_BOTH),
+	JAIL_SYS(sigaltstack, JAIL_BOTH),
 	JAIL_SYS(restart_syscall, JAIL_BOTH),
 	/* What libraries ask about the process they run in. */
 	JAIL_SYS(getuid, JAIL_BOTH),
@@ -194,13 +195,17 @@ static const struct jail_syscall jail_allowed[] = {
 	JAIL_SYS(epoll_ctl, JAIL_BOTH | JAIL_NET),
 	JAIL_SYS(epoll_wait, JAIL_BOTH | JAIL_NET),
 	JAIL_SYS(epoll_pwait, JAIL_BOTH | JAIL_NET),
+#if defined(__SANITIZE_ADDRESS__)
+	/* build-asan: the sanitizers' runtime finds its own executable when it reports. */
+	JAIL_SYS(readlink, JAIL_CALLS),
+#endif
 };
 
 /* The init process only waits for the call process and reports how it ended. */
 static const int jail_reaper_allowed[] = {
 	SCMP_SYS(wait4), SCMP_SYS(waitid), SCMP_SYS(futex), SCMP_SYS(exit), SCMP_SYS(exit_group),
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall), SCMP_SYS(brk), SCMP_SYS(munmap),
-	SCMP_SYS(madvise),
+	SCMP_SYS(madvise), SCMP_SYS(sigaltstack),
 };
 
 static int
@@ -270,6 +275,11 @@ static const struct jail_rule jail_rules[] = {
 	  JAIL_ARG(1, SCMP_CMP_EQ, FIONREAD, 0) },
 	/* Without the network not even a Unix socket; glibc's nscd lookup does without. */
 	{ SCMP_SYS(socket), JAIL_BOTH | JAIL_NO_NET, SCMP_ACT_ERRNO(EACCES), false, { 0 } },
+#if defined(__SANITIZE_ADDRESS__)
+	/* build-asan: the sanitizers' reports read /proc/self/cmdline with open(2); without
+	 * it they still report (to /dev/null) and the process goes on to its real end. */
+	{ SCMP_SYS(open), JAIL_BOTH, SCMP_ACT_ERRNO(EACCES), false, { 0 } },
+#endif
 };
 
 /* Whether an entry of either table belongs in the filter of `stage`. */

@@ -124,6 +124,7 @@ struct sandbox_region {
 	alignas(SANDBOX_CACHE_LINE) _Atomic uint32_t events; /* bumped after each change below;
 								 the control thread waits on it */
 	_Atomic uint32_t state;          /* enum sandbox_region_state */
+	_Atomic uint32_t jailed;         /* set by the init process once its own filter is in place */
 	_Atomic uint32_t exited;         /* set by the init process once the call process ended */
 	_Atomic int32_t exit_status;     /* its wait status, valid when exited */
 	_Atomic uint64_t alloc_failed;   /* call id (UINT64_MAX: init) in which an allocation
