@@ -161,7 +161,8 @@ main(void)
 		return 1;
 	}
 	bench_tsc_hz = bench_measure_tsc_hz();
-	bench_round_trips(exe, module, 20, false, "round trip, back to back (sandbox polling)");
+	bench_round_trips(exe, module, 20, false, "round trip, back to back, spin 20 us");
+	bench_round_trips(exe, module, 1000, false, "round trip, back to back, spin 1 ms");
 	bench_round_trips(exe, module, 20, true, "round trip, 2 ms apart (sandbox asleep)");
 	bench_cold_starts(exe, module);
 	return 0;
