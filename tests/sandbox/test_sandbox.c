@@ -147,8 +147,8 @@ test_wait(struct sandbox *sb, struct sandbox_done *done)
 }
 
 static void
-test_submit(struct sandbox *sb, struct test_reply *r, const void *event, uint32_t len,
-	    uint64_t id, uint32_t timeout_ms)
+test_submit_cap(struct sandbox *sb, struct test_reply *r, const void *event, uint32_t len,
+		uint64_t id, uint32_t timeout_ms, uint32_t cap)
 {
 	struct invoke_args args;
 
@@ -162,7 +162,14 @@ test_submit(struct sandbox *sb, struct test_reply *r, const void *event, uint32_
 	args.event_len = len;
 	args.timeout_ms = timeout_ms;
 	args.log_tail = true;
-	assert_int_equal(sandbox_submit(sb, &args, r->buf, sizeof(r->buf), r), 0);
+	assert_int_equal(sandbox_submit(sb, &args, r->buf, cap, r), 0);
+}
+
+static void
+test_submit(struct sandbox *sb, struct test_reply *r, const void *event, uint32_t len,
+	    uint64_t id, uint32_t timeout_ms)
+{
+	test_submit_cap(sb, r, event, len, id, timeout_ms, sizeof(r->buf));
 }
 
 /* Decode r's response; the test fails unless it is one whole MessagePack map. */
@@ -372,6 +379,40 @@ test_echo_round_trip(void **state)
 	assert_int_equal(test_get(&r->obj, "body")->type, MSGPACK_OBJECT_NIL);
 	test_reply_free(r);
 	msgpack_sbuffer_destroy(&sbuf);
+	sandbox_destroy(sb, 1000);
+}
+
+/* A response is bounded by the caller's buffer, as a datagram bounds thread mode's. */
+static void
+test_response_room(void **state)
+{
+	uint8_t event[1000] = { 0xc5, 0x03, 0xe5 };   /* bin 16 of 997 bytes */
+	struct sandbox *sb;
+	struct test_reply *r = calloc(1, sizeof(*r));
+
+	(void)state;
+	assert_non_null(r);
+	sb = test_start_module("echo", 0);
+	test_submit_cap(sb, r, event, sizeof(event), 1, 3000, 300);
+	test_wait(sb, &r->done);
+	test_decode(r);
+	assert_true(r->done.resp_len <= 300);
+	assert_true(r->done.out.too_large);
+	test_fn_error(r, "Function.ResponseSizeTooLarge",
+		      "Response payload size exceeded maximum allowed payload size", true);
+	msgpack_zone_destroy(&r->zone);
+
+	/* Not even the envelope fits: the caller answers 500. */
+	memset(r, 0, sizeof(*r));
+	test_submit_cap(sb, r, event, sizeof(event), 2, 3000, 16);
+	test_wait(sb, &r->done);
+	assert_int_equal(r->done.kind, SANDBOX_DONE_NO_ROOM);
+	free(r);
+
+	/* The sandbox is none the worse for it. */
+	r = test_call(sb, event, sizeof(event), 3, 3000);
+	assert_null(test_get(&r->obj, "fn_error"));
+	test_reply_free(r);
 	sandbox_destroy(sb, 1000);
 }
 
@@ -820,15 +861,23 @@ struct test_server {
 	pthread_t thread;
 };
 
+static _Atomic int test_server_finis;
+
 static void *
 test_server_serve(void *arg)
 {
 	int c = (int)(intptr_t)arg;
 	char buf[16];
+	ssize_t n;
 
-	while (read(c, buf, sizeof(buf)) > 0)
+	while ((n = read(c, buf, sizeof(buf))) > 0) {
+		if (n == 4 && memcmp(buf, "fini", 4) == 0) {
+			test_server_finis++;
+			continue;
+		}
 		if (write(c, "pong", 4) != 4)
 			break;
+	}
 	return NULL;
 }
 
@@ -899,6 +948,7 @@ test_network(void **state)
 	struct sandbox *sb;
 	struct test_reply *r;
 	char param[160];
+	uint64_t end;
 	const char *params[] = { param, NULL };
 
 	(void)state;
@@ -914,7 +964,12 @@ test_network(void **state)
 	r = test_call_op(sb, "connect", srv.path, 2);
 	test_str_is(test_get(&r->obj, "body"), "reply", "pong", false);
 	test_reply_free(r);
-	sandbox_destroy(sb, 1000);
+	/* Stopped with a grace period, it runs fini, which says so on its connection. */
+	sandbox_destroy(sb, 5000);
+	end = test_now_ns() + 5000000000ull;
+	while (test_server_finis == 0 && test_now_ns() < end)
+		usleep(1000);
+	assert_int_equal(test_server_finis, 1);
 
 	/* Without the network, the same init cannot even make the socket. */
 	p.network = false;
@@ -1022,6 +1077,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo_round_trip),
+		cmocka_unit_test(test_response_room),
 		cmocka_unit_test(test_function_error_and_log),
 		cmocka_unit_test(test_init_failure),
 		cmocka_unit_test(test_crash),
