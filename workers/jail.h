@@ -9,13 +9,17 @@
  *   the dispatcher: new mount, PID, IPC, UTS (and network) namespaces, every
  *       descriptor but the region closed, an empty environment, death with
  *       its parent (sandbox.c);
- *   init process:   jail_mounts (private propagation, a /proc of its own PID
- *                   namespace, everything read-only and nosuid), then it
- *                   forks the call process, then jail_no_new_privs and
- *                   jail_seccomp_reaper (it only waits);
- *   call process:   jail_limits (RLIMIT_AS from memory_mb), the module opened,
- *                   jail_drop_privileges, jail_no_new_privs, the init filter
- *                   (jail_seccomp_load), dlopen + init, the calls filter.
+ *   init process:   oom_score_adj 1000, jail_mounts (private propagation, a
+ *                   /proc of its own PID namespace, everything read-only and
+ *                   nosuid), then it forks the call process, then
+ *                   jail_no_new_privs and jail_seccomp_reaper (it only waits)
+ *                   and says it is jailed;
+ *   call process:   jail_limits (RLIMIT_AS from memory_mb), chdir /, the
+ *                   module opened, jail_drop_privileges, PR_SET_PDEATHSIG
+ *                   again (a change of user clears it), jail_no_new_privs,
+ *                   the region's fd closed, a wait for the init process to
+ *                   be jailed, the init filter (jail_seccomp_load), dlopen
+ *                   and init, the calls filter, ready.
  *
  * Every function returns 0 or -errno with `err` naming the step.
  */
