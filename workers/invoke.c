@@ -30,21 +30,17 @@ invoke_cycles_to_cs(uint64_t cycles, uint64_t hz)
 	return cycles / hz * 100u + (cycles % hz * 100u + hz / 2) / hz;
 }
 
-/*
- * "Task timed out after 3.00 seconds", as Lambda words it, with the timeout
- * the dispatcher applied. Without it, the deadline minus the call's start is
- * the closest estimate (the time the request waited in the ring is missing).
- */
-static void
-invoke_timeout_message(char *buf, size_t len, const struct invoke_args *args,
-		       uint64_t start_tsc)
+void
+invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t deadline_tsc,
+		    uint64_t start_tsc, uint64_t tsc_hz)
 {
 	uint64_t cs;
 
-	if (args->timeout_ms != 0)
-		cs = ((uint64_t)args->timeout_ms + 5u) / 10u;
-	else if (args->ctx.deadline_tsc > start_tsc)
-		cs = invoke_cycles_to_cs(args->ctx.deadline_tsc - start_tsc, args->ctx.tsc_hz);
+	/* Without the timeout, the time the request waited in the ring is missing. */
+	if (timeout_ms != 0)
+		cs = ((uint64_t)timeout_ms + 5u) / 10u;
+	else if (deadline_tsc > start_tsc)
+		cs = invoke_cycles_to_cs(deadline_tsc - start_tsc, tsc_hz);
 	else
 		cs = 0;
 	snprintf(buf, len, "Task timed out after %" PRIu64 ".%02" PRIu64 " seconds",
@@ -119,7 +115,8 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	if (rte_rdtsc() > ctx.deadline_tsc) {
 		/* Whatever it produced arrives too late to count: Lambda reports the timeout. */
 		out->timed_out = true;
-		invoke_timeout_message(message, sizeof(message), args, start);
+		invoke_timeout_text(message, sizeof(message), args->timeout_ms,
+				    args->ctx.deadline_tsc, start, args->ctx.tsc_hz);
 		invoke_body_error(rb, pk, &ok, "Sandbox.Timedout", message);
 	} else if (r != TURBINE_OK) {
 		invoke_body_error(rb, pk, &ok,
@@ -133,6 +130,8 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	out->fn_error = out->fn_error || out->timed_out || r != TURBINE_OK;
 	if (rb->overflow)
 		return -1;
+	out->body_at = ok.body_at;
+	out->body_len = rb->len - ok.body_at;
 
 	ok_before_finish = ok;
 	if (response_finish_ok(rb, pk, &ok, out->fn_error, ctx.trace.ptr, ctx.trace.len,
@@ -147,6 +146,7 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	invoke_body_too_large(rb, pk, &ok, out);
 	if (rb->overflow)
 		return -1;
+	out->body_len = rb->len - ok.body_at;
 	if (response_finish_ok(rb, pk, &ok, true, ctx.trace.ptr, ctx.trace.len,
 			       s->log, s->log_len, args->log_tail) != 0 || rb->overflow)
 		return -1;

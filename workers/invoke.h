@@ -3,6 +3,7 @@
 #define TURBINE_INVOKE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <turbine/handler.h>
@@ -37,6 +38,8 @@ struct invoke_outcome {
 	bool timed_out;   /* it returned after the deadline: Sandbox.Timedout */
 	bool too_large;   /* its result did not fit: Function.ResponseSizeTooLarge */
 	bool was_cold;    /* the environment's first call */
+	uint32_t body_at; /* where the body (the handler's, or the error object) lies in rb: */
+	uint32_t body_len; /* a sandbox hands just these bytes back to its worker */
 };
 
 /*
@@ -46,5 +49,13 @@ struct invoke_outcome {
  */
 int invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	       struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out);
+
+/*
+ * Sandbox.Timedout's message, "Task timed out after 3.00 seconds" as Lambda
+ * words it, from the timeout the dispatcher applied; without one (0), from
+ * the deadline minus the call's start.
+ */
+void invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t deadline_tsc,
+			 uint64_t start_tsc, uint64_t tsc_hz);
 
 #endif /* TURBINE_INVOKE_H */

@@ -59,8 +59,9 @@ module_check(const struct turbine_handler *h, const char *path, char *err, size_
 	return 0;
 }
 
-int
-module_load(struct module *mod, const char *path, char *err, size_t errlen)
+/* dlopen `open_path` (the module itself, or a /proc/self/fd link to it); messages name `path`. */
+static int
+module_open(struct module *mod, const char *open_path, const char *path, char *err, size_t errlen)
 {
 	const struct turbine_handler *h;
 	const char *why;
@@ -82,12 +83,12 @@ module_load(struct module *mod, const char *path, char *err, size_t errlen)
 	/* RTLD_NOW: an unresolved symbol fails here, on the control thread, not
 	 * on the first call. RTLD_LOCAL: two modules may use the same names. */
 	dlerror();
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	dl = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
 	if (dl == NULL) {
 		why = dlerror();
 		module_set_err(err, errlen, "cannot load %s: %s", path,
 			       why != NULL ? why : "unknown dlopen error");
-		return access(path, F_OK) == 0 ? -ELIBBAD : -ENOENT;
+		return access(open_path, F_OK) == 0 ? -ELIBBAD : -ENOENT;
 	}
 
 	dlerror();
@@ -114,6 +115,21 @@ module_load(struct module *mod, const char *path, char *err, size_t errlen)
 fail_close:
 	dlclose(dl);
 	return ret;
+}
+
+int
+module_load(struct module *mod, const char *path, char *err, size_t errlen)
+{
+	return module_open(mod, path, path, err, errlen);
+}
+
+int
+module_load_fd(struct module *mod, int fd, const char *path, char *err, size_t errlen)
+{
+	char link[32];
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return module_open(mod, link, path, err, errlen);
 }
 
 void

@@ -20,6 +20,12 @@ struct module {
  * terms (dlerror() text, the missing symbol, the ABI versions).
  */
 int module_load(struct module *mod, const char *path, char *err, size_t errlen);
+/*
+ * The same from a file already open for reading (through /proc/self/fd): a
+ * sandbox opens its module before it gives up the rights to reach it by
+ * path. `path` names the module in messages and in mod->path.
+ */
+int module_load_fd(struct module *mod, int fd, const char *path, char *err, size_t errlen);
 void module_unload(struct module *mod);
 
 /* An environment: one worker's initialised copy of one function. */
