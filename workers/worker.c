@@ -170,7 +170,10 @@ worker_poll(struct runtime *rt, struct worker *w)
 	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
 	__atomic_store_n(&w->heartbeat_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (r = 0; r < w->nb_inbound; r++) {
+		if (!handover_begin_dequeue(&w->handover))
+			break;
 		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
+		handover_end_dequeue(&w->handover);
 		for (i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
 

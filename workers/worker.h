@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "hist.h"
 #include "counting.h"
+#include "handover.h"
 #include "invoke.h"
 #include "module.h"
 #include "runtime.h"
@@ -40,6 +41,7 @@ struct worker {
 	/* Read by the control thread: liveness and load. */
 	uint64_t heartbeat_tsc;     /* when the loop last came round */
 	uint64_t busy_tsc;          /* cycles spent inside handlers */
+	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
 	double ns_per_tsc;
 	struct worker_fn_stats *stats; /* by function index */
 } __rte_cache_aligned;
@@ -53,7 +55,8 @@ void worker_free(struct worker *w);
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
 		   struct rte_mbuf *m);
 
-/* One loop iteration: requests from every dispatcher. Returns how many ran. */
+/* One loop iteration: requests from every dispatcher. Returns how many ran. Takes none
+ * while a taker holds its rings (handover.h). */
 unsigned int worker_poll(struct runtime *rt, struct worker *w);
 
 #endif /* TURBINE_WORKER_H */
