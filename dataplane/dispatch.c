@@ -197,6 +197,10 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    "asynchronous invocation is not enabled on this dispatcher"));
 	if (req->type == REQUEST_DRYRUN)
 		return dispatch_replied(reply_status(rt, c, m, 204));
+	/* Draining: the workers finish what was queued before, nothing new joins it. */
+	if (__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED))
+		return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s "
+						    "now: the dispatcher is stopping", fn->cfg->name));
 
 	verdict = counting_admit(&d->counting, (unsigned int)index, tenant, rte_rdtsc(), &retry_ms);
 	if (verdict != COUNTING_ADMIT)
@@ -333,17 +337,42 @@ dispatch_collect(const struct runtime *rt, struct dispatcher *d)
 	return total;
 }
 
+/*
+ * After quit the dispatcher still receives, so that ARP goes on and every
+ * new request hears at once that it is stopping (503) rather than nothing;
+ * it only stops handing requests to workers.
+ */
 void
 dispatch_poll(struct runtime *rt, struct dispatcher *d)
 {
-	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED)) {
-		if (runtime_quitting(rt))
-			/* Release: a worker that sees the flag also sees every request queued before it. */
-			__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
-		else
-			dispatch_rx(rt, d);
-	}
+	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED) && runtime_quitting(rt))
+		/* Release: a worker that sees the flag also sees every request queued before it. */
+		__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
+	dispatch_rx(rt, d);
 	dispatch_collect(rt, d);
 	/* Flushed every iteration: under load the batch fills anyway, when idle nothing waits. */
 	tx_flush(&d->tx);
+}
+
+unsigned int
+dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d, unsigned int w)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int i, n, total = 0;
+
+	do {
+		n = rte_ring_sc_dequeue_burst(d->to_worker[w], (void **)pkts, RUNTIME_BURST, NULL);
+		for (i = 0; i < n; i++) {
+			const struct request_desc *desc = request_desc_of(pkts[i]);
+
+			/* Admitted by this dispatcher, never run: it no longer counts. */
+			counting_cancel(&d->counting, desc->function, desc->tenant);
+			if (reply_stopping(rt, d->counters, pkts[i], w) == 0)
+				tx_send(&d->tx, pkts[i]);
+			else
+				rte_pktmbuf_free(pkts[i]);
+		}
+		total += n;
+	} while (n != 0);
+	return total;
 }
