@@ -4,8 +4,8 @@ With a handler that never returns (the `loop` module), SIGTERM still ends within
 drain_timeout_ms and a second: the calls queued behind it get 503 (the dispatcher
 is stopping), the final counters are printed with the stuck worker named, the
 environments of the other workers are torn down, and turbine exits 3; a second
-signal exits 4 at once. Calls that arrive during the drain hear that the dispatcher
-is stopping.
+signal exits 4 at once. Also the messages of calls refused because the only worker
+is stuck, and because the dispatcher is stopping.
 """
 
 import os
@@ -129,6 +129,16 @@ def stuck_apart(c, bed):
         for i in range(1, QUEUED + 1):
             cl.send({'id': i, 'fn': 'echo', 'event': i})
         c.eq(cl.recv(0.3), None, label + ': calls behind the stuck one wait in its queue')
+        # Out of dispatch once its heartbeat is a second old: new calls are refused, saying why.
+        stale = harness.wait_until(lambda: t.telemetry('/turbine/workers')['0']['state'] == 'stale', 3)
+        c.ok(stale, label + ': the worker is reported stale')
+        r = cl.call({'id': 100, 'fn': 'echo'}, timeout=1.0)
+        msg = (r or {}).get('message', '') if isinstance(r, dict) else ''
+        c.ok(isinstance(r, dict) and r.get('status') == 503 and
+             re.search(r'no worker can take function echo now: worker 0 is out of dispatch, stuck: '
+                       r'its handler \(function loop\) has been running for \d+ ms', msg),
+             label + ': a new call hears the only worker is stuck, and for how long', r)
+        c.ok('queues are full' not in msg, label + ': not that its queues are full', msg)
 
         start = time.monotonic()
         t.proc.send_signal(signal.SIGTERM)
