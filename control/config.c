@@ -207,6 +207,11 @@ static const struct config_key config_keys[] = {
 	  CONFIG_FIELD(turbine_config, idle_environment_s),
 	  .option = "idle-environment-s", .arg = "S",
 	  .help = "an environment idle this long is torn down (one per function stays warm); 0: never" },
+	{ .name = "drain_timeout_ms", .type = CONFIG_KEY_UINT, .min = 0, .max = 600000, .def = "5000",
+	  CONFIG_FIELD(turbine_config, drain_timeout_ms),
+	  .option = "drain-timeout-ms", .arg = "MS",
+	  .help = "on SIGINT/SIGTERM, how long admitted calls may still run; past it the rest "
+		  "are answered 503 and turbine exits 3" },
 	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
 	  CONFIG_FIELD(turbine_config, quiet),
 	  .option = "quiet", .help = "no live status line" },

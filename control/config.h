@@ -61,6 +61,10 @@ struct turbine_config {
 	 * are torn down (one always stays); 0 = never. */
 	uint32_t idle_environment_s;
 
+	/* Shutdown: the longest SIGINT/SIGTERM waits for admitted calls to run; past it what
+	 * is still queued is answered 503 and turbine exits 3 (dataplane/shutdown.h). */
+	uint32_t drain_timeout_ms;
+
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */
 	unsigned int nb_dispatch_lcores;

@@ -106,6 +106,32 @@ deploy_free(struct deployment *dep)
 	rte_free(dep);
 }
 
+int
+deploy_fini_all_but(struct runtime *rt, const bool *stuck, unsigned int wait_ms)
+{
+	struct timespec until;
+	unsigned int f, w;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	/* Kept locked: the process exits next, and no deploy may start on what is torn down. */
+	if (pthread_mutex_clocklock(&deploy_lock, CLOCK_MONOTONIC, &until) != 0)
+		return -EBUSY;
+	for (f = 0; f < rt->nb_functions; f++) {
+		struct deployment *dep = rt->functions[f].live;
+
+		for (w = 0; w < rt->nb_workers; w++)
+			if (!stuck[w])
+				module_env_fini(&dep->envs[w]);
+	}
+	return 0;
+}
+
 /* The version after `current`: one more when it is a number, else the caller must name one. */
 static int
 deploy_next_version(const char *current, char *next, size_t len)

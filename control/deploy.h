@@ -2,6 +2,7 @@
 #ifndef TURBINE_DEPLOY_H
 #define TURBINE_DEPLOY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,6 +20,16 @@ struct deployment *deploy_create(struct runtime *rt, unsigned int fn, const char
 
 /* Run every environment's fini, unload the module, free. Nothing may still use it. */
 void deploy_free(struct deployment *dep);
+
+/*
+ * The exit past the drain's deadline, with lcores still running: fini for
+ * every live environment except those on workers `stuck` marks (a stuck
+ * worker may come back at any moment and use any of its environments);
+ * nothing is unloaded. -EBUSY, and no fini, when a redeploy or the worker
+ * manager still holds the deployments after `wait_ms` (a redeploy waits for
+ * every lcore to be quiescent, and a stuck one never is).
+ */
+int deploy_fini_all_but(struct runtime *rt, const bool *stuck, unsigned int wait_ms);
 
 /*
  * Live redeploy: a new version of function `fn` from `module`, initialised on

@@ -1,5 +1,6 @@
 /* The dispatcher: receive, classify, parse, admit, and hand requests to workers. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -147,6 +148,62 @@ dispatch_limit_kind(enum counting_verdict v)
 	       : "rate";
 }
 
+/*
+ * Why no worker could take a call of `fn`: worked out only once the policy
+ * found none, so the fast path pays nothing for it. Every worker holding
+ * the function that this dispatcher sends to is out of dispatch (stuck in a
+ * handler, or drained by an operator) or has a full queue; the operator
+ * acts differently on each, so each is named. True when a queue was full.
+ */
+static bool
+dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
+			 const struct deployment *dep, char *why, size_t len)
+{
+	const struct worker_set *ws = deployment_workers(dep);
+	uint64_t now = rte_rdtsc();
+	unsigned int i, full = 0, out = 0;
+	size_t used = 0;
+
+	why[0] = '\0';
+	for (i = 0; i < ws->nb && used < len; i++) {
+		unsigned int w = ws->ids[i];
+		uint8_t state = __atomic_load_n(&d->worker_out[w], __ATOMIC_RELAXED);
+		const char *sep = used == 0 ? "" : "; ";
+		uint64_t since;
+		int fn, n = 0;
+
+		if (d->to_worker[w] == NULL)
+			continue;
+		if (state & RUNTIME_WORKER_STALE) {
+			since = worker_busy_since(rt->workers[w], &fn);
+			since = now > since ? (now - since) * 1000 / rt->tsc_hz : 0;
+			n = fn >= 0 ? snprintf(why + used, len - used, "%sworker %u is out of dispatch, "
+					       "stuck: its handler (function %s) has been running for %"
+					       PRIu64 " ms", sep, w, rt->functions[fn].cfg->name, since)
+				    : snprintf(why + used, len - used, "%sworker %u is out of dispatch, "
+					       "stuck: its loop has not come round for %" PRIu64 " ms",
+					       sep, w, since);
+		} else if (state & RUNTIME_WORKER_DRAINED) {
+			n = snprintf(why + used, len - used,
+				     "%sworker %u is out of dispatch, drained by an operator", sep, w);
+		} else if (rte_ring_full(d->to_worker[w])) {
+			full++;
+			continue;
+		}
+		if (n > 0) {
+			out++;
+			used += (size_t)n;
+		}
+	}
+	/* Full queues are the usual case under overload: one short phrase for all of them
+	 * (also when a queue found room again since the policy looked). */
+	if (out == 0)
+		snprintf(why, len, "its queues are full");
+	else if (full > 0 && used < len)
+		snprintf(why + used, len - used, "; the other queues are full");
+	return out == 0 || full > 0;
+}
+
 /* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
@@ -163,6 +220,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	uint64_t timeout_tsc;
 	unsigned int tenant;
 	uint32_t retry_ms;
+	char why[192];
 	int index;
 
 	index = runtime_find_function(rt, name, req->fn.len);
@@ -197,6 +255,10 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    "asynchronous invocation is not enabled on this dispatcher"));
 	if (req->type == REQUEST_DRYRUN)
 		return dispatch_replied(reply_status(rt, c, m, 204));
+	/* Draining: the workers finish what was queued before, nothing new joins it. */
+	if (__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED))
+		return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s "
+						    "now: the dispatcher is stopping", fn->cfg->name));
 
 	verdict = counting_admit(&d->counting, (unsigned int)index, tenant, rte_rdtsc(), &retry_ms);
 	if (verdict != COUNTING_ADMIT)
@@ -225,10 +287,10 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
 		return DISPATCH_QUEUED;
 	counting_cancel(&d->counting, (unsigned int)index, tenant);
-	counters_inc(c, COUNTER_drop_ring_full);
-	return dispatch_replied(reply_error(rt, c, m, 503,
-					    "no worker can take function %s now: its queues are full",
-					    fn->cfg->name));
+	if (dispatch_why_unavailable(rt, d, dep, why, sizeof(why)))
+		counters_inc(c, COUNTER_drop_ring_full);
+	return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s now: %s",
+					    fn->cfg->name, why));
 }
 
 static enum dispatch_fate
@@ -335,17 +397,42 @@ dispatch_collect(const struct runtime *rt, struct dispatcher *d)
 	return total;
 }
 
+/*
+ * After quit the dispatcher still receives, so that ARP goes on and every
+ * new request hears at once that it is stopping (503) rather than nothing;
+ * it only stops handing requests to workers.
+ */
 void
 dispatch_poll(struct runtime *rt, struct dispatcher *d)
 {
-	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED)) {
-		if (runtime_quitting(rt))
-			/* Release: a worker that sees the flag also sees every request queued before it. */
-			__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
-		else
-			dispatch_rx(rt, d);
-	}
+	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED) && runtime_quitting(rt))
+		/* Release: a worker that sees the flag also sees every request queued before it. */
+		__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
+	dispatch_rx(rt, d);
 	dispatch_collect(rt, d);
 	/* Flushed every iteration: under load the batch fills anyway, when idle nothing waits. */
 	tx_flush(&d->tx);
+}
+
+unsigned int
+dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d, unsigned int w)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int i, n, total = 0;
+
+	do {
+		n = rte_ring_sc_dequeue_burst(d->to_worker[w], (void **)pkts, RUNTIME_BURST, NULL);
+		for (i = 0; i < n; i++) {
+			const struct request_desc *desc = request_desc_of(pkts[i]);
+
+			/* Admitted by this dispatcher, never run: it no longer counts. */
+			counting_cancel(&d->counting, desc->function, desc->tenant);
+			if (reply_stopping(rt, d->counters, pkts[i], w) == 0)
+				tx_send(&d->tx, pkts[i]);
+			else
+				rte_pktmbuf_free(pkts[i]);
+		}
+		total += n;
+	} while (n != 0);
+	return total;
 }

@@ -73,4 +73,11 @@ void dispatch_poll(struct runtime *rt, struct dispatcher *d);
 /* Send the replies workers handed back (no own TX queues). Returns how many. */
 unsigned int dispatch_collect(const struct runtime *rt, struct dispatcher *d);
 
+/*
+ * Answer 503 (the dispatcher is stopping) to every call queued from d to
+ * worker w, whose rings d has taken over (handover_take()). Returns how many.
+ */
+unsigned int dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d,
+				    unsigned int w);
+
 #endif /* TURBINE_DISPATCH_H */

@@ -9,6 +9,7 @@
 #include <rte_ring.h>
 
 #include "dispatch.h"
+#include "handover.h"
 #include "lcore.h"
 #include "policy.h"
 #include "worker.h"
@@ -176,11 +177,24 @@ lcore_roles_free(struct runtime *rt)
 
 /* At shutdown, how long a port that will not take the last replies is waited for. */
 #define LCORE_DRAIN_MS 1000
+/* The same past the drain's deadline, when the process exits soon after. */
+#define LCORE_LEAVE_DRAIN_MS 100
+
+/* Set by each lcore as its lcore_main returns (the main lcore's state is not tracked by EAL). */
+static int lcore_returned[RTE_MAX_LCORE];
+
+static unsigned int
+lcore_drain_ms(const struct runtime *rt)
+{
+	return runtime_stop_stage(rt) == RUNTIME_DRAINING ? LCORE_DRAIN_MS : LCORE_LEAVE_DRAIN_MS;
+}
 
 /*
- * Shutdown, in order: each dispatcher stops receiving; a worker finishes
+ * Shutdown, in order: each dispatcher stops admitting; a worker finishes
  * what is queued to it once every dispatcher has stopped; a dispatcher
- * leaves once every worker is done and their replies are sent.
+ * leaves once every worker is done and their replies are sent. Past the
+ * deadline (runtime_stop_stage()) dispatchers take over the rings of the
+ * workers not done and answer what waits there, and then leave anyway.
  */
 static bool
 lcore_worker_drained(const struct runtime *rt, struct worker *w)
@@ -189,32 +203,71 @@ lcore_worker_drained(const struct runtime *rt, struct worker *w)
 
 	if (w->done)
 		return true;
+	/* Its rings were taken over: it will not run anything more. */
+	if (runtime_quitting(rt) && handover_abandoned(&w->handover))
+		goto done;
 	for (i = 0; i < rt->nb_dispatchers; i++)
 		if (!__atomic_load_n(&rt->dispatchers[i]->rx_stopped, __ATOMIC_ACQUIRE))
 			return false;
 	for (i = 0; i < w->nb_inbound; i++)
 		if (!rte_ring_empty(w->inbound[i]))
 			return false;
-	tx_drain(&w->tx, LCORE_DRAIN_MS);
+done:
+	tx_drain(&w->tx, lcore_drain_ms(rt));
 	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
 	return true;
 }
 
-static bool
-lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d)
+/* Past the deadline: take the rings of the workers not done (`taken` remembers which) and
+ * answer what is queued in them. A worker in the middle of a dequeue is asked again later. */
+static void
+lcore_take_over(struct runtime *rt, struct dispatcher *d, uint64_t *taken)
 {
+	unsigned int i, n = 0;
+
+	RTE_BUILD_BUG_ON(RUNTIME_MAX_WORKERS > 64);
+	for (i = 0; i < rt->nb_workers; i++) {
+		struct worker *w = rt->workers[i];
+		uint64_t bit = UINT64_C(1) << i;
+
+		if (d->to_worker[i] == NULL || __atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
+			continue;
+		if (!(*taken & bit) && handover_take(&w->handover))
+			*taken |= bit;
+		if (*taken & bit)
+			n += dispatch_refuse_queued(rt, d, i);
+	}
+	if (n != 0)
+		__atomic_fetch_add(&rt->refused_at_stop, n, __ATOMIC_RELAXED);
+}
+
+static bool
+lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d, uint64_t *taken)
+{
+	enum runtime_stop_stage stage = runtime_stop_stage(rt);
+	bool finished = true;
 	unsigned int i;
 
 	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED))
 		return false;
+	if (stage >= RUNTIME_TAKING_OVER)
+		lcore_take_over(rt, d, taken);
 	for (i = 0; i < rt->nb_workers; i++)
 		if (!__atomic_load_n(&rt->workers[i]->done, __ATOMIC_ACQUIRE))
-			return false;
-	/* Every worker is done, so their last replies are in the rings: send them all. */
+			finished = false;
+	if (!finished && stage < RUNTIME_LEAVING)
+		return false;
+	/* The workers that are done put their last replies in the rings: send them all. */
 	while (dispatch_collect(rt, d) != 0)
 		tx_flush(&d->tx);
-	tx_drain(&d->tx, LCORE_DRAIN_MS);
+	tx_drain(&d->tx, lcore_drain_ms(rt));
 	return true;
+}
+
+bool
+lcore_has_returned(unsigned int lcore)
+{
+	return __atomic_load_n(&lcore_returned[lcore], __ATOMIC_ACQUIRE) != 0;
 }
 
 int
@@ -225,11 +278,11 @@ lcore_main(void *arg)
 	struct dispatcher *d = role->dispatcher;
 	struct worker *w = role->worker;
 	bool worker_done = w == NULL;
-
+	uint64_t taken = 0;         /* workers whose rings this dispatcher took over */
 	unsigned int lcore = rte_lcore_id();
 
 	if (d == NULL && w == NULL)
-		return 0;
+		goto out;
 	rte_rcu_qsbr_thread_online(rt->rcu, lcore);
 	for (;;) {
 		if (d != NULL)
@@ -240,9 +293,11 @@ lcore_main(void *arg)
 		}
 		/* Between iterations this lcore holds no deployment: a redeploy may retire one. */
 		rte_rcu_qsbr_quiescent(rt->rcu, lcore);
-		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d)))
+		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d, &taken)))
 			break;
 	}
 	rte_rcu_qsbr_thread_offline(rt->rcu, lcore);
+out:
+	__atomic_store_n(&lcore_returned[lcore], 1, __ATOMIC_RELEASE);
 	return 0;
 }

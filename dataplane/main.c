@@ -1,6 +1,5 @@
 /* turbine: the dispatcher process. EAL options, then `--`, then Turbine's own. */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "policy.h"
 #include "port.h"
 #include "runtime.h"
+#include "shutdown.h"
 #include "status.h"
 #include "telemetry.h"
 #include "tx.h"
@@ -39,12 +39,6 @@
 
 static struct runtime main_rt;
 static struct port_caps main_caps;
-
-static void
-main_on_signal(int sig __rte_unused)
-{
-	__atomic_store_n(&main_rt.quit, 1, __ATOMIC_RELAXED);
-}
 
 static int
 main_functions(struct runtime *rt, char *err, size_t errlen)
@@ -151,6 +145,7 @@ static const struct {
 	const char *name;
 	int (*init)(struct runtime *rt, char *err, size_t errlen);
 } main_steps[] = {
+	{ "signals", shutdown_init },
 	{ "functions", main_functions },
 	{ "port", main_port },
 	{ "lcores", main_lcores },
@@ -208,8 +203,6 @@ int
 main(int argc, char **argv)
 {
 	struct runtime *rt = &main_rt;
-	struct status_snapshot final;
-	struct sigaction sa;
 	char err[1024] = "";
 	unsigned int step;
 	int rc;
@@ -233,11 +226,6 @@ main(int argc, char **argv)
 	}
 	rt->tsc_hz = rte_get_tsc_hz();
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = main_on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
 	for (step = 0; step < RTE_DIM(main_steps); step++) {
 		rc = main_steps[step].init(rt, err, sizeof(err));
 		if (rc != 0) {
@@ -248,15 +236,14 @@ main(int argc, char **argv)
 	}
 	main_print_ready(rt);
 
+	shutdown_launched();
 	rte_eal_mp_remote_launch(lcore_main, rt, CALL_MAIN);
+	/* Not rte_eal_mp_wait_lcore(): an lcore stuck in a handler would block it for ever. */
+	shutdown_wait_lcores();
 	rte_eal_mp_wait_lcore();
 
 	control_stop();
-	status_read(rt, &final);
-	printf("turbine: final ");
-	status_print_json(stdout, &final);
-	printf("\n");
-	fflush(stdout);
+	shutdown_print_final(rt);
 	main_teardown(rt);
 	return 0;
 }

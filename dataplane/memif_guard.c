@@ -4,6 +4,7 @@
 #include <sys/mman.h>
 
 #include <rte_lcore.h>
+#include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
 #include "memif_guard.h"
@@ -20,6 +21,13 @@
  * quiescent once. By then each has finished the burst it was in and will
  * see the cleared flag in its next one. Only while a memif port is served;
  * lcores' own calls and calls before or after serving pass straight on.
+ *
+ * A worker stuck in a handler never reports quiescent, so the wait is
+ * polled and ends when the guard is disabled: the exit path past the
+ * drain's deadline disables it first, and any unmap then (a module's
+ * fini freeing memory, the port's close) or one already waiting passes on.
+ * The stuck lcore is not marked offline instead: that would also let a
+ * redeploy waiting on RCU unload the module the lcore is still running.
  */
 
 static int (*memif_guard_real_munmap)(void *addr, size_t len);
@@ -49,7 +57,12 @@ munmap(void *addr, size_t len)
 {
 	struct rte_rcu_qsbr *rcu = __atomic_load_n(&memif_guard_rcu, __ATOMIC_ACQUIRE);
 
-	if (rcu != NULL && rte_lcore_id() == LCORE_ID_ANY)
-		rte_rcu_qsbr_check(rcu, rte_rcu_qsbr_start(rcu), true);
+	if (rcu != NULL && rte_lcore_id() == LCORE_ID_ANY) {
+		uint64_t token = rte_rcu_qsbr_start(rcu);
+
+		while (rte_rcu_qsbr_check(rcu, token, false) == 0 &&
+		       __atomic_load_n(&memif_guard_rcu, __ATOMIC_ACQUIRE) != NULL)
+			rte_pause();
+	}
 	return memif_guard_real_munmap(addr, len);
 }

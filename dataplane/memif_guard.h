@@ -6,6 +6,7 @@ struct rte_rcu_qsbr;
 
 /* Guard unmaps by other threads with this RCU variable (the data lcores report to it). */
 void memif_guard_enable(struct rte_rcu_qsbr *rcu);
+/* Stop guarding; an unmap waiting for a quiescent state now passes on too. */
 void memif_guard_disable(void);
 
 #endif /* TURBINE_MEMIF_GUARD_H */

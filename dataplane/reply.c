@@ -118,6 +118,15 @@ reply_throttled(const struct runtime *rt, struct counters *c, struct rte_mbuf *m
 }
 
 int
+reply_stopping(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+	       unsigned int worker)
+{
+	return reply_error(rt, c, m, 503, "the dispatcher is stopping: drain_timeout_ms passed "
+			   "before worker %u could run this call of function %s", worker,
+			   rt->functions[request_desc_of(m)->function].cfg->name);
+}
+
+int
 reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, unsigned int status)
 {
 	struct request_desc *desc = request_desc_of(m);

@@ -38,6 +38,10 @@ int reply_throttled(const struct runtime *rt, struct counters *c, struct rte_mbu
 		    const char *reason, uint32_t retry_after_ms, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+/* The 503 for an admitted call that drain_timeout_ms left unrun on worker `worker`. */
+int reply_stopping(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+		   unsigned int worker);
+
 /* A bodyless reply (204 DryRun, later 202), counted under its status. */
 int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		  unsigned int status);

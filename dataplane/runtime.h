@@ -129,7 +129,26 @@ struct runtime {
 	double worker_busy[RUNTIME_MAX_WORKERS]; /* fraction of the last second in handlers */
 
 	int quit;                 /* set by SIGINT/SIGTERM; read with __atomic_load_n */
+	int stop_stage;           /* enum runtime_stop_stage, past the drain's deadline */
+	uint64_t refused_at_stop; /* calls answered 503 past the deadline (dispatchers add to it) */
 };
+
+/*
+ * Past drain_timeout_ms (shutdown.c sets it; each stage implies quit):
+ * dispatchers first take over the rings of workers that have not finished
+ * and answer what is queued there, then they leave whatever is unfinished.
+ */
+enum runtime_stop_stage {
+	RUNTIME_DRAINING = 0,     /* serving, or draining within the deadline */
+	RUNTIME_TAKING_OVER,      /* the deadline passed: answer what is still queued */
+	RUNTIME_LEAVING,          /* and the grace after it: every lcore that can, returns */
+};
+
+static inline enum runtime_stop_stage
+runtime_stop_stage(const struct runtime *rt)
+{
+	return (enum runtime_stop_stage)__atomic_load_n(&rt->stop_stage, __ATOMIC_ACQUIRE);
+}
 
 static inline bool
 runtime_quitting(const struct runtime *rt)

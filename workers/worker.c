@@ -108,6 +108,8 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		return -1;
 	}
 	start = rte_rdtsc();
+	__atomic_store_n(&w->call_fn, desc->function, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->call_start_tsc, start, __ATOMIC_RELAXED);
 	rc = invoke_run(&w->scratch, &args, &rb, &pk, &out);
 	elapsed = rte_rdtsc() - start;
 	w->busy_tsc += elapsed;
@@ -147,6 +149,19 @@ worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, st
 	return rc;
 }
 
+/* Past the drain's deadline (its rings taken over): answer a call it holds without running it. */
+static int
+worker_refuse(struct runtime *rt, struct worker *w, struct rte_mbuf *m)
+{
+	const struct request_desc *desc = request_desc_of(m);
+	unsigned int dispatcher = desc->dispatcher, function = desc->function, tenant = desc->tenant;
+	int rc = reply_stopping(rt, w->counters, m, w->id);
+
+	counting_finished(w->counting, dispatcher, function, tenant);
+	__atomic_fetch_add(&rt->refused_at_stop, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
 /* A reply goes out on the worker's own TX queue, or back to the dispatcher that received it. */
 static void
 worker_send(struct worker *w, struct rte_ring *back, struct rte_mbuf *m)
@@ -170,11 +185,17 @@ worker_poll(struct runtime *rt, struct worker *w)
 	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
 	__atomic_store_n(&w->heartbeat_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
 	for (r = 0; r < w->nb_inbound; r++) {
+		if (!handover_begin_dequeue(&w->handover))
+			break;
 		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
+		handover_end_dequeue(&w->handover);
 		for (i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
+			/* The rest of a burst is still this worker's when its rings are taken over:
+			 * past the drain's deadline it answers them rather than run them. */
+			bool refuse = handover_abandoned(&w->handover) && runtime_quitting(rt);
 
-			if (worker_invoke(rt, w, w->counters, m) < 0) {
+			if ((refuse ? worker_refuse(rt, w, m) : worker_invoke(rt, w, w->counters, m)) < 0) {
 				rte_pktmbuf_free(m);
 				continue;
 			}
@@ -186,4 +207,19 @@ worker_poll(struct runtime *rt, struct worker *w)
 	if (rt->workers_own_txq)
 		tx_flush(&w->tx);
 	return total;
+}
+
+uint64_t
+worker_busy_since(const struct worker *w, int *fn)
+{
+	uint64_t beat = __atomic_load_n(&w->heartbeat_tsc, __ATOMIC_RELAXED);
+	uint64_t start = __atomic_load_n(&w->call_start_tsc, __ATOMIC_RELAXED);
+
+	/* A call that began after the last beat is the one the loop is still in. */
+	if (start >= beat) {
+		*fn = (int)__atomic_load_n(&w->call_fn, __ATOMIC_RELAXED);
+		return start;
+	}
+	*fn = -1;
+	return beat;
 }

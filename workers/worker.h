@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "hist.h"
 #include "counting.h"
+#include "handover.h"
 #include "invoke.h"
 #include "module.h"
 #include "runtime.h"
@@ -40,6 +41,9 @@ struct worker {
 	/* Read by the control thread: liveness and load. */
 	uint64_t heartbeat_tsc;     /* when the loop last came round */
 	uint64_t busy_tsc;          /* cycles spent inside handlers */
+	uint64_t call_start_tsc;    /* when the latest call began, and its function: */
+	unsigned int call_fn;       /* what a stuck worker is stuck in (worker_busy_since) */
+	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
 	double ns_per_tsc;
 	struct worker_fn_stats *stats; /* by function index */
 } __rte_cache_aligned;
@@ -53,7 +57,17 @@ void worker_free(struct worker *w);
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
 		   struct rte_mbuf *m);
 
-/* One loop iteration: requests from every dispatcher. Returns how many ran. */
+/* One loop iteration: requests from every dispatcher. Returns how many ran. Takes none
+ * while a taker holds its rings (handover.h). */
 unsigned int worker_poll(struct runtime *rt, struct worker *w);
+
+/*
+ * For a worker that stopped beating (or has not finished at shutdown): since
+ * when it has been busy, in TSC cycles, and in which function (*fn, an index
+ * in runtime.functions; -1 when it is not inside a call but its loop still
+ * does not come round). Racy reads of a worker that is not stuck give a
+ * recent call's figures, which is all a message needs.
+ */
+uint64_t worker_busy_since(const struct worker *w, int *fn);
 
 #endif /* TURBINE_WORKER_H */

@@ -176,6 +176,23 @@ test_udp_port_bounds(void **state)
 }
 
 static void
+test_drain_timeout(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.drain_timeout_ms, 5000);
+	assert_int_equal(test_config_parse("--drain-timeout-ms", "0", NULL), 0);
+	assert_int_equal(cfg.drain_timeout_ms, 0);
+	assert_int_equal(test_config_parse("--drain-timeout-ms", "600000", NULL), 0);
+	assert_int_equal(cfg.drain_timeout_ms, 600000);
+	assert_int_equal(test_config_parse("--drain-timeout-ms", "600001", NULL), -1);
+	assert_string_equal(err, "--drain-timeout-ms: 600001 is out of range 0..600000");
+	assert_int_equal(test_config_load_text("drain_timeout_ms = 250;\n"), 0);
+	assert_int_equal(cfg.drain_timeout_ms, 250);
+	assert_int_equal(test_config_load_text("drain_timeout_ms = -1;\n"), -1);
+	assert_non_null(strstr(err, "drain_timeout_ms"));
+}
+
+static void
 test_port_bounds(void **state)
 {
 	char max[16], above[16];
@@ -1356,6 +1373,7 @@ main(void)
 		T(test_defaults),
 		T(test_every_option),
 		T(test_udp_port_bounds),
+		T(test_drain_timeout),
 		T(test_port_bounds),
 		T(test_bad_ip),
 		T(test_bad_usage),
