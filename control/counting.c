@@ -90,29 +90,32 @@ counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l
 }
 
 static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
+					    const struct counting_fn_limits *limits,
 					    unsigned int tenant, uint64_t now_tsc,
 					    uint32_t *retry_after_ms);
 
 enum counting_verdict
-counting_admit(const struct counting_view *v, unsigned int fn, unsigned int tenant,
-	       uint64_t now_tsc, uint32_t *retry_after_ms)
+counting_admit(const struct counting_view *v, unsigned int fn, const struct counting_fn_limits *fl,
+	       unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms)
 {
-	enum counting_verdict verdict = counting_check(v, fn, tenant, now_tsc, retry_after_ms);
+	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms);
 
 	v->d->fn_verdicts[fn][verdict]++;
 	return verdict;
 }
 
 static enum counting_verdict
-counting_check(const struct counting_view *v, unsigned int fn, unsigned int tenant,
-	       uint64_t now_tsc, uint32_t *retry_after_ms)
+counting_check(const struct counting_view *v, unsigned int fn,
+	       const struct counting_fn_limits *limits, unsigned int tenant, uint64_t now_tsc,
+	       uint32_t *retry_after_ms)
 {
 	struct counting_dispatcher *d = v->d;
-	const struct counting_limit *fl = &d->fn_limit[fn], *tl = &d->tenant_limit[tenant];
+	const struct counting_limit *fl = &limits->share[v->dispatcher];
+	const struct counting_limit *tl = &d->tenant_limit[tenant];
 	struct counting_bucket *fb = &d->fn_bucket[fn], *tb = &d->tenant_bucket[tenant];
 
 	*retry_after_ms = 0;
-	if (!counting_allowed(d, fn, tenant))
+	if (!counting_allowed(limits, tenant))
 		return COUNTING_DENIED;
 	/* A slot frees when some call finishes: the soonest that can be is now. */
 	if (fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
@@ -146,66 +149,68 @@ counting_check(const struct counting_view *v, unsigned int fn, unsigned int tena
 	return COUNTING_ADMIT;
 }
 
-/*
- * Publish a limit (0 = none) as this dispatcher's share. The dispatcher may
- * read the fields mid-update; each is a single aligned store, and a call
- * admitted against a half-published limit is admitted against the old or
- * the new one, both valid.
- */
 void
-counting_cancel(const struct counting_view *v, unsigned int fn, unsigned int tenant)
+counting_cancel(const struct counting_view *v, unsigned int fn,
+		const struct counting_fn_limits *fl, unsigned int tenant)
 {
 	struct counting_dispatcher *d = v->d;
 
 	d->fn_admitted[fn]--;
 	d->tenant_admitted[tenant]--;
 	/* The tokens it took are given back: the call did not happen. */
-	if (d->fn_limit[fn].has_rate)
+	if (fl->share[v->dispatcher].has_rate)
 		d->fn_bucket[fn].tokens += v->hz;
 	if (d->tenant_limit[tenant].has_rate)
 		d->tenant_bucket[tenant].tokens += v->hz;
 }
 
-static void
-counting_limit_set(struct counting_limit *l, uint64_t concurrency, uint64_t rate, uint64_t burst,
-		   unsigned int index, unsigned int n)
+/* A limit (0 = none) as dispatcher `index` of `n` applies it: its share. */
+static struct counting_limit
+counting_limit_share(uint64_t concurrency, uint64_t rate, uint64_t burst, unsigned int index,
+		     unsigned int n)
 {
-	uint64_t depth = burst ? burst : rate;
-
-	__atomic_store_n(&l->concurrency, (uint32_t)counting_share(concurrency, n, index),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&l->rate, counting_share(rate, n, index), __ATOMIC_RELAXED);
-	__atomic_store_n(&l->burst, counting_share(depth, n, index), __ATOMIC_RELAXED);
-	__atomic_store_n(&l->has_concurrency, concurrency != 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&l->has_rate, rate != 0, __ATOMIC_RELEASE);
+	return (struct counting_limit){
+		.has_concurrency = concurrency != 0,
+		.has_rate = rate != 0,
+		.concurrency = (uint32_t)counting_share(concurrency, n, index),
+		.rate = counting_share(rate, n, index),
+		.burst = counting_share(burst ? burst : rate, n, index),
+	};
 }
 
 void
-counting_set_function(struct counting_dispatcher *d, unsigned int fn,
-		      const struct function_config *cfg, unsigned int index, unsigned int n)
+counting_fn_limits_init(struct counting_fn_limits *fl, const struct function_config *cfg,
+			const bool *allowed, unsigned int n)
 {
-	counting_limit_set(&d->fn_limit[fn], cfg->reserved_concurrency, cfg->rate, cfg->burst,
-			   index, n);
+	unsigned int d, t;
+
+	memset(fl, 0, sizeof(*fl));
+	for (d = 0; d < n && d < COUNTING_MAX_DISPATCHERS; d++)
+		fl->share[d] = counting_limit_share(cfg->reserved_concurrency, cfg->rate, cfg->burst,
+						    d, n);
+	memset(fl->tenants, allowed ? 0 : 0xff, sizeof(fl->tenants));
+	for (t = 0; allowed != NULL && t < COUNTING_MAX_TENANTS; t++)
+		if (allowed[t])
+			fl->tenants[t / 64] |= 1ull << (t % 64);
 }
 
+/*
+ * A tenant's limits are published field by field, in place: the dispatcher
+ * may read them mid-update; each is a single aligned store, and a call
+ * admitted against a half-published limit is admitted against the old or
+ * the new one, both valid.
+ */
 void
 counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
 		    const struct tenant_config *cfg, unsigned int index, unsigned int n)
 {
-	counting_limit_set(&d->tenant_limit[tenant], cfg->concurrency, cfg->rate, cfg->burst,
-			   index, n);
-}
+	struct counting_limit *l = &d->tenant_limit[tenant];
+	struct counting_limit next = counting_limit_share(cfg->concurrency, cfg->rate, cfg->burst,
+							  index, n);
 
-void
-counting_set_allowed(struct counting_dispatcher *d, unsigned int fn, const bool *allowed)
-{
-	uint64_t bits[COUNTING_MAX_TENANTS / 64];
-	unsigned int t;
-
-	memset(bits, allowed ? 0 : 0xff, sizeof(bits));
-	for (t = 0; allowed != NULL && t < COUNTING_MAX_TENANTS; t++)
-		if (allowed[t])
-			bits[t / 64] |= 1ull << (t % 64);
-	for (t = 0; t < COUNTING_MAX_TENANTS / 64; t++)
-		__atomic_store_n(&d->fn_tenants[fn][t], bits[t], __ATOMIC_RELAXED);
+	__atomic_store_n(&l->concurrency, next.concurrency, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->rate, next.rate, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->burst, next.burst, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->has_concurrency, next.has_concurrency, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->has_rate, next.has_rate, __ATOMIC_RELEASE);
 }

@@ -158,6 +158,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	const char *name = (const char *)payload + req->fn.off;
 	const uint8_t *qualifier = payload + req->qualifier.off;
 	enum counting_verdict verdict;
+	const struct function_limits *lim;
 	const struct deployment *dep;
 	const struct function *fn;
 	uint64_t timeout_tsc;
@@ -171,20 +172,21 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    (int)req->fn.len, name));
 	fn = &rt->functions[index];
 	dep = runtime_live(fn);
+	/* Loaded once: this call is checked and run under one version of the limits. */
+	lim = runtime_limits(fn);
 	if (!dispatch_qualifier_matches(dep, qualifier, req->qualifier.len))
 		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s:%.*s",
 						    (int)req->fn.len, name, (int)req->qualifier.len,
 						    (const char *)qualifier));
-	if (fn->cfg->max_event_bytes != 0 && req->event.len > fn->cfg->max_event_bytes)
+	if (lim->max_event_bytes != 0 && req->event.len > lim->max_event_bytes)
 		return dispatch_replied(reply_error(rt, c, m, 413,
 						    "event is %u bytes; function %s accepts at most %u",
-						    req->event.len, fn->cfg->name,
-						    fn->cfg->max_event_bytes));
+						    req->event.len, fn->cfg->name, lim->max_event_bytes));
 	if (!dep->ready)
 		return dispatch_replied(reply_error(rt, c, m, 502, "function %s is not ready: %s",
 						    fn->cfg->name, dep->not_ready));
 	tenant = runtime_find_tenant(rt, (const char *)payload + req->tenant.off, req->tenant.len);
-	if (!counting_allowed(d->counting.d, (unsigned int)index, tenant)) {
+	if (!counting_allowed(&lim->counting, tenant)) {
 		d->counting.d->fn_verdicts[index][COUNTING_DENIED]++;
 		return dispatch_replied(reply_error(rt, c, m, 403,
 						    "tenant %.*s may not invoke function %s",
@@ -198,7 +200,8 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	if (req->type == REQUEST_DRYRUN)
 		return dispatch_replied(reply_status(rt, c, m, 204));
 
-	verdict = counting_admit(&d->counting, (unsigned int)index, tenant, rte_rdtsc(), &retry_ms);
+	verdict = counting_admit(&d->counting, (unsigned int)index, &lim->counting, tenant, rte_rdtsc(),
+				 &retry_ms);
 	if (verdict != COUNTING_ADMIT)
 		return dispatch_replied(reply_throttled(rt, c, m, counting_reason(verdict), retry_ms,
 							"%s %s is at its %s limit",
@@ -208,13 +211,14 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 								: fn->cfg->name,
 							dispatch_limit_kind(verdict)));
 
-	desc->timeout_ms = fn->cfg->timeout_ms;
-	timeout_tsc = __atomic_load_n(&fn->timeout_tsc, __ATOMIC_RELAXED);
-	if (req->has_timeout && req->timeout_ms < fn->cfg->timeout_ms) {
+	desc->timeout_ms = lim->timeout_ms;
+	timeout_tsc = lim->timeout_tsc;
+	if (req->has_timeout && req->timeout_ms < lim->timeout_ms) {
 		desc->timeout_ms = (uint32_t)req->timeout_ms;
 		timeout_tsc = req->timeout_ms * rt->tsc_hz / 1000;
 	}
 	desc->deadline_tsc = rte_rdtsc() + timeout_tsc;
+	desc->memory_mb = lim->memory_mb;
 	desc->function = (uint16_t)index;
 	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
@@ -224,7 +228,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
 	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
 		return DISPATCH_QUEUED;
-	counting_cancel(&d->counting, (unsigned int)index, tenant);
+	counting_cancel(&d->counting, (unsigned int)index, &lim->counting, tenant);
 	counters_inc(c, COUNTER_drop_ring_full);
 	return dispatch_replied(reply_error(rt, c, m, 503,
 					    "no worker can take function %s now: its queues are full",

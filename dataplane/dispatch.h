@@ -26,6 +26,7 @@ struct request_desc {
 	struct request req;         /* parsed fields, as spans of the payload */
 	uint64_t deadline_tsc;
 	uint32_t timeout_ms;        /* the effective one: the smaller of the caller's and the function's */
+	uint32_t memory_mb;         /* from the limits it was admitted under */
 	uint16_t function;          /* index in runtime.functions */
 	uint16_t tenant;            /* counting index of the tenant */
 	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
@@ -60,6 +61,7 @@ struct dispatcher {
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
 	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
 	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */
+
 } __rte_cache_aligned;
 
 int dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,
