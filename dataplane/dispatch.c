@@ -1,5 +1,6 @@
 /* The dispatcher: receive, classify, parse, admit, and hand requests to workers. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,12 +18,24 @@
 /* Packets ahead of the one being classified whose headers are fetched early. */
 #define DISPATCH_PREFETCH 3
 
+/* rx_stopped alone on its cache line (see struct dispatcher). */
+static void
+dispatch_check_layout(void)
+{
+	RTE_BUILD_BUG_ON(offsetof(struct dispatcher, rx_stopped) % RTE_CACHE_LINE_SIZE != 0);
+	RTE_BUILD_BUG_ON(sizeof(struct dispatcher) - offsetof(struct dispatcher, rx_stopped) !=
+			 RTE_CACHE_LINE_SIZE);
+	RTE_BUILD_BUG_ON(offsetof(struct dispatcher, tx) + sizeof(struct tx_queue) >
+			 offsetof(struct dispatcher, rx_stopped));
+}
+
 int
 dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,
 		uint16_t tx_queue)
 {
 	struct dispatcher *d;
 
+	dispatch_check_layout();
 	d = rte_zmalloc_socket("dispatcher", sizeof(*d), RTE_CACHE_LINE_SIZE,
 			       rte_lcore_to_socket_id(lcore_id));
 	if (d == NULL)
