@@ -101,8 +101,11 @@ def body(c):
             end = time.monotonic() + DURATION_S
             while deployed < DEPLOYS and time.monotonic() < end and t.alive():
                 version += 1
-                r = deployer.ask('/turbine/deploy,counter,%s,%d' %
-                                 (harness.MODULES['counter'], version))
+                try:
+                    r = deployer.ask('/turbine/deploy,counter,%s,%d' %
+                                     (harness.MODULES['counter'], version))
+                except (OSError, ValueError) as e:  # turbine died: its output says why
+                    r = {'error': repr(e)}
                 if r.get('ok') != 1:
                     refused.append(r)
                     break
