@@ -32,7 +32,8 @@ counting_fn_in_flight(const struct counting_view *v, unsigned int fn)
 	for (w = 0; w < v->nb_workers; w++)
 		finished += __atomic_load_n(&v->workers[w]->fn_finished[v->dispatcher][fn],
 					    __ATOMIC_ACQUIRE);
-	return v->d->fn_admitted[fn] - finished;
+	/* Loaded after what was finished: a call is admitted before it can finish, so never < 0. */
+	return __atomic_load_n(&v->d->fn_admitted[fn], __ATOMIC_RELAXED) - finished;
 }
 
 uint64_t
@@ -44,7 +45,7 @@ counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant)
 	for (w = 0; w < v->nb_workers; w++)
 		finished += __atomic_load_n(&v->workers[w]->tenant_finished[v->dispatcher][tenant],
 					    __ATOMIC_ACQUIRE);
-	return v->d->tenant_admitted[tenant] - finished;
+	return __atomic_load_n(&v->d->tenant_admitted[tenant], __ATOMIC_RELAXED) - finished;
 }
 
 static uint64_t
@@ -89,6 +90,27 @@ counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l
 	return (uint32_t)((cycles * 1000 + hz - 1) / hz);
 }
 
+/* A count only this dispatcher changes, and other threads read (see counting.h). */
+static void
+counting_add(uint64_t *count, int64_t n)
+{
+	__atomic_store_n(count, *count + (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/* A tenant's limit as the control thread last published it (in place: see counting_set_tenant). */
+static struct counting_limit
+counting_limit_load(const struct counting_limit *l)
+{
+	struct counting_limit out;
+
+	out.has_concurrency = __atomic_load_n(&l->has_concurrency, __ATOMIC_ACQUIRE);
+	out.has_rate = __atomic_load_n(&l->has_rate, __ATOMIC_ACQUIRE);
+	out.concurrency = __atomic_load_n(&l->concurrency, __ATOMIC_RELAXED);
+	out.rate = __atomic_load_n(&l->rate, __ATOMIC_RELAXED);
+	out.burst = __atomic_load_n(&l->burst, __ATOMIC_RELAXED);
+	return out;
+}
+
 static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
 					    const struct counting_fn_limits *limits,
 					    unsigned int tenant, uint64_t now_tsc,
@@ -100,7 +122,7 @@ counting_admit(const struct counting_view *v, unsigned int fn, const struct coun
 {
 	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms);
 
-	v->d->fn_verdicts[fn][verdict]++;
+	counting_count_verdict(v->d, fn, verdict);
 	return verdict;
 }
 
@@ -111,7 +133,8 @@ counting_check(const struct counting_view *v, unsigned int fn,
 {
 	struct counting_dispatcher *d = v->d;
 	const struct counting_limit *fl = &limits->share[v->dispatcher];
-	const struct counting_limit *tl = &d->tenant_limit[tenant];
+	const struct counting_limit tenant_limit = counting_limit_load(&d->tenant_limit[tenant]);
+	const struct counting_limit *tl = &tenant_limit;
 	struct counting_bucket *fb = &d->fn_bucket[fn], *tb = &d->tenant_bucket[tenant];
 
 	*retry_after_ms = 0;
@@ -144,8 +167,8 @@ counting_check(const struct counting_view *v, unsigned int fn,
 		fb->tokens -= v->hz;
 	if (tl->has_rate)
 		tb->tokens -= v->hz;
-	d->fn_admitted[fn]++;
-	d->tenant_admitted[tenant]++;
+	counting_add(&d->fn_admitted[fn], 1);
+	counting_add(&d->tenant_admitted[tenant], 1);
 	return COUNTING_ADMIT;
 }
 
@@ -155,12 +178,12 @@ counting_cancel(const struct counting_view *v, unsigned int fn,
 {
 	struct counting_dispatcher *d = v->d;
 
-	d->fn_admitted[fn]--;
-	d->tenant_admitted[tenant]--;
+	counting_add(&d->fn_admitted[fn], -1);
+	counting_add(&d->tenant_admitted[tenant], -1);
 	/* The tokens it took are given back: the call did not happen. */
 	if (fl->share[v->dispatcher].has_rate)
 		d->fn_bucket[fn].tokens += v->hz;
-	if (d->tenant_limit[tenant].has_rate)
+	if (__atomic_load_n(&d->tenant_limit[tenant].has_rate, __ATOMIC_ACQUIRE))
 		d->tenant_bucket[tenant].tokens += v->hz;
 }
 

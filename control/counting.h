@@ -65,7 +65,7 @@ struct counting_fn_limits {
 	uint64_t tenants[COUNTING_MAX_TENANTS / 64];
 };
 
-/* A dispatcher's admission state. Tenant limits are written by the control thread, the rest by the dispatcher. */
+/* A dispatcher's admission state: tenant limits set by the control side, the rest by itself. */
 struct counting_dispatcher {
 	uint64_t fn_admitted[CONFIG_MAX_FUNCTIONS];
 	uint64_t tenant_admitted[COUNTING_MAX_TENANTS];
@@ -101,6 +101,26 @@ struct counting_view {
 /* Calls this dispatcher admitted for the function (or tenant) and no worker finished yet. */
 uint64_t counting_fn_in_flight(const struct counting_view *v, unsigned int fn);
 uint64_t counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant);
+
+/*
+ * Admissions, refusals and calls in flight are counted in state one thread
+ * writes (a dispatcher, or a worker) and others read (telemetry, the worker
+ * manager, the dispatcher reading what workers finished): each such store and
+ * each load from another thread is atomic, relaxed unless said otherwise
+ * (a plain load or store on x86-64, and no race for ThreadSanitizer).
+ */
+static inline void
+counting_count_verdict(struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
+{
+	__atomic_store_n(&d->fn_verdicts[fn][v], d->fn_verdicts[fn][v] + 1, __ATOMIC_RELAXED);
+}
+
+/* How many calls of fn the dispatcher gave verdict v: from any thread. */
+static inline uint64_t
+counting_verdicts(const struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
+{
+	return __atomic_load_n(&d->fn_verdicts[fn][v], __ATOMIC_RELAXED);
+}
 
 /* Is the tenant allowed to call the function (403 otherwise)? No side effect. */
 static inline bool

@@ -19,7 +19,7 @@ void functions_unload(struct runtime *rt);
 void functions_lock(void);
 void functions_unlock(void);
 
-/* Wait until no data lcore can still hold anything it read before now: then an old version may go. */
+/* Wait until no data lcore can hold anything it read before now: then an old version may go. */
 void functions_synchronize(struct runtime *rt);
 
 #endif /* TURBINE_FUNCTIONS_H */

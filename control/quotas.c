@@ -199,7 +199,7 @@ quotas_set_function(struct runtime *rt, const char *function, const char *key, c
 	rc = config_set_function_key(&next, key, value, err, errlen);
 	if (rc == 0)
 		rc = quotas_publish_function(rt, (unsigned int)f, &next, err, errlen);
-	/* Published: the configuration says so too (the key alone is written, the name is read unlocked). */
+	/* Published: the configuration says so too (only the key is written; names are read unlocked). */
 	if (rc == 0)
 		rc = config_set_function_key(cfg, key, value, err, errlen);
 	functions_unlock();

@@ -42,7 +42,7 @@ telemetry_verdicts(const struct runtime *rt, unsigned int f, enum counting_verdi
 	unsigned int d;
 
 	for (d = 0; d < rt->nb_dispatchers; d++)
-		n += rt->dispatchers[d]->counting.d->fn_verdicts[f][v];
+		n += counting_verdicts(rt->dispatchers[d]->counting.d, f, v);
 	return n;
 }
 
@@ -129,7 +129,7 @@ telemetry_functions(const char *cmd __rte_unused, const char *params __rte_unuse
 	return rc;
 }
 
-/* A function's environments, keyed by worker (this release cannot nest an array of dicts in a dict). */
+/* A function's environments by worker (this release cannot nest an array of dicts in a dict). */
 static int
 telemetry_function_envs(struct rte_tel_data *d, unsigned int f)
 {

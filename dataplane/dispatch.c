@@ -200,7 +200,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    fn->cfg->name, dep->not_ready));
 	tenant = runtime_find_tenant(rt, (const char *)payload + req->tenant.off, req->tenant.len);
 	if (!counting_allowed(&lim->counting, tenant)) {
-		d->counting.d->fn_verdicts[index][COUNTING_DENIED]++;
+		counting_count_verdict(d->counting.d, (unsigned int)index, COUNTING_DENIED);
 		return dispatch_replied(reply_error(rt, c, m, 403,
 						    "tenant %.*s may not invoke function %s",
 						    req->tenant.len ? (int)req->tenant.len : 7,
