@@ -1,5 +1,6 @@
 /* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@
 
 /* The callbacks take no argument: the runtime they report on and act on, set once at start-up. */
 static struct runtime *telemetry_rt;
+
+/*
+ * DPDK serves each client on a thread of its own until the process exits,
+ * so a command may come in while main() tears the runtime down. Every
+ * command runs holding this lock for reading; telemetry_fini() takes it for
+ * writing before anything is freed, and commands after it find no runtime.
+ * Writers go first, so clients polling in a loop cannot hold shutdown back.
+ */
+static pthread_rwlock_t telemetry_gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static int
 telemetry_stats(const char *cmd __rte_unused, const char *params __rte_unused,
@@ -412,15 +422,34 @@ static const struct {
 	{ "/turbine/undrain", telemetry_drain, "Put a drained worker back (param: worker id)" },
 };
 
+/* Every command goes through here: the one the table names for it, while the runtime exists. */
+static int
+telemetry_call(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned int i;
+	int rc = -ENODEV;
+
+	pthread_rwlock_rdlock(&telemetry_gate);
+	for (i = 0; telemetry_rt != NULL && i < RTE_DIM(telemetry_commands); i++)
+		if (strcmp(cmd, telemetry_commands[i].cmd) == 0) {
+			rc = telemetry_commands[i].fn(cmd, params, d);
+			break;
+		}
+	pthread_rwlock_unlock(&telemetry_gate);
+	return rc;
+}
+
 int
 telemetry_init(struct runtime *rt, char *err, size_t errlen)
 {
 	unsigned int i;
 	int rc;
 
+	pthread_rwlock_wrlock(&telemetry_gate);
 	telemetry_rt = rt;
+	pthread_rwlock_unlock(&telemetry_gate);
 	for (i = 0; i < RTE_DIM(telemetry_commands); i++) {
-		rc = rte_telemetry_register_cmd(telemetry_commands[i].cmd, telemetry_commands[i].fn,
+		rc = rte_telemetry_register_cmd(telemetry_commands[i].cmd, telemetry_call,
 						telemetry_commands[i].help);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot register telemetry command %s: %s",
@@ -429,4 +458,12 @@ telemetry_init(struct runtime *rt, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+void
+telemetry_fini(void)
+{
+	pthread_rwlock_wrlock(&telemetry_gate);
+	telemetry_rt = NULL;
+	pthread_rwlock_unlock(&telemetry_gate);
 }
