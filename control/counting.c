@@ -32,7 +32,8 @@ counting_fn_in_flight(const struct counting_view *v, unsigned int fn)
 	for (w = 0; w < v->nb_workers; w++)
 		finished += __atomic_load_n(&v->workers[w]->fn_finished[v->dispatcher][fn],
 					    __ATOMIC_ACQUIRE);
-	return v->d->fn_admitted[fn] - finished;
+	/* Loaded after what was finished: a call is admitted before it can finish, so never < 0. */
+	return __atomic_load_n(&v->d->fn_admitted[fn], __ATOMIC_RELAXED) - finished;
 }
 
 uint64_t
@@ -44,7 +45,7 @@ counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant)
 	for (w = 0; w < v->nb_workers; w++)
 		finished += __atomic_load_n(&v->workers[w]->tenant_finished[v->dispatcher][tenant],
 					    __ATOMIC_ACQUIRE);
-	return v->d->tenant_admitted[tenant] - finished;
+	return __atomic_load_n(&v->d->tenant_admitted[tenant], __ATOMIC_RELAXED) - finished;
 }
 
 static uint64_t
@@ -89,30 +90,55 @@ counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l
 	return (uint32_t)((cycles * 1000 + hz - 1) / hz);
 }
 
+/* A count only this dispatcher changes, and other threads read (see counting.h). */
+static void
+counting_add(uint64_t *count, int64_t n)
+{
+	__atomic_store_n(count, *count + (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+/* A tenant's limit as the control thread last published it (in place: see counting_set_tenant). */
+static struct counting_limit
+counting_limit_load(const struct counting_limit *l)
+{
+	struct counting_limit out;
+
+	out.has_concurrency = __atomic_load_n(&l->has_concurrency, __ATOMIC_ACQUIRE);
+	out.has_rate = __atomic_load_n(&l->has_rate, __ATOMIC_ACQUIRE);
+	out.concurrency = __atomic_load_n(&l->concurrency, __ATOMIC_RELAXED);
+	out.rate = __atomic_load_n(&l->rate, __ATOMIC_RELAXED);
+	out.burst = __atomic_load_n(&l->burst, __ATOMIC_RELAXED);
+	return out;
+}
+
 static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
+					    const struct counting_fn_limits *limits,
 					    unsigned int tenant, uint64_t now_tsc,
 					    uint32_t *retry_after_ms);
 
 enum counting_verdict
-counting_admit(const struct counting_view *v, unsigned int fn, unsigned int tenant,
-	       uint64_t now_tsc, uint32_t *retry_after_ms)
+counting_admit(const struct counting_view *v, unsigned int fn, const struct counting_fn_limits *fl,
+	       unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms)
 {
-	enum counting_verdict verdict = counting_check(v, fn, tenant, now_tsc, retry_after_ms);
+	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms);
 
-	v->d->fn_verdicts[fn][verdict]++;
+	counting_count_verdict(v->d, fn, verdict);
 	return verdict;
 }
 
 static enum counting_verdict
-counting_check(const struct counting_view *v, unsigned int fn, unsigned int tenant,
-	       uint64_t now_tsc, uint32_t *retry_after_ms)
+counting_check(const struct counting_view *v, unsigned int fn,
+	       const struct counting_fn_limits *limits, unsigned int tenant, uint64_t now_tsc,
+	       uint32_t *retry_after_ms)
 {
 	struct counting_dispatcher *d = v->d;
-	const struct counting_limit *fl = &d->fn_limit[fn], *tl = &d->tenant_limit[tenant];
+	const struct counting_limit *fl = &limits->share[v->dispatcher];
+	const struct counting_limit tenant_limit = counting_limit_load(&d->tenant_limit[tenant]);
+	const struct counting_limit *tl = &tenant_limit;
 	struct counting_bucket *fb = &d->fn_bucket[fn], *tb = &d->tenant_bucket[tenant];
 
 	*retry_after_ms = 0;
-	if (!counting_allowed(d, fn, tenant))
+	if (!counting_allowed(limits, tenant))
 		return COUNTING_DENIED;
 	/* A slot frees when some call finishes: the soonest that can be is now. */
 	if (fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
@@ -141,71 +167,73 @@ counting_check(const struct counting_view *v, unsigned int fn, unsigned int tena
 		fb->tokens -= v->hz;
 	if (tl->has_rate)
 		tb->tokens -= v->hz;
-	d->fn_admitted[fn]++;
-	d->tenant_admitted[tenant]++;
+	counting_add(&d->fn_admitted[fn], 1);
+	counting_add(&d->tenant_admitted[tenant], 1);
 	return COUNTING_ADMIT;
 }
 
+void
+counting_cancel(const struct counting_view *v, unsigned int fn,
+		const struct counting_fn_limits *fl, unsigned int tenant)
+{
+	struct counting_dispatcher *d = v->d;
+
+	counting_add(&d->fn_admitted[fn], -1);
+	counting_add(&d->tenant_admitted[tenant], -1);
+	/* The tokens it took are given back: the call did not happen. */
+	if (fl->share[v->dispatcher].has_rate)
+		d->fn_bucket[fn].tokens += v->hz;
+	if (__atomic_load_n(&d->tenant_limit[tenant].has_rate, __ATOMIC_ACQUIRE))
+		d->tenant_bucket[tenant].tokens += v->hz;
+}
+
+/* A limit (0 = none) as dispatcher `index` of `n` applies it: its share. */
+static struct counting_limit
+counting_limit_share(uint64_t concurrency, uint64_t rate, uint64_t burst, unsigned int index,
+		     unsigned int n)
+{
+	return (struct counting_limit){
+		.has_concurrency = concurrency != 0,
+		.has_rate = rate != 0,
+		.concurrency = (uint32_t)counting_share(concurrency, n, index),
+		.rate = counting_share(rate, n, index),
+		.burst = counting_share(burst ? burst : rate, n, index),
+	};
+}
+
+void
+counting_fn_limits_init(struct counting_fn_limits *fl, const struct function_config *cfg,
+			const bool *allowed, unsigned int n)
+{
+	unsigned int d, t;
+
+	memset(fl, 0, sizeof(*fl));
+	for (d = 0; d < n && d < COUNTING_MAX_DISPATCHERS; d++)
+		fl->share[d] = counting_limit_share(cfg->reserved_concurrency, cfg->rate, cfg->burst,
+						    d, n);
+	memset(fl->tenants, allowed ? 0 : 0xff, sizeof(fl->tenants));
+	for (t = 0; allowed != NULL && t < COUNTING_MAX_TENANTS; t++)
+		if (allowed[t])
+			fl->tenants[t / 64] |= 1ull << (t % 64);
+}
+
 /*
- * Publish a limit (0 = none) as this dispatcher's share. The dispatcher may
- * read the fields mid-update; each is a single aligned store, and a call
+ * A tenant's limits are published field by field, in place: the dispatcher
+ * may read them mid-update; each is a single aligned store, and a call
  * admitted against a half-published limit is admitted against the old or
  * the new one, both valid.
  */
 void
-counting_cancel(const struct counting_view *v, unsigned int fn, unsigned int tenant)
-{
-	struct counting_dispatcher *d = v->d;
-
-	d->fn_admitted[fn]--;
-	d->tenant_admitted[tenant]--;
-	/* The tokens it took are given back: the call did not happen. */
-	if (d->fn_limit[fn].has_rate)
-		d->fn_bucket[fn].tokens += v->hz;
-	if (d->tenant_limit[tenant].has_rate)
-		d->tenant_bucket[tenant].tokens += v->hz;
-}
-
-static void
-counting_limit_set(struct counting_limit *l, uint64_t concurrency, uint64_t rate, uint64_t burst,
-		   unsigned int index, unsigned int n)
-{
-	uint64_t depth = burst ? burst : rate;
-
-	__atomic_store_n(&l->concurrency, (uint32_t)counting_share(concurrency, n, index),
-			 __ATOMIC_RELAXED);
-	__atomic_store_n(&l->rate, counting_share(rate, n, index), __ATOMIC_RELAXED);
-	__atomic_store_n(&l->burst, counting_share(depth, n, index), __ATOMIC_RELAXED);
-	__atomic_store_n(&l->has_concurrency, concurrency != 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&l->has_rate, rate != 0, __ATOMIC_RELEASE);
-}
-
-void
-counting_set_function(struct counting_dispatcher *d, unsigned int fn,
-		      const struct function_config *cfg, unsigned int index, unsigned int n)
-{
-	counting_limit_set(&d->fn_limit[fn], cfg->reserved_concurrency, cfg->rate, cfg->burst,
-			   index, n);
-}
-
-void
 counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
 		    const struct tenant_config *cfg, unsigned int index, unsigned int n)
 {
-	counting_limit_set(&d->tenant_limit[tenant], cfg->concurrency, cfg->rate, cfg->burst,
-			   index, n);
-}
+	struct counting_limit *l = &d->tenant_limit[tenant];
+	struct counting_limit next = counting_limit_share(cfg->concurrency, cfg->rate, cfg->burst,
+							  index, n);
 
-void
-counting_set_allowed(struct counting_dispatcher *d, unsigned int fn, const bool *allowed)
-{
-	uint64_t bits[COUNTING_MAX_TENANTS / 64];
-	unsigned int t;
-
-	memset(bits, allowed ? 0 : 0xff, sizeof(bits));
-	for (t = 0; allowed != NULL && t < COUNTING_MAX_TENANTS; t++)
-		if (allowed[t])
-			bits[t / 64] |= 1ull << (t % 64);
-	for (t = 0; t < COUNTING_MAX_TENANTS / 64; t++)
-		__atomic_store_n(&d->fn_tenants[fn][t], bits[t], __ATOMIC_RELAXED);
+	__atomic_store_n(&l->concurrency, next.concurrency, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->rate, next.rate, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->burst, next.burst, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->has_concurrency, next.has_concurrency, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->has_rate, next.has_rate, __ATOMIC_RELEASE);
 }

@@ -53,18 +53,27 @@ struct counting_limit {
 	uint64_t burst;     /* bucket depth, requests */
 };
 
-/* A dispatcher's admission state. Limits are written by the control thread, the rest by the dispatcher. */
+/*
+ * A function's admission limits, published whole: every dispatcher's share
+ * of them, and which tenants may call it. The control side builds a new one
+ * for each change and never edits one a dispatcher may be reading, so a call
+ * is admitted against one version of the limits, never a mix of two.
+ */
+struct counting_fn_limits {
+	struct counting_limit share[COUNTING_MAX_DISPATCHERS]; /* by dispatcher index */
+	/* Tenants allowed, a bitmap over tenant indexes; all ones when unrestricted. */
+	uint64_t tenants[COUNTING_MAX_TENANTS / 64];
+};
+
+/* A dispatcher's admission state: tenant limits set by the control side, the rest by itself. */
 struct counting_dispatcher {
 	uint64_t fn_admitted[CONFIG_MAX_FUNCTIONS];
 	uint64_t tenant_admitted[COUNTING_MAX_TENANTS];
 	struct counting_bucket fn_bucket[CONFIG_MAX_FUNCTIONS];
 	struct counting_bucket tenant_bucket[COUNTING_MAX_TENANTS];
-	struct counting_limit fn_limit[CONFIG_MAX_FUNCTIONS];
 	struct counting_limit tenant_limit[COUNTING_MAX_TENANTS];
 	/* Admissions and refusals per function and verdict, for telemetry. */
 	uint64_t fn_verdicts[CONFIG_MAX_FUNCTIONS][COUNTING_VERDICT_MAX];
-	/* Tenants allowed per function, a bitmap over tenant indexes; all ones when unrestricted. */
-	uint64_t fn_tenants[CONFIG_MAX_FUNCTIONS][COUNTING_MAX_TENANTS / 64];
 };
 
 /* What one worker finished, by the dispatcher that admitted it. Written only by that worker. */
@@ -93,23 +102,46 @@ struct counting_view {
 uint64_t counting_fn_in_flight(const struct counting_view *v, unsigned int fn);
 uint64_t counting_tenant_in_flight(const struct counting_view *v, unsigned int tenant);
 
+/*
+ * Admissions, refusals and calls in flight are counted in state one thread
+ * writes (a dispatcher, or a worker) and others read (telemetry, the worker
+ * manager, the dispatcher reading what workers finished): each such store and
+ * each load from another thread is atomic, relaxed unless said otherwise
+ * (a plain load or store on x86-64, and no race for ThreadSanitizer).
+ */
+static inline void
+counting_count_verdict(struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
+{
+	__atomic_store_n(&d->fn_verdicts[fn][v], d->fn_verdicts[fn][v] + 1, __ATOMIC_RELAXED);
+}
+
+/* How many calls of fn the dispatcher gave verdict v: from any thread. */
+static inline uint64_t
+counting_verdicts(const struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
+{
+	return __atomic_load_n(&d->fn_verdicts[fn][v], __ATOMIC_RELAXED);
+}
+
 /* Is the tenant allowed to call the function (403 otherwise)? No side effect. */
 static inline bool
-counting_allowed(const struct counting_dispatcher *d, unsigned int fn, unsigned int tenant)
+counting_allowed(const struct counting_fn_limits *fl, unsigned int tenant)
 {
-	return (d->fn_tenants[fn][tenant / 64] >> (tenant % 64)) & 1;
+	return (fl->tenants[tenant / 64] >> (tenant % 64)) & 1;
 }
 
 /*
- * Admit one call or say which limit refuses it. On COUNTING_ADMIT the call
- * is counted in flight and a token taken from each bucket; a refusal changes
- * nothing. *retry_after_ms gets a hint for 429s (0 when none can be given).
+ * Admit one call of function fn, under its limits `fl`, or say which limit
+ * refuses it. On COUNTING_ADMIT the call is counted in flight and a token
+ * taken from each bucket; a refusal changes nothing. *retry_after_ms gets a
+ * hint for 429s (0 when none can be given).
  */
 enum counting_verdict counting_admit(const struct counting_view *v, unsigned int fn,
-				     unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms);
+				     const struct counting_fn_limits *fl, unsigned int tenant,
+				     uint64_t now_tsc, uint32_t *retry_after_ms);
 
-/* Undo an admission whose call never reached a worker (every queue was full). */
-void counting_cancel(const struct counting_view *v, unsigned int fn, unsigned int tenant);
+/* Undo an admission whose call never reached a worker (every queue was full); `fl` as admitted. */
+void counting_cancel(const struct counting_view *v, unsigned int fn,
+		     const struct counting_fn_limits *fl, unsigned int tenant);
 
 /* A worker finished a call a dispatcher admitted: single writer, so a plain store. */
 static inline void
@@ -122,12 +154,15 @@ counting_finished(struct counting_worker *w, unsigned int dispatcher, unsigned i
 			 w->tenant_finished[dispatcher][tenant] + 1, __ATOMIC_RELEASE);
 }
 
-/* Control thread: publish a function's or tenant's limits as dispatcher `index` of `n` applies them. */
-void counting_set_function(struct counting_dispatcher *d, unsigned int fn,
-			   const struct function_config *cfg, unsigned int index, unsigned int n);
+/*
+ * Control side: fill a function's limits, not yet published, from its
+ * configuration, split over `n` dispatchers; `allowed` (by tenant index)
+ * says which tenants may call it, NULL every tenant.
+ */
+void counting_fn_limits_init(struct counting_fn_limits *fl, const struct function_config *cfg,
+			     const bool *allowed, unsigned int n);
+/* Control thread: publish a tenant's limits as dispatcher `index` of `n` applies them. */
 void counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
 			 const struct tenant_config *cfg, unsigned int index, unsigned int n);
-/* Which tenants may call fn: `allowed` NULL means every tenant. */
-void counting_set_allowed(struct counting_dispatcher *d, unsigned int fn, const bool *allowed);
 
 #endif /* TURBINE_COUNTING_H */

@@ -1,21 +1,16 @@
 /* Deployments: a function version's module and environments, created, switched live, torn down. */
 #include <errno.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <rte_lcore.h>
-#include <rte_malloc.h>
-#include <rte_rcu_qsbr.h>
 
 #include "deploy.h"
+#include "functions.h"
 #include "worker.h"
-
-/* Redeploys come from control-plane threads; one at a time. */
-static pthread_mutex_t deploy_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Initialise the deployment's environment on worker w (this thread; w gets no traffic for it yet). */
 static int
@@ -36,15 +31,6 @@ deploy_env_init(struct runtime *rt, unsigned int fn, struct deployment *dep, uns
 	return module_env_init(&dep->envs[w], &dep->mod, &env_cfg);
 }
 
-/* Wait until no lcore can still hold anything it read before now. */
-static void
-deploy_synchronize(struct runtime *rt)
-{
-	uint64_t token = rte_rcu_qsbr_start(rt->rcu);
-
-	rte_rcu_qsbr_check(rt->rcu, token, true);
-}
-
 /* Make `next` the set dispatch uses; the previous copy is free again on return. */
 static void
 deploy_publish(struct runtime *rt, struct deployment *dep, const struct worker_set *next)
@@ -53,7 +39,7 @@ deploy_publish(struct runtime *rt, struct deployment *dep, const struct worker_s
 
 	*spare = *next;
 	__atomic_store_n(&dep->active, spare, __ATOMIC_RELEASE);
-	deploy_synchronize(rt);
+	functions_synchronize(rt);
 }
 
 struct deployment *
@@ -66,7 +52,13 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	unsigned int i;
 	int rc;
 
-	dep = rte_zmalloc("deployment", sizeof(*dep), RTE_CACHE_LINE_SIZE);
+	/*
+	 * The C heap rather than DPDK's: no other process maps it and nothing in
+	 * it wants hugepages, and AddressSanitizer watches this heap, so a
+	 * thread still reading a freed version is reported (DPDK's allocator is
+	 * not instrumented and would hand the memory to the next version).
+	 */
+	dep = calloc(1, sizeof(*dep));
 	if (dep == NULL) {
 		snprintf(err, errlen, "function %s: out of memory", cfg->name);
 		return NULL;
@@ -74,7 +66,7 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	rc = module_load(&dep->mod, module, why, sizeof(why));
 	if (rc != 0) {
 		snprintf(err, errlen, "function %s: %s", cfg->name, why);
-		rte_free(dep);
+		free(dep);
 		return NULL;
 	}
 	snprintf(dep->version, sizeof(dep->version), "%s", version);
@@ -103,24 +95,16 @@ deploy_free(struct deployment *dep)
 	for (w = 0; w < RUNTIME_MAX_WORKERS; w++)
 		module_env_fini(&dep->envs[w]);
 	module_unload(&dep->mod);
-	rte_free(dep);
+	free(dep);
 }
 
 int
 deploy_fini_all_but(struct runtime *rt, const bool *stuck, unsigned int wait_ms)
 {
-	struct timespec until;
 	unsigned int f, w;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
 	/* Kept locked: the process exits next, and no deploy may start on what is torn down. */
-	if (pthread_mutex_clocklock(&deploy_lock, CLOCK_MONOTONIC, &until) != 0)
+	if (functions_lock_within(wait_ms) != 0)
 		return -EBUSY;
 	for (f = 0; f < rt->nb_functions; f++) {
 		struct deployment *dep = rt->functions[f].live;
@@ -155,7 +139,7 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 	char next[32];
 	unsigned int i;
 
-	pthread_mutex_lock(&deploy_lock);
+	functions_lock();
 	old = f->live;
 	if (version == NULL || *version == '\0') {
 		if (deploy_next_version(old->version, next, sizeof(next)) != 0) {
@@ -180,13 +164,13 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 	/* From here on every lcore that looks sees the new version... */
 	__atomic_store_n(&f->live, dep, __ATOMIC_RELEASE);
 	/* ...and once each has been quiescent since, none can still be inside the old one. */
-	deploy_synchronize(rt);
+	functions_synchronize(rt);
 	deploy_free(old);
-	pthread_mutex_unlock(&deploy_lock);
+	functions_unlock();
 	return 0;
 
 refused:
-	pthread_mutex_unlock(&deploy_lock);
+	functions_unlock();
 	return -EINVAL;
 }
 
@@ -197,7 +181,7 @@ deploy_grow(struct runtime *rt, unsigned int fn, unsigned int w, char *err, size
 	struct worker_set next;
 	int rc = 0;
 
-	pthread_mutex_lock(&deploy_lock);
+	functions_lock();
 	dep = rt->functions[fn].live;
 	next = *deployment_workers(dep);
 	if (worker_set_has(&next, w))
@@ -211,7 +195,7 @@ deploy_grow(struct runtime *rt, unsigned int fn, unsigned int w, char *err, size
 	next.ids[next.nb++] = (uint16_t)w;
 	deploy_publish(rt, dep, &next);
 out:
-	pthread_mutex_unlock(&deploy_lock);
+	functions_unlock();
 	return rc;
 }
 
@@ -233,7 +217,7 @@ deploy_wait_queued(struct runtime *rt, const struct worker *w)
 		       !__atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
 			nanosleep(&nap, NULL);
 	}
-	deploy_synchronize(rt);
+	functions_synchronize(rt);
 }
 
 int
@@ -244,7 +228,7 @@ deploy_shrink(struct runtime *rt, unsigned int fn, unsigned int w)
 	unsigned int i, n = 0;
 	int rc = -ENOENT;
 
-	pthread_mutex_lock(&deploy_lock);
+	functions_lock();
 	dep = rt->functions[fn].live;
 	next = *deployment_workers(dep);
 	if (!worker_set_has(&next, w) || next.nb <= 1)
@@ -258,6 +242,6 @@ deploy_shrink(struct runtime *rt, unsigned int fn, unsigned int w)
 	module_env_fini(&dep->envs[w]);
 	rc = 0;
 out:
-	pthread_mutex_unlock(&deploy_lock);
+	functions_unlock();
 	return rc;
 }

@@ -12,7 +12,8 @@
  * Load `module` and initialise an environment of it on each of `workers`
  * (on this thread, before any of them gets the function's traffic).
  * Returns the deployment, ready where init succeeded, or NULL with `err`
- * set when the module cannot be loaded at all.
+ * set when the module cannot be loaded at all. Under functions_lock(), or
+ * at start-up: it reads the function's configuration.
  */
 struct deployment *deploy_create(struct runtime *rt, unsigned int fn, const char *module,
 				 const char *version, const uint16_t *workers, unsigned int nb_workers,
@@ -37,6 +38,7 @@ int deploy_fini_all_but(struct runtime *rt, const bool *stuck, unsigned int wait
  * the old one torn down once no lcore can be inside it (RCU). Refused, with
  * nothing changed, when the new version cannot initialise everywhere the old
  * one runs. `version` NULL: the current one plus one when it is a number.
+ * This and the two below take functions_lock() themselves.
  */
 int deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
 		  char *err, size_t errlen);

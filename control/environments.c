@@ -8,6 +8,7 @@
 #include "dispatch.h"
 #include "deploy.h"
 #include "environments.h"
+#include "functions.h"
 #include "worker.h"
 #include "placement.h"
 
@@ -77,8 +78,10 @@ environments_fini(struct runtime *rt)
 {
 	unsigned int f;
 
+	functions_lock();
 	for (f = 0; f < rt->nb_functions; f++) {
 		deploy_free(rt->functions[f].live);
 		rt->functions[f].live = NULL;
 	}
+	functions_unlock();
 }

@@ -5,6 +5,7 @@
 #include "deploy.h"
 #include "dispatch.h"
 #include "environments.h"
+#include "functions.h"
 #include "manager.h"
 #include "placement.h"
 #include "quotas.h"
@@ -14,7 +15,7 @@
 static uint64_t manager_calls[CONFIG_MAX_FUNCTIONS];
 static double manager_idle_s[CONFIG_MAX_FUNCTIONS];
 
-/* Environments per worker, over every function's live version. */
+/* Environments per worker, over every function's live version. Under functions_lock(). */
 static void
 manager_load(const struct runtime *rt, unsigned int *load)
 {
@@ -29,38 +30,65 @@ manager_load(const struct runtime *rt, unsigned int *load)
 	}
 }
 
+/*
+ * What placement needs of function f now: where it holds environments and
+ * its load. Under functions_lock(): false when its live version is not ready.
+ */
+static bool
+manager_look(const struct runtime *rt, unsigned int f, double seconds, bool *held,
+	     struct placement_load *fl)
+{
+	const struct deployment *dep = runtime_live(&rt->functions[f]);
+	const struct worker_set *ws = deployment_workers(dep);
+	uint64_t calls = 0;
+	unsigned int w, i;
+
+	if (!dep->ready)
+		return false;
+	for (w = 0; w < rt->nb_workers; w++)
+		calls += __atomic_load_n(&rt->workers[w]->stats[f].calls, __ATOMIC_RELAXED);
+	manager_idle_s[f] = calls != manager_calls[f] ? 0 : manager_idle_s[f] + seconds;
+	manager_calls[f] = calls;
+	for (i = 0; i < ws->nb; i++)
+		held[ws->ids[i]] = true;
+	*fl = (struct placement_load){
+		.environments = ws->nb,
+		.in_flight = quotas_in_flight(rt, f),
+		.idle_s = (uint32_t)manager_idle_s[f],
+		.reserved_concurrency = rt->functions[f].cfg->reserved_concurrency,
+	};
+	return true;
+}
+
+/*
+ * Decisions are taken on what was read under the lock and carried out by
+ * deploy_grow() and deploy_shrink(), which take it again and check the
+ * version they find: a redeploy in between makes a move at worst one period
+ * late or early, never wrong.
+ */
 void
 manager_step(struct runtime *rt, double seconds)
 {
 	unsigned int load[RUNTIME_MAX_WORKERS];
 	struct placement_topology topo;
-	unsigned int f, w, i;
+	unsigned int f;
+	bool ready;
 
 	environments_topology(rt, &topo);
+	functions_lock();
 	manager_load(rt, load);
+	functions_unlock();
 	for (f = 0; f < rt->nb_functions; f++) {
-		const struct deployment *dep = runtime_live(&rt->functions[f]);
-		const struct worker_set *ws = deployment_workers(dep);
 		bool held[RUNTIME_MAX_WORKERS] = { false };
 		struct placement_load fl;
-		uint64_t calls = 0;
 		char err[256];
 		int pick;
 
-		if (!dep->ready)
+		functions_lock();
+		ready = manager_look(rt, f, seconds, held, &fl);
+		functions_unlock();
+		if (!ready)
 			continue;
-		for (w = 0; w < rt->nb_workers; w++)
-			calls += __atomic_load_n(&rt->workers[w]->stats[f].calls, __ATOMIC_RELAXED);
-		manager_idle_s[f] = calls != manager_calls[f] ? 0 : manager_idle_s[f] + seconds;
-		manager_calls[f] = calls;
-		for (i = 0; i < ws->nb; i++)
-			held[ws->ids[i]] = true;
-		fl = (struct placement_load){
-			.environments = ws->nb,
-			.in_flight = quotas_in_flight(rt, f),
-			.idle_s = (uint32_t)manager_idle_s[f],
-			.reserved_concurrency = rt->functions[f].cfg->reserved_concurrency,
-		};
 		switch (placement_decide(&fl, rt->nb_workers, rt->cfg.idle_environment_s)) {
 		case PLACEMENT_GROW:
 			pick = placement_pick_grow(&topo, load, held);

@@ -1,19 +1,17 @@
 /* The control side of counting: the tenant index, and limits published to every dispatcher. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
 #include <rte_malloc.h>
 
 #include "dispatch.h"
+#include "functions.h"
 #include "quotas.h"
 #include "names.h"
 #include "worker.h"
-
-/* Control-plane threads (the control thread, telemetry commands) change limits one at a time. */
-static pthread_mutex_t quotas_lock = PTHREAD_MUTEX_INITIALIZER;
 
 unsigned int
 runtime_find_tenant(const struct runtime *rt, const char *name, uint32_t len)
@@ -46,12 +44,20 @@ quotas_tenant_slot(struct runtime *rt, const char *name)
 	return t;
 }
 
+/*
+ * The apply step of every runtime-modifiable function key: build function
+ * f's limits from `cfg` and publish them whole. Once the data lcores have
+ * all moved past the old limits, they are freed (the caller holds
+ * functions_lock(), so no control-side reader holds them either).
+ */
 static int
-quotas_publish_function(struct runtime *rt, unsigned int f, char *err, size_t errlen)
+quotas_publish_function(struct runtime *rt, unsigned int f, const struct function_config *cfg,
+			char *err, size_t errlen)
 {
-	const struct function_config *cfg = &rt->cfg.functions[f];
+	struct function *fn = &rt->functions[f];
 	bool allowed[COUNTING_MAX_TENANTS] = { false };
-	unsigned int i, d;
+	struct function_limits *next, *old;
+	unsigned int i;
 
 	for (i = 0; i < cfg->nb_tenants; i++) {
 		int t = quotas_tenant_slot(rt, cfg->tenants[i]);
@@ -63,13 +69,24 @@ quotas_publish_function(struct runtime *rt, unsigned int f, char *err, size_t er
 		}
 		allowed[t] = true;
 	}
-	__atomic_store_n(&rt->functions[f].timeout_tsc,
-			 (uint64_t)cfg->timeout_ms * rt->tsc_hz / 1000, __ATOMIC_RELAXED);
-	for (d = 0; d < rt->nb_dispatchers; d++) {
-		struct counting_dispatcher *cd = rt->dispatchers[d]->counting.d;
+	/* On the C heap, like a deployment (deploy.c): a use after free shows under ASan. */
+	next = calloc(1, sizeof(*next));
+	if (next == NULL) {
+		snprintf(err, errlen, "function %s: out of memory for its limits", cfg->name);
+		return -ENOMEM;
+	}
+	next->timeout_ms = cfg->timeout_ms;
+	next->timeout_tsc = (uint64_t)cfg->timeout_ms * rt->tsc_hz / 1000;
+	next->memory_mb = cfg->memory_mb;
+	next->max_event_bytes = cfg->max_event_bytes;
+	counting_fn_limits_init(&next->counting, cfg, cfg->nb_tenants ? allowed : NULL,
+				rt->nb_dispatchers);
 
-		counting_set_function(cd, f, cfg, d, rt->nb_dispatchers);
-		counting_set_allowed(cd, f, cfg->nb_tenants ? allowed : NULL);
+	old = fn->limits;
+	__atomic_store_n(&fn->limits, next, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		functions_synchronize(rt);
+		free(old);
 	}
 	return 0;
 }
@@ -126,7 +143,7 @@ quotas_init(struct runtime *rt, char *err, size_t errlen)
 		quotas_publish_tenant(rt, &rt->cfg.tenants[i]);
 	}
 	for (i = 0; i < rt->nb_functions; i++) {
-		rc = quotas_publish_function(rt, i, err, errlen);
+		rc = quotas_publish_function(rt, i, rt->functions[i].cfg, err, errlen);
 		if (rc != 0)
 			return rc;
 	}
@@ -142,6 +159,12 @@ quotas_fini(struct runtime *rt)
 {
 	unsigned int i;
 
+	functions_lock();
+	for (i = 0; i < rt->nb_functions; i++) {
+		free(rt->functions[i].limits);
+		rt->functions[i].limits = NULL;
+	}
+	functions_unlock();
 	for (i = 0; i < rt->nb_dispatchers; i++)
 		if (rt->dispatchers[i] != NULL) {
 			rte_free(rt->dispatchers[i]->counting.d);
@@ -161,17 +184,25 @@ quotas_set_function(struct runtime *rt, const char *function, const char *key, c
 		    char *err, size_t errlen)
 {
 	int f = runtime_find_function(rt, function, (uint32_t)strlen(function));
+	struct function_config *cfg;
+	struct function_config next;
 	int rc;
 
 	if (f < 0) {
 		snprintf(err, errlen, "no function %s", function);
 		return -ENOENT;
 	}
-	pthread_mutex_lock(&quotas_lock);
-	rc = config_set_function_key(&rt->cfg.functions[f], key, value, err, errlen);
+	functions_lock();
+	cfg = &rt->cfg.functions[f];
+	/* Checked and applied on a copy: a change that cannot be published leaves no trace. */
+	next = *cfg;
+	rc = config_set_function_key(&next, key, value, err, errlen);
 	if (rc == 0)
-		rc = quotas_publish_function(rt, (unsigned int)f, err, errlen);
-	pthread_mutex_unlock(&quotas_lock);
+		rc = quotas_publish_function(rt, (unsigned int)f, &next, err, errlen);
+	/* Published: the configuration says so too (only the key is written; names are read unlocked). */
+	if (rc == 0)
+		rc = config_set_function_key(cfg, key, value, err, errlen);
+	functions_unlock();
 	return rc;
 }
 
@@ -184,7 +215,7 @@ quotas_set_tenant(struct runtime *rt, const char *tenant, const char *key, const
 	unsigned int i;
 	int rc = 0;
 
-	pthread_mutex_lock(&quotas_lock);
+	functions_lock();
 	for (i = 0; i < cfg->nb_tenants; i++)
 		if (strcmp(cfg->tenants[i].name, tenant) == 0)
 			t = &cfg->tenants[i];
@@ -204,7 +235,7 @@ quotas_set_tenant(struct runtime *rt, const char *tenant, const char *key, const
 		rc = config_set_tenant_key(t, key, value, err, errlen);
 	if (rc == 0)
 		quotas_publish_tenant(rt, t);
-	pthread_mutex_unlock(&quotas_lock);
+	functions_unlock();
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "deploy.h"
 #include "dispatch.h"
+#include "functions.h"
 #include "quotas.h"
 #include "status.h"
 #include "telemetry.h"
@@ -17,6 +19,15 @@
 
 /* The callbacks take no argument: the runtime they report on and act on, set once at start-up. */
 static struct runtime *telemetry_rt;
+
+/*
+ * DPDK serves each client on a thread of its own until the process exits,
+ * so a command may come in while main() tears the runtime down. Every
+ * command runs holding this lock for reading; telemetry_fini() takes it for
+ * writing before anything is freed, and commands after it find no runtime.
+ * Writers go first, so clients polling in a loop cannot hold shutdown back.
+ */
+static pthread_rwlock_t telemetry_gate = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
 static int
 telemetry_stats(const char *cmd __rte_unused, const char *params __rte_unused,
@@ -41,7 +52,7 @@ telemetry_verdicts(const struct runtime *rt, unsigned int f, enum counting_verdi
 	unsigned int d;
 
 	for (d = 0; d < rt->nb_dispatchers; d++)
-		n += rt->dispatchers[d]->counting.d->fn_verdicts[f][v];
+		n += counting_verdicts(rt->dispatchers[d]->counting.d, f, v);
 	return n;
 }
 
@@ -74,7 +85,7 @@ telemetry_nest(struct rte_tel_data *parent, const char *name, struct rte_tel_dat
 		rte_tel_data_free(child);
 }
 
-/* One dict of a function's configuration and state, for both function commands. */
+/* A function's configuration and state, for both function commands; under functions_lock(). */
 static int
 telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 {
@@ -110,17 +121,93 @@ telemetry_functions(const char *cmd __rte_unused, const char *params __rte_unuse
 {
 	const struct runtime *rt = telemetry_rt;
 	unsigned int f;
+	int rc = 0;
 
 	rte_tel_data_start_dict(d);
-	for (f = 0; f < rt->nb_functions; f++) {
+	functions_lock();
+	for (f = 0; f < rt->nb_functions && rc == 0; f++) {
 		struct rte_tel_data *fd = telemetry_new_dict();
 
 		if (fd == NULL || telemetry_function_summary(fd, f) != 0) {
 			rte_tel_data_free(fd);
-			return -ENOMEM;
+			rc = -ENOMEM;
+			break;
 		}
 		telemetry_nest(d, rt->functions[f].cfg->name, fd);
 	}
+	functions_unlock();
+	return rc;
+}
+
+/* A function's environments by worker (this release cannot nest an array of dicts in a dict). */
+static int
+telemetry_function_envs(struct rte_tel_data *d, unsigned int f)
+{
+	const struct deployment *dep = runtime_live(&telemetry_rt->functions[f]);
+	const struct worker_set *ws = deployment_workers(dep);
+	struct rte_tel_data *envs = telemetry_new_dict();
+	unsigned int i;
+
+	if (envs == NULL)
+		return -ENOMEM;
+	for (i = 0; i < ws->nb; i++) {
+		struct rte_tel_data *e = telemetry_new_dict();
+		char key[16];
+
+		if (e == NULL) {
+			rte_tel_data_free(envs);
+			return -ENOMEM;
+		}
+		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[ws->ids[i]].init_ns / 1000);
+		rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
+		snprintf(key, sizeof(key), "%u", ws->ids[i]);
+		telemetry_nest(envs, key, e);
+	}
+	telemetry_nest(d, "environments_by_worker", envs);
+	return 0;
+}
+
+/* Calls, errors and the handler's latency over every worker; `merged` is the caller's scratch. */
+static int
+telemetry_function_calls(struct rte_tel_data *d, unsigned int f, struct hist *merged)
+{
+	const struct runtime *rt = telemetry_rt;
+	struct rte_tel_data *throttles, *latency;
+	uint64_t calls = 0, errors = 0, timeouts = 0;
+	enum counting_verdict v;
+	unsigned int w;
+
+	hist_reset(merged);
+	for (w = 0; w < rt->nb_workers; w++) {
+		const struct worker_fn_stats *s = &rt->workers[w]->stats[f];
+
+		calls += s->calls;
+		errors += s->fn_errors;
+		timeouts += s->timeouts;
+		hist_merge(merged, &s->latency);
+	}
+	rte_tel_data_add_dict_u64(d, "calls", calls);
+	rte_tel_data_add_dict_u64(d, "fn_errors", errors);
+	rte_tel_data_add_dict_u64(d, "timeouts", timeouts);
+	rte_tel_data_add_dict_u64(d, "admitted", telemetry_verdicts(rt, f, COUNTING_ADMIT));
+	rte_tel_data_add_dict_u64(d, "denied", telemetry_verdicts(rt, f, COUNTING_DENIED));
+
+	throttles = telemetry_new_dict();
+	latency = telemetry_new_dict();
+	if (throttles == NULL || latency == NULL) {
+		rte_tel_data_free(throttles);
+		rte_tel_data_free(latency);
+		return -ENOMEM;
+	}
+	for (v = COUNTING_FN_CONCURRENCY; v < COUNTING_VERDICT_MAX; v++)
+		rte_tel_data_add_dict_u64(throttles, counting_reason(v), telemetry_verdicts(rt, f, v));
+	telemetry_nest(d, "throttles", throttles);
+	rte_tel_data_add_dict_u64(latency, "count", merged->total);
+	rte_tel_data_add_dict_u64(latency, "p50", hist_percentile(merged, 50));
+	rte_tel_data_add_dict_u64(latency, "p99", hist_percentile(merged, 99));
+	rte_tel_data_add_dict_u64(latency, "p999", hist_percentile(merged, 99.9));
+	rte_tel_data_add_dict_u64(latency, "max", merged->total ? merged->max : 0);
+	telemetry_nest(d, "latency_ns", latency);
 	return 0;
 }
 
@@ -129,74 +216,25 @@ static int
 telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
 {
 	const struct runtime *rt = telemetry_rt;
-	struct rte_tel_data *throttles, *latency, *envs;
-	const struct worker_set *ws;
-	const struct deployment *dep;
-	static struct hist merged;
-	uint64_t calls = 0, errors = 0, timeouts = 0;
-	enum counting_verdict v;
-	unsigned int w, i;
-	int f;
+	/* DPDK serves each client on its own thread, so each call merges into its own (30 KiB). */
+	struct hist *merged;
+	int f, rc;
 
 	if (params == NULL || (f = runtime_find_function(rt, params, (uint32_t)strlen(params))) < 0)
 		return -EINVAL;
-	rte_tel_data_start_dict(d);
-	if (telemetry_function_summary(d, (unsigned int)f) != 0)
+	merged = malloc(sizeof(*merged));
+	if (merged == NULL)
 		return -ENOMEM;
-	/* Telemetry commands run one at a time, so one merge buffer serves them all. */
-	hist_reset(&merged);
-	for (w = 0; w < rt->nb_workers; w++) {
-		const struct worker_fn_stats *s = &rt->workers[w]->stats[f];
-
-		calls += s->calls;
-		errors += s->fn_errors;
-		timeouts += s->timeouts;
-		hist_merge(&merged, &s->latency);
-	}
-	rte_tel_data_add_dict_u64(d, "calls", calls);
-	rte_tel_data_add_dict_u64(d, "fn_errors", errors);
-	rte_tel_data_add_dict_u64(d, "timeouts", timeouts);
-	rte_tel_data_add_dict_u64(d, "admitted", telemetry_verdicts(rt, (unsigned int)f, COUNTING_ADMIT));
-	rte_tel_data_add_dict_u64(d, "denied", telemetry_verdicts(rt, (unsigned int)f, COUNTING_DENIED));
-
-	throttles = telemetry_new_dict();
-	latency = telemetry_new_dict();
-	/* Keyed by worker: this release cannot nest an array of dicts inside a dict. */
-	envs = telemetry_new_dict();
-	if (throttles == NULL || latency == NULL || envs == NULL)
-		goto nomem;
-	for (v = COUNTING_FN_CONCURRENCY; v < COUNTING_VERDICT_MAX; v++)
-		rte_tel_data_add_dict_u64(throttles, counting_reason(v),
-					  telemetry_verdicts(rt, (unsigned int)f, v));
-	telemetry_nest(d, "throttles", throttles);
-	rte_tel_data_add_dict_u64(latency, "count", merged.total);
-	rte_tel_data_add_dict_u64(latency, "p50", hist_percentile(&merged, 50));
-	rte_tel_data_add_dict_u64(latency, "p99", hist_percentile(&merged, 99));
-	rte_tel_data_add_dict_u64(latency, "p999", hist_percentile(&merged, 99.9));
-	rte_tel_data_add_dict_u64(latency, "max", merged.total ? merged.max : 0);
-	telemetry_nest(d, "latency_ns", latency);
-	dep = runtime_live(&rt->functions[f]);
-	ws = deployment_workers(dep);
-	for (i = 0; i < ws->nb; i++) {
-		struct rte_tel_data *e = telemetry_new_dict();
-		char key[16];
-
-		if (e == NULL)
-			goto nomem_envs;
-		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[ws->ids[i]].init_ns / 1000);
-		rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
-		snprintf(key, sizeof(key), "%u", ws->ids[i]);
-		telemetry_nest(envs, key, e);
-	}
-	telemetry_nest(d, "environments_by_worker", envs);
-	return 0;
-
-nomem:
-	rte_tel_data_free(throttles);
-	rte_tel_data_free(latency);
-nomem_envs:
-	rte_tel_data_free(envs);
-	return -ENOMEM;
+	rte_tel_data_start_dict(d);
+	functions_lock();
+	rc = telemetry_function_summary(d, (unsigned int)f);
+	if (rc == 0)
+		rc = telemetry_function_calls(d, (unsigned int)f, merged);
+	if (rc == 0)
+		rc = telemetry_function_envs(d, (unsigned int)f);
+	functions_unlock();
+	free(merged);
+	return rc;
 }
 
 static const char *
@@ -229,9 +267,11 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		}
 		for (r = 0; r < wk->nb_inbound; r++)
 			depth += rte_ring_count(wk->inbound[r]);
+		functions_lock();
 		for (f = 0; f < rt->nb_functions; f++)
 			if (worker_set_has(deployment_workers(runtime_live(&rt->functions[f])), w))
 				rte_tel_data_add_array_string(fns, rt->functions[f].cfg->name);
+		functions_unlock();
 		rte_tel_data_add_dict_u64(wd, "lcore", wk->lcore_id);
 		rte_tel_data_add_dict_u64(wd, "socket", rte_lcore_to_socket_id(wk->lcore_id));
 		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(rt->worker_out[w]));
@@ -382,15 +422,34 @@ static const struct {
 	{ "/turbine/undrain", telemetry_drain, "Put a drained worker back (param: worker id)" },
 };
 
+/* Every command goes through here: the one the table names for it, while the runtime exists. */
+static int
+telemetry_call(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	unsigned int i;
+	int rc = -ENODEV;
+
+	pthread_rwlock_rdlock(&telemetry_gate);
+	for (i = 0; telemetry_rt != NULL && i < RTE_DIM(telemetry_commands); i++)
+		if (strcmp(cmd, telemetry_commands[i].cmd) == 0) {
+			rc = telemetry_commands[i].fn(cmd, params, d);
+			break;
+		}
+	pthread_rwlock_unlock(&telemetry_gate);
+	return rc;
+}
+
 int
 telemetry_init(struct runtime *rt, char *err, size_t errlen)
 {
 	unsigned int i;
 	int rc;
 
+	pthread_rwlock_wrlock(&telemetry_gate);
 	telemetry_rt = rt;
+	pthread_rwlock_unlock(&telemetry_gate);
 	for (i = 0; i < RTE_DIM(telemetry_commands); i++) {
-		rc = rte_telemetry_register_cmd(telemetry_commands[i].cmd, telemetry_commands[i].fn,
+		rc = rte_telemetry_register_cmd(telemetry_commands[i].cmd, telemetry_call,
 						telemetry_commands[i].help);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot register telemetry command %s: %s",
@@ -399,4 +458,12 @@ telemetry_init(struct runtime *rt, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+void
+telemetry_fini(void)
+{
+	pthread_rwlock_wrlock(&telemetry_gate);
+	telemetry_rt = NULL;
+	pthread_rwlock_unlock(&telemetry_gate);
 }

@@ -1,6 +1,7 @@
 /* The dispatcher: receive, classify, parse, admit, and hand requests to workers. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -18,12 +19,24 @@
 /* Packets ahead of the one being classified whose headers are fetched early. */
 #define DISPATCH_PREFETCH 3
 
+/* rx_stopped alone on its cache line (see struct dispatcher). */
+static void
+dispatch_check_layout(void)
+{
+	RTE_BUILD_BUG_ON(offsetof(struct dispatcher, rx_stopped) % RTE_CACHE_LINE_SIZE != 0);
+	RTE_BUILD_BUG_ON(sizeof(struct dispatcher) - offsetof(struct dispatcher, rx_stopped) !=
+			 RTE_CACHE_LINE_SIZE);
+	RTE_BUILD_BUG_ON(offsetof(struct dispatcher, tx) + sizeof(struct tx_queue) >
+			 offsetof(struct dispatcher, rx_stopped));
+}
+
 int
 dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,
 		uint16_t tx_queue)
 {
 	struct dispatcher *d;
 
+	dispatch_check_layout();
 	d = rte_zmalloc_socket("dispatcher", sizeof(*d), RTE_CACHE_LINE_SIZE,
 			       rte_lcore_to_socket_id(lcore_id));
 	if (d == NULL)
@@ -215,6 +228,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	const char *name = (const char *)payload + req->fn.off;
 	const uint8_t *qualifier = payload + req->qualifier.off;
 	enum counting_verdict verdict;
+	const struct function_limits *lim;
 	const struct deployment *dep;
 	const struct function *fn;
 	uint64_t timeout_tsc;
@@ -229,21 +243,22 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    (int)req->fn.len, name));
 	fn = &rt->functions[index];
 	dep = runtime_live(fn);
+	/* Loaded once: this call is checked and run under one version of the limits. */
+	lim = runtime_limits(fn);
 	if (!dispatch_qualifier_matches(dep, qualifier, req->qualifier.len))
 		return dispatch_replied(reply_error(rt, c, m, 404, "Function not found: %.*s:%.*s",
 						    (int)req->fn.len, name, (int)req->qualifier.len,
 						    (const char *)qualifier));
-	if (fn->cfg->max_event_bytes != 0 && req->event.len > fn->cfg->max_event_bytes)
+	if (lim->max_event_bytes != 0 && req->event.len > lim->max_event_bytes)
 		return dispatch_replied(reply_error(rt, c, m, 413,
 						    "event is %u bytes; function %s accepts at most %u",
-						    req->event.len, fn->cfg->name,
-						    fn->cfg->max_event_bytes));
+						    req->event.len, fn->cfg->name, lim->max_event_bytes));
 	if (!dep->ready)
 		return dispatch_replied(reply_error(rt, c, m, 502, "function %s is not ready: %s",
 						    fn->cfg->name, dep->not_ready));
 	tenant = runtime_find_tenant(rt, (const char *)payload + req->tenant.off, req->tenant.len);
-	if (!counting_allowed(d->counting.d, (unsigned int)index, tenant)) {
-		d->counting.d->fn_verdicts[index][COUNTING_DENIED]++;
+	if (!counting_allowed(&lim->counting, tenant)) {
+		counting_count_verdict(d->counting.d, (unsigned int)index, COUNTING_DENIED);
 		return dispatch_replied(reply_error(rt, c, m, 403,
 						    "tenant %.*s may not invoke function %s",
 						    req->tenant.len ? (int)req->tenant.len : 7,
@@ -260,7 +275,8 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s "
 						    "now: the dispatcher is stopping", fn->cfg->name));
 
-	verdict = counting_admit(&d->counting, (unsigned int)index, tenant, rte_rdtsc(), &retry_ms);
+	verdict = counting_admit(&d->counting, (unsigned int)index, &lim->counting, tenant, rte_rdtsc(),
+				 &retry_ms);
 	if (verdict != COUNTING_ADMIT)
 		return dispatch_replied(reply_throttled(rt, c, m, counting_reason(verdict), retry_ms,
 							"%s %s is at its %s limit",
@@ -270,13 +286,14 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 								: fn->cfg->name,
 							dispatch_limit_kind(verdict)));
 
-	desc->timeout_ms = fn->cfg->timeout_ms;
-	timeout_tsc = __atomic_load_n(&fn->timeout_tsc, __ATOMIC_RELAXED);
-	if (req->has_timeout && req->timeout_ms < fn->cfg->timeout_ms) {
+	desc->timeout_ms = lim->timeout_ms;
+	timeout_tsc = lim->timeout_tsc;
+	if (req->has_timeout && req->timeout_ms < lim->timeout_ms) {
 		desc->timeout_ms = (uint32_t)req->timeout_ms;
 		timeout_tsc = req->timeout_ms * rt->tsc_hz / 1000;
 	}
 	desc->deadline_tsc = rte_rdtsc() + timeout_tsc;
+	desc->memory_mb = lim->memory_mb;
 	desc->function = (uint16_t)index;
 	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
@@ -286,7 +303,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
 	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
 		return DISPATCH_QUEUED;
-	counting_cancel(&d->counting, (unsigned int)index, tenant);
+	counting_cancel(&d->counting, (unsigned int)index, &lim->counting, tenant);
 	if (dispatch_why_unavailable(rt, d, dep, why, sizeof(why)))
 		counters_inc(c, COUNTER_drop_ring_full);
 	return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s now: %s",
@@ -425,8 +442,11 @@ dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d, unsigned 
 		for (i = 0; i < n; i++) {
 			const struct request_desc *desc = request_desc_of(pkts[i]);
 
-			/* Admitted by this dispatcher, never run: it no longer counts. */
-			counting_cancel(&d->counting, desc->function, desc->tenant);
+			/* Admitted by this dispatcher, never run: it no longer counts (the
+			 * tokens go back by today's limits: at shutdown they are not used again). */
+			counting_cancel(&d->counting, desc->function,
+					&runtime_limits(&rt->functions[desc->function])->counting,
+					desc->tenant);
 			if (reply_stopping(rt, d->counters, pkts[i], w) == 0)
 				tx_send(&d->tx, pkts[i]);
 			else

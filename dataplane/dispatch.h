@@ -26,6 +26,7 @@ struct request_desc {
 	struct request req;         /* parsed fields, as spans of the payload */
 	uint64_t deadline_tsc;
 	uint32_t timeout_ms;        /* the effective one: the smaller of the caller's and the function's */
+	uint32_t memory_mb;         /* from the limits it was admitted under */
 	uint16_t function;          /* index in runtime.functions */
 	uint16_t tenant;            /* counting index of the tenant */
 	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
@@ -48,7 +49,6 @@ struct dispatcher {
 	/* Hot, read every loop. */
 	unsigned int id;
 	uint16_t rx_queue;
-	int rx_stopped;             /* set once the quit flag was seen; others read it */
 	struct counters *counters;
 	struct worker *local;       /* this lcore also works: run to completion */
 	struct tx_queue tx;
@@ -60,6 +60,15 @@ struct dispatcher {
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
 	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
 	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */
+
+	/*
+	 * Set once the quit flag was seen. Every worker reads it on every loop
+	 * (lcore.c), so it has a cache line to itself: on a line with the TX
+	 * batch above, which this dispatcher writes on every loop, each write
+	 * would take the line from every worker. Last, so that nothing can be
+	 * added after it on its line (dispatch.c checks the layout).
+	 */
+	int rx_stopped __rte_cache_aligned;
 } __rte_cache_aligned;
 
 int dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint16_t rx_queue,

@@ -163,6 +163,7 @@ static const struct {
 static void
 main_teardown(struct runtime *rt)
 {
+	telemetry_fini();
 	memif_guard_disable();
 	control_stop();
 	environments_fini(rt);

@@ -56,18 +56,46 @@ struct deployment {
 	struct worker_set sets[2];
 };
 
+/*
+ * The limits the data plane applies to a function's calls: every key of
+ * function_config that may change while running, as the data plane reads it.
+ * A change builds a new one and publishes it whole (quotas.c), freeing the
+ * old one under RCU, like a deployment: a dispatcher loads the pointer once
+ * per request, so each call sees one version, never a field old and another
+ * new. What the worker needs later travels in the request's descriptor.
+ */
+struct function_limits {
+	uint32_t timeout_ms;      /* the function's own timeout */
+	uint32_t memory_mb;
+	uint32_t max_event_bytes; /* 0: the datagram's limit */
+	uint64_t timeout_tsc;     /* timeout_ms in TSC cycles */
+	struct counting_fn_limits counting; /* reserved concurrency, rate, burst, tenants */
+};
+
 /* A declared function as the data plane sees it. */
 struct function {
+	/* Its configuration: the data plane reads only the name, which never changes. */
 	const struct function_config *cfg;
 	uint32_t name_len;        /* of cfg->name, for the handler's ctx */
-	uint64_t timeout_tsc;     /* the function's own timeout, in TSC cycles */
+	struct function_limits *limits; /* RCU-protected: read with runtime_limits() */
 	struct deployment *live;  /* RCU-protected: read with runtime_live() */
 };
 
+/*
+ * Both are for data lcores, which report quiescence to runtime.rcu; any
+ * other thread holds functions_lock() (functions.h) while it uses what they
+ * return.
+ */
 static inline struct deployment *
 runtime_live(const struct function *fn)
 {
 	return __atomic_load_n(&fn->live, __ATOMIC_ACQUIRE);
+}
+
+static inline const struct function_limits *
+runtime_limits(const struct function *fn)
+{
+	return __atomic_load_n(&fn->limits, __ATOMIC_ACQUIRE);
 }
 
 static inline const struct worker_set *

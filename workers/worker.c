@@ -79,7 +79,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 			.version = { dep->version, dep->version_len },
 			.trace = { (const char *)payload + req->trace.off, req->trace.len },
 			.client_context = { (const char *)payload + req->ctx.off, req->ctx.len },
-			.memory_mb = fn->cfg->memory_mb,
+			.memory_mb = desc->memory_mb,
 			.worker_id = w->id,
 			.deadline_tsc = desc->deadline_tsc,
 			.tsc_hz = rt->tsc_hz,

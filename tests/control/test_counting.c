@@ -13,6 +13,7 @@
 #define HZ 1000000000ull  /* a 1 GHz clock: one cycle is one nanosecond */
 
 struct fixture {
+	struct counting_fn_limits limits[2];   /* of functions 0 and 1, as published */
 	struct counting_dispatcher d[2];
 	struct counting_worker w[3];
 	struct counting_worker *workers[3];
@@ -23,15 +24,17 @@ static int
 fixture_setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	struct function_config none;
 	unsigned int i;
+
+	memset(&none, 0, sizeof(none));
 
 	for (i = 0; i < 3; i++)
 		f->workers[i] = &f->w[i];
 	for (i = 0; i < 2; i++) {
 		f->view[i] = (struct counting_view){ .d = &f->d[i], .dispatcher = i,
 						      .workers = f->workers, .nb_workers = 3, .hz = HZ };
-		counting_set_allowed(&f->d[i], 0, NULL);
-		counting_set_allowed(&f->d[i], 1, NULL);
+		counting_fn_limits_init(&f->limits[i], &none, NULL, 2);
 	}
 	*state = f;
 	return 0;
@@ -56,6 +59,14 @@ function_limits(uint32_t concurrency, uint32_t rate, uint32_t burst)
 	return cfg;
 }
 
+/* Dispatcher d admits a call of function fn under the function's published limits. */
+static enum counting_verdict
+admit(struct fixture *f, unsigned int d, unsigned int fn, unsigned int tenant, uint64_t now,
+      uint32_t *retry)
+{
+	return counting_admit(&f->view[d], fn, &f->limits[fn], tenant, now, retry);
+}
+
 static void
 test_share_splits_exactly(void **state)
 {
@@ -76,7 +87,7 @@ test_no_limits_admit_everything(void **state)
 	unsigned int i;
 
 	for (i = 0; i < 10000; i++)
-		assert_int_equal(counting_admit(&f->view[0], 0, 3, i, &retry), COUNTING_ADMIT);
+		assert_int_equal(admit(f, 0, 0, 3, i, &retry), COUNTING_ADMIT);
 	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 10000);
 	assert_int_equal(counting_tenant_in_flight(&f->view[0], 3), 10000);
 }
@@ -88,21 +99,21 @@ test_reserved_concurrency_holds_and_frees(void **state)
 	struct function_config cfg = function_limits(3, 0, 0);
 	uint32_t retry;
 
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 2, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 3, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 4, &retry), COUNTING_FN_CONCURRENCY);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 2, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 3, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 4, &retry), COUNTING_FN_CONCURRENCY);
 	assert_int_equal(retry, 1);
 	assert_string_equal(counting_reason(COUNTING_FN_CONCURRENCY),
 			    "ReservedFunctionConcurrentInvocationLimitExceeded");
 	/* Another function is not limited by this one's reservation. */
-	assert_int_equal(counting_admit(&f->view[0], 1, 0, 5, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 0, 5, &retry), COUNTING_ADMIT);
 	/* A worker finishing one call of function 0 frees exactly one slot. */
 	counting_finished(&f->w[2], 0, 0, 0);
 	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 2);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 6, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 7, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(admit(f, 0, 0, 0, 6, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 7, &retry), COUNTING_FN_CONCURRENCY);
 }
 
 static void
@@ -112,11 +123,11 @@ test_finished_elsewhere_does_not_free(void **state)
 	struct function_config cfg = function_limits(1, 0, 0);
 	uint32_t retry;
 
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
 	/* A call dispatcher 1 admitted finishing is no business of dispatcher 0. */
 	counting_finished(&f->w[0], 1, 0, 0);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 2, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(admit(f, 0, 0, 0, 2, &retry), COUNTING_FN_CONCURRENCY);
 }
 
 static void
@@ -127,13 +138,13 @@ test_tenant_concurrency_spans_functions(void **state)
 	uint32_t retry;
 
 	counting_set_tenant(&f->d[0], 4, &t, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 4, 1, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 1, 4, 2, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 1, 4, 3, &retry), COUNTING_TENANT_CONCURRENCY);
+	assert_int_equal(admit(f, 0, 0, 4, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 4, 2, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 4, 3, &retry), COUNTING_TENANT_CONCURRENCY);
 	assert_string_equal(counting_reason(COUNTING_TENANT_CONCURRENCY),
 			    "ConcurrentInvocationLimitExceeded");
 	/* Other tenants are not held back. */
-	assert_int_equal(counting_admit(&f->view[0], 1, 5, 4, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 5, 4, &retry), COUNTING_ADMIT);
 }
 
 static void
@@ -145,25 +156,25 @@ test_rate_bucket_refills_at_the_rate(void **state)
 	unsigned int admitted = 0, i;
 	uint32_t retry = 0;
 
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
 	/* A full bucket: exactly the burst goes through at one instant. */
 	for (i = 0; i < 20; i++)
-		admitted += counting_admit(&f->view[0], 0, 0, now, &retry) == COUNTING_ADMIT;
+		admitted += admit(f, 0, 0, 0, now, &retry) == COUNTING_ADMIT;
 	assert_int_equal(admitted, 10);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, now, &retry), COUNTING_FN_RATE);
+	assert_int_equal(admit(f, 0, 0, 0, now, &retry), COUNTING_FN_RATE);
 	assert_int_equal(retry, 1);  /* one token every millisecond */
 	assert_string_equal(counting_reason(COUNTING_FN_RATE),
 			    "ReservedFunctionInvocationRateLimitExceeded");
 	/* Over the next second, at one try per 100 us, the rate and no more gets through. */
 	admitted = 0;
 	for (i = 1; i <= 10000; i++)
-		admitted += counting_admit(&f->view[0], 0, 0, now + i * (HZ / 10000), &retry) ==
+		admitted += admit(f, 0, 0, 0, now + i * (HZ / 10000), &retry) ==
 			    COUNTING_ADMIT;
 	assert_in_range(admitted, 999, 1001);
 	/* Idle for an hour: full again, but never more than the burst. */
 	admitted = 0;
 	for (i = 0; i < 50; i++)
-		admitted += counting_admit(&f->view[0], 0, 0, now + 3600 * HZ, &retry) ==
+		admitted += admit(f, 0, 0, 0, now + 3600 * HZ, &retry) ==
 			    COUNTING_ADMIT;
 	assert_int_equal(admitted, 10);
 }
@@ -177,35 +188,36 @@ test_tenant_rate_and_order_of_checks(void **state)
 	uint32_t retry;
 
 	counting_set_tenant(&f->d[0], 7, &t, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 1, 7, HZ, &retry), COUNTING_TENANT_RATE);
+	assert_int_equal(admit(f, 0, 1, 7, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 7, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 7, HZ, &retry), COUNTING_TENANT_RATE);
 	assert_string_equal(counting_reason(COUNTING_TENANT_RATE), "CallerRateLimitExceeded");
 	/* The function's own limit is checked first; a refusal takes no token from the tenant. */
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 8, 2 * HZ, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 7, 2 * HZ, &retry), COUNTING_FN_RATE);
-	assert_int_equal(counting_admit(&f->view[0], 1, 7, 2 * HZ, &retry), COUNTING_ADMIT);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 8, 2 * HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 7, 2 * HZ, &retry), COUNTING_FN_RATE);
+	assert_int_equal(admit(f, 0, 1, 7, 2 * HZ, &retry), COUNTING_ADMIT);
 }
 
 static void
 test_tenants_allowed(void **state)
 {
 	struct fixture *f = *state;
+	struct function_config none = function_limits(0, 0, 0);
 	bool allowed[COUNTING_MAX_TENANTS] = { false };
 	uint32_t retry;
 
 	allowed[2] = true;
-	counting_set_allowed(&f->d[0], 0, allowed);
-	assert_true(counting_allowed(&f->d[0], 0, 2));
-	assert_false(counting_allowed(&f->d[0], 0, 3));
-	assert_false(counting_allowed(&f->d[0], 0, COUNTING_OTHER_TENANT));
-	assert_true(counting_allowed(&f->d[0], 1, 3));
-	assert_int_equal(counting_admit(&f->view[0], 0, 3, 1, &retry), COUNTING_DENIED);
+	counting_fn_limits_init(&f->limits[0], &none, allowed, 2);
+	assert_true(counting_allowed(&f->limits[0], 2));
+	assert_false(counting_allowed(&f->limits[0], 3));
+	assert_false(counting_allowed(&f->limits[0], COUNTING_OTHER_TENANT));
+	assert_true(counting_allowed(&f->limits[1], 3));
+	assert_int_equal(admit(f, 0, 0, 3, 1, &retry), COUNTING_DENIED);
 	assert_null(counting_reason(COUNTING_DENIED));
 	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
-	counting_set_allowed(&f->d[0], 0, NULL);
-	assert_true(counting_allowed(&f->d[0], 0, COUNTING_OTHER_TENANT));
+	counting_fn_limits_init(&f->limits[0], &none, NULL, 2);
+	assert_true(counting_allowed(&f->limits[0], COUNTING_OTHER_TENANT));
 }
 
 static void
@@ -216,19 +228,17 @@ test_two_dispatchers_never_exceed_the_limit(void **state)
 	unsigned int admitted = 0, i, d;
 	uint32_t retry;
 
-	for (d = 0; d < 2; d++)
-		counting_set_function(&f->d[d], 0, &cfg, d, 2);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 2);
 	for (i = 0; i < 20; i++)
 		for (d = 0; d < 2; d++)
-			admitted += counting_admit(&f->view[d], 0, 0, i, &retry) == COUNTING_ADMIT;
+			admitted += admit(f, d, 0, 0, i, &retry) == COUNTING_ADMIT;
 	assert_int_equal(admitted, 5);
 	/* A limit of 1 over two dispatchers: one gets it, the other refuses everything. */
 	cfg = function_limits(1, 0, 0);
-	for (d = 0; d < 2; d++)
-		counting_set_function(&f->d[d], 1, &cfg, d, 2);
-	assert_int_equal(counting_admit(&f->view[1], 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
-	assert_int_equal(counting_admit(&f->view[0], 1, 0, 1, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+	counting_fn_limits_init(&f->limits[1], &cfg, NULL, 2);
+	assert_int_equal(admit(f, 1, 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(admit(f, 0, 1, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
 }
 
 static void
@@ -238,11 +248,11 @@ test_cancel_gives_back(void **state)
 	struct function_config cfg = function_limits(1, 1, 1);
 	uint32_t retry;
 
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, HZ, &retry), COUNTING_ADMIT);
-	counting_cancel(&f->view[0], 0, 0);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_ADMIT);
+	counting_cancel(&f->view[0], 0, &f->limits[0], 0);
 	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_ADMIT);
 }
 
 static void
@@ -252,15 +262,59 @@ test_limit_changes_apply_at_once(void **state)
 	struct function_config cfg = function_limits(1, 0, 0);
 	uint32_t retry;
 
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_FN_CONCURRENCY);
 	cfg.reserved_concurrency = 2;
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
 	cfg.reserved_concurrency = 0;  /* no longer reserved: no limit */
-	counting_set_function(&f->d[0], 0, &cfg, 0, 1);
-	assert_int_equal(counting_admit(&f->view[0], 0, 0, 1, &retry), COUNTING_ADMIT);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
+}
+
+static void
+test_limits_split_into_one_snapshot(void **state)
+{
+	struct function_config cfg = function_limits(5, 10, 0);
+	bool allowed[COUNTING_MAX_TENANTS] = { false };
+	struct counting_fn_limits fl;
+	static const uint32_t concurrency[3] = { 2, 2, 1 };
+	static const uint64_t rate[3] = { 4, 3, 3 };
+	unsigned int d;
+
+	(void)state;
+	allowed[70] = true;
+	counting_fn_limits_init(&fl, &cfg, allowed, 3);
+	for (d = 0; d < 3; d++) {
+		assert_true(fl.share[d].has_concurrency);
+		assert_true(fl.share[d].has_rate);
+		assert_int_equal(fl.share[d].concurrency, concurrency[d]);
+		assert_int_equal(fl.share[d].rate, rate[d]);
+		assert_int_equal(fl.share[d].burst, rate[d]);  /* no burst given: the rate */
+	}
+	assert_true(counting_allowed(&fl, 70));
+	assert_false(counting_allowed(&fl, 6));
+	assert_false(counting_allowed(&fl, COUNTING_OTHER_TENANT));
+}
+
+static void
+test_each_call_under_the_limits_it_was_given(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(1, 0, 0);
+	struct counting_fn_limits before;
+	uint32_t retry;
+
+	/* A change builds new limits; one admission still holding the old ones applies them whole. */
+	counting_fn_limits_init(&before, &cfg, NULL, 2);
+	cfg = function_limits(3, 0, 0);
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 2);
+	assert_int_equal(counting_admit(&f->view[0], 0, &before, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit(&f->view[0], 0, &before, 0, 1, &retry),
+			 COUNTING_FN_CONCURRENCY);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_FN_CONCURRENCY);  /* 3 over 2: 2 */
 }
 
 int
@@ -278,6 +332,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_two_dispatchers_never_exceed_the_limit, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_gives_back, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_limit_changes_apply_at_once, fixture_setup, fixture_teardown),
+		cmocka_unit_test(test_limits_split_into_one_snapshot),
+		cmocka_unit_test_setup_teardown(test_each_call_under_the_limits_it_was_given, fixture_setup,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

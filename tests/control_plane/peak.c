@@ -1,4 +1,4 @@
-/* Test handler: holds each call `event.us` microseconds and reports the most calls it saw at once. */
+/* Test handler: holds calls `event.us` us; reports the most inside at once and the limits it ran under. */
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +37,8 @@ static enum turbine_result
 peak_handle(void *state, const struct turbine_event *event, const struct turbine_ctx *ctx,
 	    struct turbine_resp *resp)
 {
+	/* The limits the call runs under, as it starts. */
+	uint32_t remaining_ms = turbine_remaining_ms(ctx);
 	unsigned int now = __atomic_add_fetch(&peak_inside, 1, __ATOMIC_SEQ_CST);
 	unsigned int seen = __atomic_load_n(&peak_max, __ATOMIC_SEQ_CST);
 	uint64_t us = peak_event_us(event);
@@ -50,11 +52,15 @@ peak_handle(void *state, const struct turbine_event *event, const struct turbine
 	nanosleep(&ts, NULL);
 	__atomic_sub_fetch(&peak_inside, 1, __ATOMIC_SEQ_CST);
 
-	msgpack_pack_map(&resp->pk, 2);
+	msgpack_pack_map(&resp->pk, 4);
 	msgpack_pack_str_with_body(&resp->pk, "peak", 4);
 	msgpack_pack_unsigned_int(&resp->pk, __atomic_load_n(&peak_max, __ATOMIC_SEQ_CST));
 	msgpack_pack_str_with_body(&resp->pk, "worker", 6);
 	msgpack_pack_unsigned_int(&resp->pk, ctx->worker_id);
+	msgpack_pack_str_with_body(&resp->pk, "memory_mb", 9);
+	msgpack_pack_unsigned_int(&resp->pk, ctx->memory_mb);
+	msgpack_pack_str_with_body(&resp->pk, "remaining_ms", 12);
+	msgpack_pack_unsigned_int(&resp->pk, remaining_ms);
 	return TURBINE_OK;
 }
 
