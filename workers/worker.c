@@ -7,8 +7,8 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
-#include "dispatch.h"
 #include "reply.h"
+#include "request_desc.h"
 #include "worker.h"
 
 int
