@@ -16,6 +16,7 @@
 #include "request_desc.h"
 #include "runtime.h"
 #include "tx.h"
+#include "watchdog.h"
 
 struct dispatcher {
 	/* Hot, read every loop. */
@@ -32,6 +33,7 @@ struct dispatcher {
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
 	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
 	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */
+	struct watchdog watchdog;   /* the deadlines of the calls it sent (watchdog.h) */
 
 	/*
 	 * Set once the quit flag was seen. Every worker reads it on every loop
@@ -55,8 +57,15 @@ void dispatch_poll(struct runtime *rt, struct dispatcher *d);
 unsigned int dispatch_collect(const struct runtime *rt, struct dispatcher *d);
 
 /*
+ * A call d admitted, back in its hands from a stuck worker: hand it to
+ * another environment of its function (the policy passes over workers out
+ * of dispatch), or answer 503 saying why none can take it.
+ */
+void dispatch_requeue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m);
+
+/*
  * Answer 503 (the dispatcher is stopping) to every call queued from d to
- * worker w, whose rings d has taken over (handover_take()). Returns how many.
+ * worker w, whose rings d has taken over (watchdog_take()). Returns how many.
  */
 unsigned int dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d,
 				    unsigned int w);
