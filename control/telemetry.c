@@ -237,10 +237,12 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 	return rc;
 }
 
+/* Stuck first: of the reasons a worker is out of dispatch, the one an operator must act on. */
 static const char *
 telemetry_worker_state(uint8_t out)
 {
-	return out & RUNTIME_WORKER_DRAINED ? "drained" : out & RUNTIME_WORKER_STALE ? "stale" : "ok";
+	return out & RUNTIME_WORKER_STUCK ? "stuck" : out & RUNTIME_WORKER_DRAINED ? "drained"
+	       : out & RUNTIME_WORKER_STALE ? "stale" : "ok";
 }
 
 static int
@@ -258,6 +260,7 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *fns = telemetry_new_array(RTE_TEL_STRING_VAL);
 		unsigned int depth = 0;
 		char key[16], busy[32];
+		struct status_stuck stuck;
 		uint64_t beat;
 
 		if (wd == NULL || fns == NULL) {
@@ -274,7 +277,14 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		functions_unlock();
 		rte_tel_data_add_dict_u64(wd, "lcore", wk->lcore_id);
 		rte_tel_data_add_dict_u64(wd, "socket", rte_lcore_to_socket_id(wk->lcore_id));
-		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(rt->worker_out[w]));
+		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(
+			__atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED)));
+		/* In which handler, and for how long: the worker rejoins when it returns. */
+		if (status_worker_stuck(rt, w, &stuck)) {
+			rte_tel_data_add_dict_string(wd, "stuck_function",
+						     stuck.function ? stuck.function : "");
+			rte_tel_data_add_dict_u64(wd, "stuck_ms", stuck.ms);
+		}
 		/* rte_telemetry has no float in this release: the fraction goes as text. */
 		snprintf(busy, sizeof(busy), "%.3f", rt->worker_busy[w]);
 		rte_tel_data_add_dict_string(wd, "busy_fraction", busy);
@@ -410,7 +420,8 @@ static const struct {
 	{ "/turbine/function", telemetry_function,
 	  "One function (param: name): calls, errors, throttles by reason, handler latency" },
 	{ "/turbine/workers", telemetry_workers,
-	  "Workers: state, busy fraction, queue depth, heartbeat age, functions held" },
+	  "Workers: state (stuck: in which function, for how long), busy fraction, queue depth, "
+	  "heartbeat age, functions held" },
 	{ "/turbine/ports", telemetry_ports, "The port: name, MAC, queues, packet counts" },
 	{ "/turbine/set", telemetry_set,
 	  "Change a function's limit (params: FUNCTION,KEY=VALUE)" },
