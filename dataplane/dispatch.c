@@ -126,7 +126,10 @@ dispatch_to_worker(const struct runtime *rt, struct dispatcher *d, const struct 
 	int w = rt->policy->pick(d, dep, fn_index);
 
 	/* Single producer: a ring the policy saw with room still has it. */
-	return w >= 0 && rte_ring_sp_enqueue(d->to_worker[w], m) == 0;
+	if (w < 0 || rte_ring_sp_enqueue(d->to_worker[w], m) != 0)
+		return false;
+	watchdog_queued(&d->watchdog, (unsigned int)w, request_desc_of(m)->deadline_tsc);
+	return true;
 }
 
 /* What becomes of a request's mbuf once the dispatcher is done with it. */

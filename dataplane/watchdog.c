@@ -12,9 +12,13 @@
 void
 watchdog_init(struct watchdog *wd, uint64_t tsc_hz)
 {
+	unsigned int w;
+
 	wd->period_tsc = tsc_hz / 1000000 * WATCHDOG_PERIOD_US;
 	wd->next_tsc = 0;
 	wd->taken = 0;
+	for (w = 0; w < RUNTIME_MAX_WORKERS; w++)
+		wd->queued_deadline[w] = UINT64_MAX;
 }
 
 bool
@@ -30,7 +34,7 @@ watchdog_take(struct runtime *rt, struct dispatcher *d, unsigned int w)
 }
 
 /*
- * A call d had sent to worker w, back in d's hands (held behind an overdue
+ * A call d had sent to worker w, back in d's hands (held behind a running
  * call, or queued to a stuck worker). Past its deadline it is answered
  * Sandbox.Timedout here; otherwise another environment runs it, or 503. It
  * keeps its admission either way until whoever answers it ends that.
@@ -61,35 +65,17 @@ watchdog_requeue(const struct runtime *rt, struct dispatcher *d, unsigned int w,
 	dispatch_requeue(rt, d, m);
 }
 
-/*
- * The call worker w runs, if d sent it and its deadline passed: answered
- * Sandbox.Timedout now, in a new buffer (the handler still writes into the
- * request's), transmitted on d's queue. The worker is out of dispatch
- * until the handler returns (it clears the bit then).
- */
+/* Claimed overdue call: answered from a new buffer (the handler still writes into the request's). */
 static void
-watchdog_check_call(struct runtime *rt, struct dispatcher *d, unsigned int w, uint64_t now)
+watchdog_claimed(struct runtime *rt, struct dispatcher *d, unsigned int w, uint64_t gen,
+		 struct rte_mbuf *answer, bool held_too, uint64_t now)
 {
 	struct worker *wk = rt->workers[w];
 	struct call_slot *s = &wk->slot;
-	struct rte_mbuf *held[CALL_SLOT_HELD], *answer;
-	const struct call_slot_call *call;
-	unsigned int i, nb;
-	uint64_t gen;
+	const struct call_slot_call *call = &s->call;
+	struct rte_mbuf *held[CALL_SLOT_HELD];
+	unsigned int i, nb = 0;
 
-	if (call_slot_peek(s, &gen) != CALL_SLOT_RUNNING || call_slot_dispatcher(s) != d->id ||
-	    now <= call_slot_deadline(s))
-		return;
-	/* Before the claim: a claimed call must be answered. With the pool empty, the next
-	 * look tries again. */
-	answer = rte_pktmbuf_alloc(rt->pool);
-	if (answer == NULL)
-		return;
-	if (!call_slot_claim(s, gen)) {
-		rte_pktmbuf_free(answer);
-		return;
-	}
-	call = &s->call;
 	if (deadline_answer(rt, d->counters, &wk->stats[call->function], answer, call->m,
 			    (struct turbine_str){ call->version, call->version_len }) == 0)
 		tx_send(&d->tx, answer);
@@ -97,8 +83,50 @@ watchdog_check_call(struct runtime *rt, struct dispatcher *d, unsigned int w, ui
 		rte_pktmbuf_free(answer);
 	/* Before the slot says answered: the worker clears the bit after it has seen that. */
 	__atomic_fetch_or(&rt->worker_out[w], RUNTIME_WORKER_STUCK, __ATOMIC_RELAXED);
-	nb = call_slot_take_held(s, held);
+	if (held_too)
+		nb = call_slot_take_held(s, held);
 	call_slot_answered(s, gen);
+	for (i = 0; i < nb; i++)
+		watchdog_requeue(rt, d, w, held[i], now);
+}
+
+/*
+ * The call worker w runs, if d sent it. Past its deadline: answered
+ * Sandbox.Timedout now, transmitted on d's queue, and the worker is out of
+ * dispatch until the handler returns (it clears the bit then), what it
+ * held behind the call handed on. In time, but with a held call past its
+ * own deadline: the held calls are handed on, the running one left alone.
+ */
+static void
+watchdog_check_call(struct runtime *rt, struct dispatcher *d, unsigned int w, uint64_t now)
+{
+	struct call_slot *s = &rt->workers[w]->slot;
+	struct rte_mbuf *held[CALL_SLOT_HELD], *answer;
+	enum call_slot_state state;
+	unsigned int i, nb;
+	uint64_t gen;
+
+	state = call_slot_peek(s, &gen);
+	if ((state != CALL_SLOT_RUNNING && state != CALL_SLOT_SHED) ||
+	    call_slot_dispatcher(s) != d->id)
+		return;
+	if (now > call_slot_deadline(s)) {
+		/* Before the claim: a claimed call must be answered. With the pool empty, the
+		 * next look tries again. */
+		answer = rte_pktmbuf_alloc(rt->pool);
+		if (answer == NULL)
+			return;
+		if (call_slot_claim(s, gen, state))
+			watchdog_claimed(rt, d, w, gen, answer, state == CALL_SLOT_RUNNING, now);
+		else
+			rte_pktmbuf_free(answer);
+		return;
+	}
+	if (state != CALL_SLOT_RUNNING || now <= call_slot_held_deadline(s) ||
+	    !call_slot_begin_shed(s, gen))
+		return;
+	nb = call_slot_take_held(s, held);
+	call_slot_shed(s, gen);
 	for (i = 0; i < nb; i++)
 		watchdog_requeue(rt, d, w, held[i], now);
 }
@@ -119,6 +147,46 @@ watchdog_empty_queue(const struct runtime *rt, struct dispatcher *d, unsigned in
 		left -= n;
 		for (i = 0; i < n; i++)
 			watchdog_requeue(rt, d, w, pkts[i], now);
+	}
+	d->watchdog.queued_deadline[w] = UINT64_MAX;
+}
+
+/*
+ * A call in d's queue to worker w is past its deadline while w is busy
+ * (in time) with others: take the queue for a moment, answer the expired
+ * calls Sandbox.Timedout, put the others back in their order, and give it
+ * back. Not while stopping: a worker that sees its queues empty then may
+ * finish its drain, and what was put back would be left.
+ */
+static void
+watchdog_expire_queue(struct runtime *rt, struct dispatcher *d, unsigned int w, uint64_t now)
+{
+	struct rte_ring *r = d->to_worker[w];
+	struct rte_mbuf *m;
+	uint64_t earliest = UINT64_MAX;
+	unsigned int left = rte_ring_count(r);
+
+	if (left == 0) {
+		d->watchdog.queued_deadline[w] = UINT64_MAX;
+		return;
+	}
+	if (__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED) || !watchdog_take(rt, d, w))
+		return;
+	/* Only this thread produces into r, and it now consumes too: what it puts back fits. */
+	for (; left > 0 && rte_ring_sc_dequeue(r, (void **)&m) == 0; left--) {
+		struct request_desc *desc = request_desc_of(m);
+
+		if (now > desc->deadline_tsc) {
+			watchdog_requeue(rt, d, w, m, now);
+			continue;
+		}
+		earliest = RTE_MIN(earliest, desc->deadline_tsc);
+		rte_ring_sp_enqueue(r, m);
+	}
+	d->watchdog.queued_deadline[w] = earliest;
+	if (runtime_stop_stage(rt) < RUNTIME_TAKING_OVER) {
+		handover_give_back(&rt->workers[w]->handover, d->id);
+		d->watchdog.taken &= ~(UINT64_C(1) << w);
 	}
 }
 
@@ -144,11 +212,14 @@ watchdog_poll(struct runtime *rt, struct dispatcher *d)
 			if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED) &&
 			    watchdog_take(rt, d, w))
 				watchdog_empty_queue(rt, d, w, now);
-		} else if ((d->watchdog.taken & bit) &&
-			   runtime_stop_stage(rt) < RUNTIME_TAKING_OVER) {
+		} else if (d->watchdog.taken & bit) {
 			/* Its handler returned. Past the drain's deadline the shutdown keeps the ring. */
-			handover_give_back(&wk->handover, d->id);
-			d->watchdog.taken &= ~bit;
+			if (runtime_stop_stage(rt) < RUNTIME_TAKING_OVER) {
+				handover_give_back(&wk->handover, d->id);
+				d->watchdog.taken &= ~bit;
+			}
+		} else if (now > d->watchdog.queued_deadline[w]) {
+			watchdog_expire_queue(rt, d, w, now);
 		}
 	}
 }

@@ -20,6 +20,9 @@ struct rte_mbuf;
  *   watchdog:  claim: RUNNING(g) -> CLAIMED(g), builds the answer, then TIMED_OUT(g)
  *   worker, late: settle finds CLAIMED(g) or TIMED_OUT(g): it waits for
  *              TIMED_OUT(g), stores IDLE(g) and discards what the handler made
+ *   watchdog:  shed: RUNNING(g) -> SHEDDING(g) -> SHED(g): the call is not
+ *              overdue, but one held behind it is (below)
+ *   worker:    settle: SHED(g) -> IDLE(g): it answers, and runs no more of what it held
  *
  * Each call has a new generation. A watchdog reads the word, then the
  * deadline, then claims with a CAS on the generation it read: had the
@@ -33,7 +36,10 @@ struct rte_mbuf;
  * returns meanwhile waits for TIMED_OUT before it frees or reuses anything
  * (the time to build one reply). A claim also takes the calls the worker
  * dequeued with the overdue one and has not started (`held`): they would
- * wait behind a handler that may never return.
+ * wait behind a handler that may never return. When the running call is in
+ * time but a held one's deadline (`held_deadline`, the earliest of them)
+ * has passed, the watchdog sheds them instead: it takes the held calls and
+ * leaves the running one to the worker (which may still be claimed later).
  *
  * Every field is written by the worker before the word that publishes it
  * (release) and read by the watchdog after the word (acquire); reads of a
@@ -44,9 +50,11 @@ enum call_slot_state {
 	CALL_SLOT_RUNNING,       /* in its handler; whoever moves it on answers the call */
 	CALL_SLOT_CLAIMED,       /* overdue: its dispatcher is answering it */
 	CALL_SLOT_TIMED_OUT,     /* answered by its dispatcher; the handler has not returned yet */
+	CALL_SLOT_SHEDDING,      /* running; its dispatcher is taking the held calls */
+	CALL_SLOT_SHED,          /* running; the held calls are its dispatcher's */
 };
 
-#define CALL_SLOT_STATE_BITS 2
+#define CALL_SLOT_STATE_BITS 3
 #define CALL_SLOT_STATE_MASK ((UINT64_C(1) << CALL_SLOT_STATE_BITS) - 1)
 /* The most calls a worker dequeues at once (RUNTIME_BURST, checked in worker.c). */
 #define CALL_SLOT_HELD 32
@@ -65,15 +73,24 @@ struct call_slot_call {
 /*
  * One per worker. The first cache line is what the watchdog reads on every
  * check; the worker writes it twice per call. `held` fills the lines after
- * it, read only by a watchdog that won a claim.
+ * it, read only by a watchdog that won a claim or a shed.
  */
 struct call_slot {
 	uint64_t word;              /* generation << CALL_SLOT_STATE_BITS | state */
 	struct call_slot_call call;
 	uint32_t held_next;         /* held[held_next .. held_nb): dequeued, not started */
 	uint32_t held_nb;
+	uint64_t held_deadline;     /* the earliest deadline among them; UINT64_MAX: none */
 	struct rte_mbuf *held[CALL_SLOT_HELD];
+	bool held_lost;             /* the worker's own: its last settle found them taken */
 } __attribute__((aligned(64)));
+
+/* Settled: what became of the call and of the calls held behind it. */
+enum call_slot_verdict {
+	CALL_SLOT_ANSWER = 0,       /* the worker answers; it keeps what it holds */
+	CALL_SLOT_ANSWER_SHED,      /* the worker answers; what it held is its dispatcher's */
+	CALL_SLOT_LATE,             /* answered at the deadline: discard; what it held went too */
+};
 
 static inline uint64_t
 call_slot_word(uint64_t gen, enum call_slot_state state)
@@ -94,15 +111,25 @@ call_slot_gen_of(uint64_t word)
 }
 
 /*
- * Worker: it holds held[next .. nb), dequeued and not started; the next
- * call it begins is not one of them. call_slot_hold(s, 0, 0) when it holds
- * nothing (a call run to completion by its dispatcher's lcore).
+ * Worker: it holds held[next .. nb), dequeued and not started, the earliest
+ * deadline among them `deadline`; the next call it begins is not one of
+ * them. call_slot_hold(s, 0, 0, UINT64_MAX) when it holds nothing (a call
+ * run to completion by its dispatcher's lcore).
  */
 static inline void
-call_slot_hold(struct call_slot *s, uint32_t next, uint32_t nb)
+call_slot_hold(struct call_slot *s, uint32_t next, uint32_t nb, uint64_t deadline)
 {
 	__atomic_store_n(&s->held_next, next, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->held_nb, nb, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->held_deadline, deadline, __ATOMIC_RELAXED);
+	s->held_lost = false;
+}
+
+/* Worker: did its last settle find the held calls taken (shed, or claimed with the call)? */
+static inline bool
+call_slot_held_lost(const struct call_slot *s)
+{
+	return s->held_lost;
 }
 
 /* Worker: about to call a handler. Returns the call's generation, for call_slot_settle(). */
@@ -123,28 +150,37 @@ call_slot_begin(struct call_slot *s, const struct call_slot_call *c)
 }
 
 /*
- * Worker: the handler of call `gen` returned. True: the call is still the
- * worker's to answer. False: its dispatcher answered it at the deadline and
- * took what was held behind it; discard the result, and run nothing more
- * of the held calls. Waits while the dispatcher builds its answer.
+ * Worker: the handler of call `gen` returned. Says whether the call is
+ * still the worker's to answer and whether what it held is (see
+ * call_slot_verdict); waits while its dispatcher builds an answer or takes
+ * the held calls.
  */
-static inline bool
+static inline enum call_slot_verdict
 call_slot_settle(struct call_slot *s, uint64_t gen)
 {
+	const uint64_t idle = call_slot_word(gen, CALL_SLOT_IDLE);
+
 	for (;;) {
 		uint64_t seen = call_slot_word(gen, CALL_SLOT_RUNNING);
 
-		if (__atomic_compare_exchange_n(&s->word, &seen, call_slot_word(gen, CALL_SLOT_IDLE),
-						false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-			return true;
+		if (__atomic_compare_exchange_n(&s->word, &seen, idle, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			return CALL_SLOT_ANSWER;
+		if (seen == call_slot_word(gen, CALL_SLOT_SHED) &&
+		    __atomic_compare_exchange_n(&s->word, &seen, idle, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			s->held_lost = true;
+			return CALL_SLOT_ANSWER_SHED;
+		}
 		if (seen == call_slot_word(gen, CALL_SLOT_TIMED_OUT)) {
-			__atomic_store_n(&s->word, call_slot_word(gen, CALL_SLOT_IDLE),
-					 __ATOMIC_RELEASE);
-			return false;
+			__atomic_store_n(&s->word, idle, __ATOMIC_RELEASE);
+			s->held_lost = true;
+			return CALL_SLOT_LATE;
 		}
 		/* Not this call's slot any more: nothing of it is ours to settle. */
-		if (seen != call_slot_word(gen, CALL_SLOT_CLAIMED))
-			return false;
+		if (call_slot_gen_of(seen) != gen || call_slot_state_of(seen) == CALL_SLOT_IDLE ||
+		    call_slot_state_of(seen) == CALL_SLOT_RUNNING)
+			return CALL_SLOT_LATE;
 		rte_pause();
 	}
 }
@@ -159,7 +195,7 @@ call_slot_peek(const struct call_slot *s, uint64_t *gen)
 	return call_slot_state_of(word);
 }
 
-/* Anyone: is the worker inside a handler its dispatcher has given up on? */
+/* Anyone: is the worker inside a handler its dispatcher has given up on? (Claimed, not shed.) */
 static inline bool
 call_slot_stuck(const struct call_slot *s)
 {
@@ -169,11 +205,18 @@ call_slot_stuck(const struct call_slot *s)
 	return st == CALL_SLOT_CLAIMED || st == CALL_SLOT_TIMED_OUT;
 }
 
-/* Watchdog: the running call's deadline and dispatcher, trusted only if a claim on it succeeds. */
+/* Watchdog: the running call's deadline and dispatcher, and the earliest deadline of the
+ * calls held behind it: trusted only if a claim or a shed then succeeds. */
 static inline uint64_t
 call_slot_deadline(const struct call_slot *s)
 {
 	return __atomic_load_n(&s->call.deadline_tsc, __ATOMIC_ACQUIRE);
+}
+
+static inline uint64_t
+call_slot_held_deadline(const struct call_slot *s)
+{
+	return __atomic_load_n(&s->held_deadline, __ATOMIC_ACQUIRE);
 }
 
 static inline unsigned int
@@ -191,20 +234,42 @@ call_slot_started(const struct call_slot *s, unsigned int *function)
 }
 
 /*
- * Watchdog: take call `gen` from its worker. True: the watchdog answers it,
- * may read s->call and takes the held calls (call_slot_take_held()), then
- * calls call_slot_answered(). False: the worker settled it first.
+ * Watchdog: take call `gen`, seen in state `state` (RUNNING, or SHED), from
+ * its worker. True: the watchdog answers it, may read s->call, takes the
+ * held calls when they were still the worker's (state RUNNING:
+ * call_slot_take_held()), then calls call_slot_answered(). False: the
+ * worker settled it first.
  */
 static inline bool
-call_slot_claim(struct call_slot *s, uint64_t gen)
+call_slot_claim(struct call_slot *s, uint64_t gen, enum call_slot_state state)
 {
-	uint64_t seen = call_slot_word(gen, CALL_SLOT_RUNNING);
+	uint64_t seen = call_slot_word(gen, state);
 
 	return __atomic_compare_exchange_n(&s->word, &seen, call_slot_word(gen, CALL_SLOT_CLAIMED),
 					   false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
-/* Watchdog, holding a claim: move the calls held behind the claimed one into out[]. */
+/*
+ * Watchdog: take the calls held behind running call `gen`, leaving the
+ * call to its worker. True: take them (call_slot_take_held()), then
+ * call_slot_shed(). False: the worker settled the call first.
+ */
+static inline bool
+call_slot_begin_shed(struct call_slot *s, uint64_t gen)
+{
+	uint64_t seen = call_slot_word(gen, CALL_SLOT_RUNNING);
+
+	return __atomic_compare_exchange_n(&s->word, &seen, call_slot_word(gen, CALL_SLOT_SHEDDING),
+					   false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+call_slot_shed(struct call_slot *s, uint64_t gen)
+{
+	__atomic_store_n(&s->word, call_slot_word(gen, CALL_SLOT_SHED), __ATOMIC_RELEASE);
+}
+
+/* Watchdog, holding a claim or a shed: move the calls held behind the running one into out[]. */
 static inline unsigned int
 call_slot_take_held(const struct call_slot *s, struct rte_mbuf **out)
 {

@@ -125,7 +125,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	w->busy_tsc += elapsed;
 	stats->calls++;
 	hist_record(&stats->latency, (uint64_t)(elapsed * w->ns_per_tsc));
-	if (!call_slot_settle(&w->slot, gen)) {
+	if (call_slot_settle(&w->slot, gen) == CALL_SLOT_LATE) {
 		/* Its dispatcher answered Sandbox.Timedout at the deadline: this would be a
 		 * second answer. */
 		counters_inc(c, COUNTER_late_results_discarded);
@@ -191,10 +191,22 @@ worker_send(struct worker *w, struct rte_ring *back, struct rte_mbuf *m)
 		rte_pause();
 }
 
+/* rest[i]: the earliest deadline among pkts[i .. n), what the call slot publishes as held. */
+static void
+worker_held_deadlines(struct rte_mbuf **pkts, unsigned int n, uint64_t *rest)
+{
+	unsigned int i;
+
+	rest[n] = UINT64_MAX;
+	for (i = n; i-- > 0;)
+		rest[i] = RTE_MIN(rest[i + 1], request_desc_of(pkts[i])->deadline_tsc);
+}
+
 unsigned int
 worker_poll(struct runtime *rt, struct worker *w)
 {
 	struct rte_mbuf **pkts = w->slot.held;
+	uint64_t rest[RUNTIME_BURST + 1];
 	unsigned int r, i, n, total = 0;
 
 	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
@@ -207,6 +219,7 @@ worker_poll(struct runtime *rt, struct worker *w)
 		 * that may never return. */
 		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
 		handover_end_dequeue(&w->handover);
+		worker_held_deadlines(pkts, n, rest);
 		for (i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
 			/* The rest of a burst is still this worker's when its rings are taken over:
@@ -215,26 +228,26 @@ worker_poll(struct runtime *rt, struct worker *w)
 				      runtime_stop_stage(rt) >= RUNTIME_TAKING_OVER;
 			int rc;
 
-			call_slot_hold(&w->slot, i + 1, n);
+			call_slot_hold(&w->slot, i + 1, n, rest[i + 1]);
 			rc = refuse ? worker_refuse(rt, w, m)
 				    : worker_invoke(rt, w, w->counters, m);
 			if (rc == WORKER_LATE) {
 				rte_pktmbuf_free(m);
 				/* Back from the handler its dispatcher gave up on: in dispatch again
-				 * once the dispatchers give its rings back. The rest of the burst
-				 * went with the call. */
+				 * once the dispatchers give its rings back. */
 				__atomic_fetch_and(&rt->worker_out[w->id], (uint8_t)~RUNTIME_WORKER_STUCK,
 						   __ATOMIC_RELAXED);
-				break;
-			}
-			if (rc < 0) {
+			} else if (rc < 0) {
 				rte_pktmbuf_free(m);
-				continue;
+			} else {
+				worker_send(w, rt->workers_own_txq ? NULL
+						 : w->outbound[request_desc_of(m)->dispatcher], m);
 			}
-			worker_send(w, rt->workers_own_txq ? NULL
-					 : w->outbound[request_desc_of(m)->dispatcher], m);
+			/* The rest of the burst went to its dispatcher while the handler ran. */
+			if (call_slot_held_lost(&w->slot))
+				break;
 		}
-		call_slot_hold(&w->slot, 0, 0);
+		call_slot_hold(&w->slot, 0, 0, UINT64_MAX);
 		total += n;
 	}
 	if (rt->workers_own_txq)

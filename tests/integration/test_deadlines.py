@@ -10,8 +10,8 @@ Sandbox.Timedout at its deadline whatever the handler does.
   function's other environment and other functions go on answering.
 - `loop`, which never returns: answered at its deadline too, and the rest keeps answering; the
   calls its worker had taken off the queue with it are taken back, not lost behind it.
-- A call whose deadline passes while it waits behind a long handler is answered Timedout
-  without running.
+- A call whose deadline passes while it waits behind a long handler (in time) is answered
+  Timedout at its deadline, without running: in the queue, or held by the worker.
 - The answer the watchdog builds is the one the worker builds for a late return (one lcore,
   run to completion, where nothing can watch: the ready line says so).
 - The mempool's in-use count is back to its baseline once the handlers returned.
@@ -253,23 +253,38 @@ def held_behind_loop(c, bed):
 
 
 def expired_in_queue(c, bed):
-    """A call whose deadline passes while it waits behind a long (in time) handler is not run."""
-    label = 'expired while queued'
+    """A call whose deadline passes while it waits behind a long handler that is in time is
+    answered Timedout at its deadline, and never run: waiting in the queue, or taken off it
+    with the long call (held behind it)."""
+    label = 'expired while waiting'
     fns = {'spin': MODULES['spin'], 'counter': MODULES['counter']}
     with bed.turbine(fns, lcores='0@0,1@1') as t:
         cl = Timed(bed)
         c.eq(((cl.call(1, {'fn': 'counter'}) or {}).get('body') or {}).get('calls'), 1,
              label + ': counter warm')
-        cl.send(2, {'fn': 'spin', 'event': {'us': 300_000}})
+        # In the queue: the worker is already in the long call when it comes.
+        cl.send(2, {'fn': 'spin', 'event': {'us': 400_000}})
         time.sleep(0.02)
         cl.send(3, {'fn': 'counter', 'timeout_ms': 50})
+        # Held: while a short spin runs, the long one and a counter queue, and the worker
+        # then takes both off its queue at once.
         cl.collect(2.0, until=[2, 3])
-        c.eq((cl.answer(2)[1] or {}).get('body'), {'us': 300_000}, label + ': the long call answered')
-        c.ok(timed_out(cl.answer(3)[1], 'Task timed out after 0.05 seconds'),
-             label + ': the call behind it answered Sandbox.Timedout', cl.answer(3))
-        r = cl.call(4, {'fn': 'counter'})
+        cl.send(4, {'fn': 'spin', 'event': {'us': 50_000}})
+        time.sleep(0.01)
+        cl.send(5, {'fn': 'spin', 'event': {'us': 400_000}})
+        cl.send(6, {'fn': 'counter', 'timeout_ms': 150})
+        cl.collect(2.0, until=[4, 5, 6])
+        for rid, ms, where in ((3, 50, 'queued'), (6, 150, 'held')):
+            took, r = cl.answer(rid)
+            c.ok(timed_out(r, 'Task timed out after %.2f seconds' % (ms / 1000)),
+                 '%s: %s behind the long call: answered Sandbox.Timedout' % (label, where), r)
+            c.ok(took is not None and ms / 1000 - 0.005 <= took < ms / 1000 + 0.15,
+                 '%s: %s: at its deadline, not when the long call ends' % (label, where), took)
+        c.eq([(cl.answer(i)[1] or {}).get('body') for i in (2, 4, 5)],
+             [{'us': 400_000}, {'us': 50_000}, {'us': 400_000}], label + ': the spins answered')
+        r = cl.call(7, {'fn': 'counter'})
         c.eq(((r or {}).get('body') or {}).get('calls'), 2,
-             label + ': and never run (the counter skipped it)')
+             label + ': and neither was run (the counter skipped them)')
         rc, _ = t.stop()
         c.eq(rc, 0, label + ': exit code 0')
 
