@@ -1,5 +1,6 @@
 /* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,35 @@ telemetry_fields(char *text, char **fields, unsigned int n)
 	return i;
 }
 
+/*
+ * A function's limits and its versions are replaced under RCU: the change
+ * waits, holding functions_lock(), until every data lcore has been
+ * quiescent, which a worker inside a handler it has not returned from never
+ * is. Refused at once instead, naming the worker, rather than left hanging
+ * (and every command that needs the lock with it).
+ */
+static bool
+telemetry_must_wait(const struct runtime *rt, char *err, size_t errlen)
+{
+	struct status_stuck st;
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++) {
+		if (status_worker_stuck(rt, w, &st)) {
+			snprintf(err, errlen, "worker %u is stuck in function %s (for %" PRIu64 " ms): "
+				 "this change waits for every worker to come round; try again once "
+				 "it is back", w, st.function ? st.function : "?", st.ms);
+			return true;
+		}
+		if (__atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED) & RUNTIME_WORKER_STALE) {
+			snprintf(err, errlen, "worker %u is not beating: this change waits for every "
+				 "worker to come round; try again once it is back", w);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* /turbine/set,FUNCTION,KEY=VALUE and /turbine/tenant,TENANT,KEY=VALUE */
 static int
 telemetry_set(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -363,6 +393,8 @@ telemetry_set(const char *cmd, const char *params, struct rte_tel_data *d)
 	    telemetry_fields(text, f, 2) != 2 || (eq = strchr(f[1], '=')) == NULL)
 		return telemetry_result(d, -EINVAL, "expected NAME,KEY=VALUE");
 	*eq = '\0';
+	if (strcmp(cmd, "/turbine/set") == 0 && telemetry_must_wait(telemetry_rt, err, sizeof(err)))
+		return telemetry_result(d, -EBUSY, err);
 	if (strcmp(cmd, "/turbine/set") == 0)
 		rc = quotas_set_function(telemetry_rt, f[0], f[1], eq + 1, err, sizeof(err));
 	else
@@ -386,6 +418,8 @@ telemetry_deploy(const char *cmd __rte_unused, const char *params, struct rte_te
 		snprintf(err, sizeof(err), "no function %s", f[0]);
 		return telemetry_result(d, -ENOENT, err);
 	}
+	if (telemetry_must_wait(telemetry_rt, err, sizeof(err)))
+		return telemetry_result(d, -EBUSY, err);
 	return telemetry_result(d, deploy_switch(telemetry_rt, (unsigned int)fn, f[1],
 						 n == 3 ? f[2] : NULL, err, sizeof(err)), err);
 }

@@ -158,8 +158,11 @@ def two_workers(c, bed):
     label = 'two workers'
     fns = {'spin': MODULES['spin'], 'echo': MODULES['echo'],
            'loop': MODULES['loop'] + ',timeout_ms=%d' % (TIMEOUT_MS + 50)}
-    with bed.turbine(fns, lcores='0@0,1@1,2@1',
-                     args=['--dispatch-policy', 'round-robin', '--drain-timeout-ms', '300']) as t:
+    # idle_environment_s 1: the worker manager would shrink the idle functions while loop is
+    # stuck, and a change it publishes waits for every lcore to be quiescent.
+    with bed.turbine(fns, lcores='0@0,1@1,2@1', quiet=False,
+                     args=['--dispatch-policy', 'round-robin', '--drain-timeout-ms', '300',
+                           '--idle-environment-s', '1']) as t:
         cl = Timed(bed)
         warm(c, cl, label, ['spin', 'spin', 'echo', 'echo'])
         base = t.stats()
@@ -212,6 +215,23 @@ def two_workers(c, bed):
              label + ': one worker stuck in loop, the other serving', w)
         rs = [cl.call(60 + i, {'fn': 'echo', 'event': i}) for i in range(4)]
         c.eq([(r or {}).get('body') for r in rs], list(range(4)), label + ': and it goes on serving')
+        # The control side goes on too: telemetry, the status line, while the manager waits.
+        lines = len(t.out)
+        time.sleep(2.5)
+        w = workers(t)
+        c.ok(sorted(v.get('state') for v in w.values()) == ['ok', 'stuck'],
+             label + ': telemetry still answers, seconds later', w)
+        c.ok(any('stuck in loop for' in line for line in t.out[lines:]),
+             label + ': the status line goes on', t.output())
+        rs = [cl.call(70 + i, {'fn': 'spin', 'event': {'us': 0}}) for i in range(4)]
+        c.ok(all((r or {}).get('status') == 200 for r in rs), label + ': and so does serving', rs)
+        # A change that must wait for every lcore to be quiescent is refused, not left hanging.
+        r = t.telemetry('/turbine/set,echo,rate=1000')
+        c.ok(r.get('ok') == 0 and re.match(r'worker \d is stuck in function loop \(for \d+ ms\): ',
+                                           r.get('error', '')),
+             label + ': a limit change is refused, naming the stuck worker', r)
+        c.eq(t.telemetry('/turbine/tenant,acme,concurrency=5'), {'ok': 1},
+             label + ': a tenant\'s limit, which waits for nothing, is not')
         cl.collect(0.3)
         c.eq({i: len(a) for i, a in cl.got.items() if len(a) != 1}, {}, label + ': one answer per call')
         rc, seconds = None, time.monotonic()
