@@ -1,5 +1,6 @@
 /* The control thread: everything slow, off the polled cores: liveness, load, environments, status. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <rte_lcore.h>
 
 #include "manager.h"
+#include "status.h"
 #include "worker.h"
 
 #include "control.h"
@@ -26,6 +28,33 @@ static int control_quit;
 #define CONTROL_STALE_MS 1000
 
 static uint64_t control_busy_prev[RUNTIME_MAX_WORKERS];
+/* The function each worker was last seen stuck in (NULL: not stuck), to say when it is back. */
+static const char *control_stuck_in[RUNTIME_MAX_WORKERS];
+
+/*
+ * A dispatcher's watchdog takes a worker out of dispatch the moment a call
+ * it sent overruns its deadline, and the worker rejoins when the handler
+ * returns; here only the operator hears of it, once each way.
+ */
+static void
+control_report_stuck(const struct runtime *rt, unsigned int w)
+{
+	struct status_stuck st;
+	bool is = status_worker_stuck(rt, w, &st);
+
+	if (is == (control_stuck_in[w] != NULL))
+		return;
+	if (is) {
+		control_stuck_in[w] = st.function ? st.function : "its loop";
+		fprintf(stderr, "turbine: worker %u (lcore %u) is stuck: function %s overran its "
+			"deadline and has run for %" PRIu64 " ms: out of dispatch until it returns\n",
+			w, rt->workers[w]->lcore_id, control_stuck_in[w], st.ms);
+	} else {
+		fprintf(stderr, "turbine: worker %u (lcore %u) is back from function %s: in dispatch "
+			"again\n", w, rt->workers[w]->lcore_id, control_stuck_in[w]);
+		control_stuck_in[w] = NULL;
+	}
+}
 
 /*
  * Heartbeats: a worker stuck in a handler or dead stops beating; dispatchers
@@ -39,9 +68,11 @@ control_check_workers(struct runtime *rt)
 
 	for (w = 0; w < rt->nb_workers; w++) {
 		uint64_t beat = __atomic_load_n(&rt->workers[w]->heartbeat_tsc, __ATOMIC_RELAXED);
-		bool was = rt->worker_out[w] & RUNTIME_WORKER_STALE;
+		uint8_t out = __atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED);
+		bool was = out & RUNTIME_WORKER_STALE;
 		bool is = now > beat && now - beat > stale;
 
+		control_report_stuck(rt, w);
 		if (is == was)
 			continue;
 		if (is)

@@ -173,13 +173,19 @@ counting_check(const struct counting_view *v, unsigned int fn,
 }
 
 void
+counting_release(const struct counting_view *v, unsigned int fn, unsigned int tenant)
+{
+	counting_add(&v->d->fn_admitted[fn], -1);
+	counting_add(&v->d->tenant_admitted[tenant], -1);
+}
+
+void
 counting_cancel(const struct counting_view *v, unsigned int fn,
 		const struct counting_fn_limits *fl, unsigned int tenant)
 {
 	struct counting_dispatcher *d = v->d;
 
-	counting_add(&d->fn_admitted[fn], -1);
-	counting_add(&d->tenant_admitted[tenant], -1);
+	counting_release(v, fn, tenant);
 	/* The tokens it took are given back: the call did not happen. */
 	if (fl->share[v->dispatcher].has_rate)
 		d->fn_bucket[fn].tokens += v->hz;

@@ -143,6 +143,13 @@ enum counting_verdict counting_admit(const struct counting_view *v, unsigned int
 void counting_cancel(const struct counting_view *v, unsigned int fn,
 		     const struct counting_fn_limits *fl, unsigned int tenant);
 
+/*
+ * A call the dispatcher ended itself, with no worker to count it finished
+ * (its deadline passed while it waited): no longer in flight. Unlike
+ * counting_cancel() its tokens stay spent: the caller was answered.
+ */
+void counting_release(const struct counting_view *v, unsigned int fn, unsigned int tenant);
+
 /* A worker finished a call a dispatcher admitted: single writer, so a plain store. */
 static inline void
 counting_finished(struct counting_worker *w, unsigned int dispatcher, unsigned int fn,

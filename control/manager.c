@@ -61,6 +61,26 @@ manager_look(const struct runtime *rt, unsigned int f, double seconds, bool *hel
 }
 
 /*
+ * Every change the manager publishes waits, holding functions_lock(), until
+ * each data lcore has been quiescent, and a worker inside a handler it has
+ * not returned from never is: the control thread would wait with it (no
+ * status line, no liveness, telemetry blocked on the lock). So nothing
+ * moves while a worker is stuck or not beating; what the manager would have
+ * done waits for it to come back.
+ */
+static bool
+manager_must_wait(const struct runtime *rt)
+{
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++)
+		if (__atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED) &
+		    (RUNTIME_WORKER_STUCK | RUNTIME_WORKER_STALE))
+			return true;
+	return false;
+}
+
+/*
  * Decisions are taken on what was read under the lock and carried out by
  * deploy_grow() and deploy_shrink(), which take it again and check the
  * version they find: a redeploy in between makes a move at worst one period
@@ -74,6 +94,8 @@ manager_step(struct runtime *rt, double seconds)
 	unsigned int f;
 	bool ready;
 
+	if (manager_must_wait(rt))
+		return;
 	environments_topology(rt, &topo);
 	functions_lock();
 	manager_load(rt, load);

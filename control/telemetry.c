@@ -1,5 +1,6 @@
 /* Telemetry and control through DPDK's rte_telemetry: what turbinectl and dpdk-telemetry.py read. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,10 +238,12 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 	return rc;
 }
 
+/* Stuck first: of the reasons a worker is out of dispatch, the one an operator must act on. */
 static const char *
 telemetry_worker_state(uint8_t out)
 {
-	return out & RUNTIME_WORKER_DRAINED ? "drained" : out & RUNTIME_WORKER_STALE ? "stale" : "ok";
+	return out & RUNTIME_WORKER_STUCK ? "stuck" : out & RUNTIME_WORKER_DRAINED ? "drained"
+	       : out & RUNTIME_WORKER_STALE ? "stale" : "ok";
 }
 
 static int
@@ -258,6 +261,7 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		struct rte_tel_data *fns = telemetry_new_array(RTE_TEL_STRING_VAL);
 		unsigned int depth = 0;
 		char key[16], busy[32];
+		struct status_stuck stuck;
 		uint64_t beat;
 
 		if (wd == NULL || fns == NULL) {
@@ -274,7 +278,14 @@ telemetry_workers(const char *cmd __rte_unused, const char *params __rte_unused,
 		functions_unlock();
 		rte_tel_data_add_dict_u64(wd, "lcore", wk->lcore_id);
 		rte_tel_data_add_dict_u64(wd, "socket", rte_lcore_to_socket_id(wk->lcore_id));
-		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(rt->worker_out[w]));
+		rte_tel_data_add_dict_string(wd, "state", telemetry_worker_state(
+			__atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED)));
+		/* In which handler, and for how long: the worker rejoins when it returns. */
+		if (status_worker_stuck(rt, w, &stuck)) {
+			rte_tel_data_add_dict_string(wd, "stuck_function",
+						     stuck.function ? stuck.function : "");
+			rte_tel_data_add_dict_u64(wd, "stuck_ms", stuck.ms);
+		}
 		/* rte_telemetry has no float in this release: the fraction goes as text. */
 		snprintf(busy, sizeof(busy), "%.3f", rt->worker_busy[w]);
 		rte_tel_data_add_dict_string(wd, "busy_fraction", busy);
@@ -342,6 +353,35 @@ telemetry_fields(char *text, char **fields, unsigned int n)
 	return i;
 }
 
+/*
+ * A function's limits and its versions are replaced under RCU: the change
+ * waits, holding functions_lock(), until every data lcore has been
+ * quiescent, which a worker inside a handler it has not returned from never
+ * is. Refused at once instead, naming the worker, rather than left hanging
+ * (and every command that needs the lock with it).
+ */
+static bool
+telemetry_must_wait(const struct runtime *rt, char *err, size_t errlen)
+{
+	struct status_stuck st;
+	unsigned int w;
+
+	for (w = 0; w < rt->nb_workers; w++) {
+		if (status_worker_stuck(rt, w, &st)) {
+			snprintf(err, errlen, "worker %u is stuck in function %s (for %" PRIu64 " ms): "
+				 "this change waits for every worker to come round; try again once "
+				 "it is back", w, st.function ? st.function : "?", st.ms);
+			return true;
+		}
+		if (__atomic_load_n(&rt->worker_out[w], __ATOMIC_RELAXED) & RUNTIME_WORKER_STALE) {
+			snprintf(err, errlen, "worker %u is not beating: this change waits for every "
+				 "worker to come round; try again once it is back", w);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* /turbine/set,FUNCTION,KEY=VALUE and /turbine/tenant,TENANT,KEY=VALUE */
 static int
 telemetry_set(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -353,6 +393,8 @@ telemetry_set(const char *cmd, const char *params, struct rte_tel_data *d)
 	    telemetry_fields(text, f, 2) != 2 || (eq = strchr(f[1], '=')) == NULL)
 		return telemetry_result(d, -EINVAL, "expected NAME,KEY=VALUE");
 	*eq = '\0';
+	if (strcmp(cmd, "/turbine/set") == 0 && telemetry_must_wait(telemetry_rt, err, sizeof(err)))
+		return telemetry_result(d, -EBUSY, err);
 	if (strcmp(cmd, "/turbine/set") == 0)
 		rc = quotas_set_function(telemetry_rt, f[0], f[1], eq + 1, err, sizeof(err));
 	else
@@ -376,6 +418,8 @@ telemetry_deploy(const char *cmd __rte_unused, const char *params, struct rte_te
 		snprintf(err, sizeof(err), "no function %s", f[0]);
 		return telemetry_result(d, -ENOENT, err);
 	}
+	if (telemetry_must_wait(telemetry_rt, err, sizeof(err)))
+		return telemetry_result(d, -EBUSY, err);
 	return telemetry_result(d, deploy_switch(telemetry_rt, (unsigned int)fn, f[1],
 						 n == 3 ? f[2] : NULL, err, sizeof(err)), err);
 }
@@ -410,7 +454,8 @@ static const struct {
 	{ "/turbine/function", telemetry_function,
 	  "One function (param: name): calls, errors, throttles by reason, handler latency" },
 	{ "/turbine/workers", telemetry_workers,
-	  "Workers: state, busy fraction, queue depth, heartbeat age, functions held" },
+	  "Workers: state (stuck: in which function, for how long), busy fraction, queue depth, "
+	  "heartbeat age, functions held" },
 	{ "/turbine/ports", telemetry_ports, "The port: name, MAC, queues, packet counts" },
 	{ "/turbine/set", telemetry_set,
 	  "Change a function's limit (params: FUNCTION,KEY=VALUE)" },

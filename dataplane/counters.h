@@ -33,6 +33,7 @@
 	X(status_503)                                                            \
 	X(fn_errors)         /* 200 with fn_error: Unhandled */                  \
 	X(fn_timeouts)       /* of which Sandbox.Timedout */                     \
+	X(late_results_discarded) /* handlers that returned after their call was answered Timedout */ \
 	X(cold_starts)       /* first calls of an environment */                 \
 	X(rx_csum_partial)   /* UDP checksum the sender left partial */          \
 	FRAME_DROP_REASONS(X)                                                    \

@@ -46,6 +46,7 @@ dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint
 	d->rx_queue = rx_queue;
 	d->counters = counters_of_lcore(lcore_id);
 	d->worker_out = rt->worker_out;
+	watchdog_init(&d->watchdog, rt->tsc_hz);
 	tx_queue_init(&d->tx, rt->port_id, tx_queue, d->counters);
 	/* One chunk big enough for the objects of any datagram: parsing never allocates. */
 	if (!msgpack_zone_init(&d->zone, REQUEST_ZONE_CHUNK_SIZE)) {
@@ -125,7 +126,10 @@ dispatch_to_worker(const struct runtime *rt, struct dispatcher *d, const struct 
 	int w = rt->policy->pick(d, dep, fn_index);
 
 	/* Single producer: a ring the policy saw with room still has it. */
-	return w >= 0 && rte_ring_sp_enqueue(d->to_worker[w], m) == 0;
+	if (w < 0 || rte_ring_sp_enqueue(d->to_worker[w], m) != 0)
+		return false;
+	watchdog_queued(&d->watchdog, (unsigned int)w, request_desc_of(m)->deadline_tsc);
+	return true;
 }
 
 /* What becomes of a request's mbuf once the dispatcher is done with it. */
@@ -165,8 +169,9 @@ dispatch_limit_kind(enum counting_verdict v)
  * Why no worker could take a call of `fn`: worked out only once the policy
  * found none, so the fast path pays nothing for it. Every worker holding
  * the function that this dispatcher sends to is out of dispatch (stuck in a
- * handler, or drained by an operator) or has a full queue; the operator
- * acts differently on each, so each is named. True when a queue was full.
+ * handler past its deadline or not beating, or drained by an operator) or
+ * has a full queue; the operator acts differently on each, so each is
+ * named. True when a queue was full.
  */
 static bool
 dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
@@ -187,7 +192,7 @@ dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
 
 		if (d->to_worker[w] == NULL)
 			continue;
-		if (state & RUNTIME_WORKER_STALE) {
+		if (state & (RUNTIME_WORKER_STUCK | RUNTIME_WORKER_STALE)) {
 			since = worker_busy_since(rt->workers[w], &fn);
 			since = now > since ? (now - since) * 1000 / rt->tsc_hz : 0;
 			n = fn >= 0 ? snprintf(why + used, len - used, "%sworker %u is out of dispatch, "
@@ -217,6 +222,28 @@ dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
 	return out == 0 || full > 0;
 }
 
+/*
+ * An admitted call (desc filled) to the worker the policy picks; when none
+ * can take it, its admission is undone (under `lim`, the limits it was
+ * admitted under) and it is answered 503 with the reason.
+ */
+static enum dispatch_fate
+dispatch_place(const struct runtime *rt, struct dispatcher *d, const struct deployment *dep,
+	       const struct function_limits *lim, struct rte_mbuf *m)
+{
+	const struct request_desc *desc = request_desc_of(m);
+	char why[192];
+
+	if (dispatch_to_worker(rt, d, dep, desc->function, m))
+		return DISPATCH_QUEUED;
+	counting_cancel(&d->counting, desc->function, &lim->counting, desc->tenant);
+	if (dispatch_why_unavailable(rt, d, dep, why, sizeof(why)))
+		counters_inc(d->counters, COUNTER_drop_ring_full);
+	return dispatch_replied(reply_error(rt, d->counters, m, 503,
+					    "no worker can take function %s now: %s",
+					    rt->functions[desc->function].cfg->name, why));
+}
+
 /* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
@@ -234,7 +261,6 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	uint64_t timeout_tsc;
 	unsigned int tenant;
 	uint32_t retry_ms;
-	char why[192];
 	int index;
 
 	index = runtime_find_function(rt, name, req->fn.len);
@@ -301,13 +327,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	/* This lcore also works and holds the function: run it here, to completion. */
 	if (d->local != NULL && worker_set_has(deployment_workers(dep), d->local->id))
 		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
-	if (dispatch_to_worker(rt, d, dep, (unsigned int)index, m))
-		return DISPATCH_QUEUED;
-	counting_cancel(&d->counting, (unsigned int)index, &lim->counting, tenant);
-	if (dispatch_why_unavailable(rt, d, dep, why, sizeof(why)))
-		counters_inc(c, COUNTER_drop_ring_full);
-	return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s now: %s",
-					    fn->cfg->name, why));
+	return dispatch_place(rt, d, dep, lim, m);
 }
 
 static enum dispatch_fate
@@ -427,8 +447,33 @@ dispatch_poll(struct runtime *rt, struct dispatcher *d)
 		__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
 	dispatch_rx(rt, d);
 	dispatch_collect(rt, d);
+	watchdog_poll(rt, d);
 	/* Flushed every iteration: under load the batch fills anyway, when idle nothing waits. */
 	tx_flush(&d->tx);
+}
+
+void
+dispatch_requeue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
+{
+	const struct request_desc *desc = request_desc_of(m);
+	const struct function *fn = &rt->functions[desc->function];
+	enum dispatch_fate fate;
+
+	/* The limits it was admitted under may have been replaced since: today's give its
+	 * tokens back, as at shutdown. */
+	if (__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED)) {
+		counting_cancel(&d->counting, desc->function, &runtime_limits(fn)->counting,
+				desc->tenant);
+		fate = dispatch_replied(reply_error(rt, d->counters, m, 503, "no worker can take "
+						    "function %s now: the dispatcher is stopping",
+						    fn->cfg->name));
+	} else {
+		fate = dispatch_place(rt, d, runtime_live(fn), runtime_limits(fn), m);
+	}
+	if (fate == DISPATCH_TX)
+		tx_send(&d->tx, m);
+	else if (fate == DISPATCH_FREE)
+		rte_pktmbuf_free(m);
 }
 
 unsigned int

@@ -13,37 +13,10 @@
 #include "counting.h"
 #include "frame.h"
 #include "request.h"
+#include "request_desc.h"
 #include "runtime.h"
 #include "tx.h"
-
-/*
- * What travels with a request from dispatcher to worker, in the mbuf's
- * private area: the ring carries only the mbuf pointer, and no byte of the
- * payload is copied.
- */
-struct request_desc {
-	struct frame_request from;  /* where the request sits and whom to answer */
-	struct request req;         /* parsed fields, as spans of the payload */
-	uint64_t deadline_tsc;
-	uint32_t timeout_ms;        /* the effective one: the smaller of the caller's and the function's */
-	uint32_t memory_mb;         /* from the limits it was admitted under */
-	uint16_t function;          /* index in runtime.functions */
-	uint16_t tenant;            /* counting index of the tenant */
-	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
-};
-
-static inline struct request_desc *
-request_desc_of(struct rte_mbuf *m)
-{
-	return rte_mbuf_to_priv(m);
-}
-
-/* The request's UDP payload inside its mbuf. */
-static inline const uint8_t *
-request_payload(struct rte_mbuf *m, const struct request_desc *desc)
-{
-	return rte_pktmbuf_mtod_offset(m, const uint8_t *, desc->from.payload_offset);
-}
+#include "watchdog.h"
 
 struct dispatcher {
 	/* Hot, read every loop. */
@@ -60,6 +33,7 @@ struct dispatcher {
 	struct rte_ring *to_worker[RUNTIME_MAX_WORKERS];   /* SP/SC, this dispatcher -> worker w */
 	struct rte_ring *from_worker[RUNTIME_MAX_WORKERS]; /* SP/SC, worker w -> this dispatcher, replies */
 	uint32_t next_worker[CONFIG_MAX_FUNCTIONS];        /* round-robin cursor per function */
+	struct watchdog watchdog;   /* the deadlines of the calls it sent (watchdog.h) */
 
 	/*
 	 * Set once the quit flag was seen. Every worker reads it on every loop
@@ -83,8 +57,15 @@ void dispatch_poll(struct runtime *rt, struct dispatcher *d);
 unsigned int dispatch_collect(const struct runtime *rt, struct dispatcher *d);
 
 /*
+ * A call d admitted, back in its hands from a stuck worker: hand it to
+ * another environment of its function (the policy passes over workers out
+ * of dispatch), or answer 503 saying why none can take it.
+ */
+void dispatch_requeue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m);
+
+/*
  * Answer 503 (the dispatcher is stopping) to every call queued from d to
- * worker w, whose rings d has taken over (handover_take()). Returns how many.
+ * worker w, whose rings d has taken over (watchdog_take()). Returns how many.
  */
 unsigned int dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d,
 				    unsigned int w);

@@ -12,6 +12,7 @@
 #include "handover.h"
 #include "lcore.h"
 #include "policy.h"
+#include "watchdog.h"
 #include "worker.h"
 
 static bool
@@ -203,8 +204,9 @@ lcore_worker_drained(const struct runtime *rt, struct worker *w)
 
 	if (w->done)
 		return true;
-	/* Its rings were taken over: it will not run anything more. */
-	if (runtime_quitting(rt) && handover_abandoned(&w->handover))
+	/* Its rings were taken over past the deadline: it will not run anything more. (Before
+	 * it, a taker is a watchdog, which gives them back once the handler returns.) */
+	if (runtime_stop_stage(rt) >= RUNTIME_TAKING_OVER && handover_abandoned(&w->handover))
 		goto done;
 	for (i = 0; i < rt->nb_dispatchers; i++)
 		if (!__atomic_load_n(&rt->dispatchers[i]->rx_stopped, __ATOMIC_ACQUIRE))
@@ -218,23 +220,20 @@ done:
 	return true;
 }
 
-/* Past the deadline: take the rings of the workers not done (`taken` remembers which) and
- * answer what is queued in them. A worker in the middle of a dequeue is asked again later. */
+/* Past the deadline: take the rings of the workers not done (the watchdog may hold some
+ * already) and answer what is queued in them. A worker in the middle of a dequeue is asked
+ * again later. */
 static void
-lcore_take_over(struct runtime *rt, struct dispatcher *d, uint64_t *taken)
+lcore_take_over(struct runtime *rt, struct dispatcher *d)
 {
 	unsigned int i, n = 0;
 
-	RTE_BUILD_BUG_ON(RUNTIME_MAX_WORKERS > 64);
 	for (i = 0; i < rt->nb_workers; i++) {
 		struct worker *w = rt->workers[i];
-		uint64_t bit = UINT64_C(1) << i;
 
 		if (d->to_worker[i] == NULL || __atomic_load_n(&w->done, __ATOMIC_ACQUIRE))
 			continue;
-		if (!(*taken & bit) && handover_take(&w->handover))
-			*taken |= bit;
-		if (*taken & bit)
+		if (watchdog_take(rt, d, i))
 			n += dispatch_refuse_queued(rt, d, i);
 	}
 	if (n != 0)
@@ -242,7 +241,7 @@ lcore_take_over(struct runtime *rt, struct dispatcher *d, uint64_t *taken)
 }
 
 static bool
-lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d, uint64_t *taken)
+lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d)
 {
 	enum runtime_stop_stage stage = runtime_stop_stage(rt);
 	bool finished = true;
@@ -251,7 +250,7 @@ lcore_dispatcher_drained(struct runtime *rt, struct dispatcher *d, uint64_t *tak
 	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED))
 		return false;
 	if (stage >= RUNTIME_TAKING_OVER)
-		lcore_take_over(rt, d, taken);
+		lcore_take_over(rt, d);
 	for (i = 0; i < rt->nb_workers; i++)
 		if (!__atomic_load_n(&rt->workers[i]->done, __ATOMIC_ACQUIRE))
 			finished = false;
@@ -278,7 +277,6 @@ lcore_main(void *arg)
 	struct dispatcher *d = role->dispatcher;
 	struct worker *w = role->worker;
 	bool worker_done = w == NULL;
-	uint64_t taken = 0;         /* workers whose rings this dispatcher took over */
 	unsigned int lcore = rte_lcore_id();
 
 	if (d == NULL && w == NULL)
@@ -293,7 +291,7 @@ lcore_main(void *arg)
 		}
 		/* Between iterations this lcore holds no deployment: a redeploy may retire one. */
 		rte_rcu_qsbr_quiescent(rt->rcu, lcore);
-		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d, &taken)))
+		if (worker_done && (d == NULL || lcore_dispatcher_drained(rt, d)))
 			break;
 	}
 	rte_rcu_qsbr_thread_offline(rt->rcu, lcore);

@@ -176,6 +176,29 @@ main_teardown(struct runtime *rt)
 	rte_eal_cleanup();
 }
 
+/*
+ * On the ready line: where a thread-mode handler runs on a dispatcher's own
+ * lcore, nothing can watch it (the watchdog is that dispatcher's loop):
+ * ARP, ping, other calls and deadlines all wait for the handler to return.
+ */
+static void
+main_print_layout_note(const struct runtime *rt)
+{
+	unsigned int i, nb_local = 0;
+
+	for (i = 0; i < rt->nb_dispatchers; i++)
+		if (rt->dispatchers[i]->local != NULL)
+			nb_local++;
+	if (nb_local == 0)
+		return;
+	if (rt->nb_dispatchers == 1 && rt->nb_workers == 1)
+		printf("; thread mode on one lcore: a handler holds the lcore until it returns "
+		       "(benchmark layout)");
+	else
+		printf("; thread mode on %u dispatcher lcore(s) that also work: a handler there holds "
+		       "its lcore until it returns", nb_local);
+}
+
 static void
 main_print_ready(const struct runtime *rt)
 {
@@ -187,13 +210,15 @@ main_print_ready(const struct runtime *rt)
 	inet_ntop(AF_INET, &rt->svc.ip, ip, sizeof(ip));
 	rte_ether_format_addr(mac_text, sizeof(mac_text), mac);
 	printf("turbine: ready: port %u %s %s:%u, %u dispatcher(s), %u worker(s) "
-	       "(%s, %s, %s dispatch, %u RX/%u TX queue(s), checksums in %s, %d NUMA node(s))\n",
+	       "(%s, %s, %s dispatch, %u RX/%u TX queue(s), checksums in %s, %d NUMA node(s))",
 	       rt->port_id, mac_text, ip, rt->cfg.udp_port, rt->nb_dispatchers, rt->nb_workers,
 	       rt->port_name,
 	       rt->nb_dispatchers == 1 && rt->dispatchers[0]->local ? "run to completion"
 	       : rt->workers_own_txq ? "workers transmit" : "replies via dispatchers",
 	       rt->policy->name, rt->nb_rx_queues, rt->nb_tx_queues, rt->tx_cksum_offload ? "hardware" : "software",
 	       nodes);
+	main_print_layout_note(rt);
+	printf("\n");
 	if (rt->memif_socket[0] != '\0')
 		printf("turbine: no port given: serving the embedded default, a memif server at %s\n",
 		       rt->memif_socket);

@@ -6,8 +6,8 @@
 #include <rte_ip.h>
 #include <rte_mbuf.h>
 
-#include "dispatch.h"
 #include "reply.h"
+#include "request_desc.h"
 
 /* The smallest error reply: map header, v, id, status, error, a short message. */
 #define REPLY_MIN_ROOM 128u

@@ -27,6 +27,7 @@ struct worker;
 /* Why a worker is out of dispatch (bits of runtime.worker_out). */
 #define RUNTIME_WORKER_STALE   0x1  /* its loop stopped coming round */
 #define RUNTIME_WORKER_DRAINED 0x2  /* an operator drained it */
+#define RUNTIME_WORKER_STUCK   0x4  /* its handler overran its deadline and has not returned */
 
 /*
  * One version of a function: its module and the environments initialised
@@ -152,7 +153,12 @@ struct runtime {
 	struct worker *workers[RUNTIME_MAX_WORKERS];
 	struct lcore_role roles[RTE_MAX_LCORE];
 
-	/* Workers out of dispatch, set by the control plane, read by dispatchers' policies. */
+	/*
+	 * Workers out of dispatch, read by dispatchers' policies. Several threads
+	 * write each byte (the control thread STALE, telemetry DRAINED, a
+	 * dispatcher sets STUCK and the worker clears it), each only its own bit,
+	 * always with an atomic fetch_or/fetch_and.
+	 */
 	uint8_t worker_out[RUNTIME_MAX_WORKERS];
 	double worker_busy[RUNTIME_MAX_WORKERS]; /* fraction of the last second in handlers */
 

@@ -3,6 +3,7 @@
 #define TURBINE_HANDOVER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /*
  * A worker's inbound rings are single-consumer. When the worker will not
@@ -22,7 +23,11 @@
  *
  * The worker pays one sequentially consistent store, a load and a release
  * store per burst; a stuck worker pays nothing, it is not running this code.
- * Several takers (one per ring) may take the same worker.
+ *
+ * Several takers may hold the same worker at once, each consuming only its
+ * own ring to it (the dispatchers that feed a stuck worker): `abandoned`
+ * has one bit per taker, and the rings are the worker's again only once
+ * every taker has given its bit back.
  */
 enum handover_phase {
 	HANDOVER_AWAY = 0,      /* not touching its rings: running calls, or between bursts */
@@ -31,8 +36,10 @@ enum handover_phase {
 
 struct handover {
 	int phase;              /* written by the worker */
-	int abandoned;          /* written by takers */
+	uint32_t abandoned;     /* one bit per taker holding the rings; written by takers */
 };
+
+#define HANDOVER_MAX_TAKERS 32
 
 /* Worker: before each dequeue. False: the rings are not the worker's now; do not touch them. */
 static inline bool
@@ -54,17 +61,18 @@ handover_end_dequeue(struct handover *h)
 }
 
 /*
- * Taker: ask for the worker's rings. True: the worker will not dequeue again
- * until handover_give_back(), and the taker may consume its ring to the
- * worker. False: the worker is dequeuing now; ask again later. Once it has
- * returned true the rings stay the taker's, but a later call may still
- * return false (the worker stores DEQUEUING before it reads `abandoned`):
- * remember the first true.
+ * Taker `taker` (0 .. HANDOVER_MAX_TAKERS - 1): ask for the worker's rings.
+ * True: the worker will not dequeue again until every taker has called
+ * handover_give_back(), and this taker may consume its ring to the worker.
+ * False: the worker is dequeuing now; ask again later. Once it has returned
+ * true the rings stay the taker's, but a later call may still return false
+ * (the worker stores DEQUEUING before it reads `abandoned`): remember the
+ * first true.
  */
 static inline bool
-handover_take(struct handover *h)
+handover_take(struct handover *h, unsigned int taker)
 {
-	__atomic_store_n(&h->abandoned, 1, __ATOMIC_SEQ_CST);
+	__atomic_fetch_or(&h->abandoned, UINT32_C(1) << taker, __ATOMIC_SEQ_CST);
 	return __atomic_load_n(&h->phase, __ATOMIC_SEQ_CST) != HANDOVER_DEQUEUING;
 }
 
@@ -75,11 +83,11 @@ handover_abandoned(const struct handover *h)
 	return __atomic_load_n(&h->abandoned, __ATOMIC_ACQUIRE) != 0;
 }
 
-/* Taker: the rings are the worker's again. Only once every taker has stopped consuming them. */
+/* Taker: it stopped consuming its ring; once no taker is left, the rings are the worker's again. */
 static inline void
-handover_give_back(struct handover *h)
+handover_give_back(struct handover *h, unsigned int taker)
 {
-	__atomic_store_n(&h->abandoned, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&h->abandoned, ~(UINT32_C(1) << taker), __ATOMIC_RELEASE);
 }
 
 #endif /* TURBINE_HANDOVER_H */

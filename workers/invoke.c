@@ -73,6 +73,21 @@ invoke_body_too_large(struct response_buf *rb, msgpack_packer *pk, const struct 
 	invoke_body_error(rb, pk, ok, "Function.ResponseSizeTooLarge", message);
 }
 
+int
+invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t request_id,
+		      struct turbine_str version, struct turbine_str trace, const char *message,
+		      bool log_tail)
+{
+	struct response_ok ok;
+
+	response_begin_ok(rb, pk, &ok, request_id, version.ptr, version.len);
+	response_body_fn_error(pk, "Sandbox.Timedout", message);
+	if (response_finish_ok(rb, pk, &ok, true, trace.ptr, trace.len, "", 0, log_tail) != 0 ||
+	    rb->overflow)
+		return -1;
+	return 0;
+}
+
 /*
  * The caller answers 502 itself for an environment that is not ready:
  * running one here would hand a handler a state its init never produced.

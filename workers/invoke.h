@@ -58,4 +58,17 @@ int invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 void invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t deadline_tsc,
 			 uint64_t start_tsc, uint64_t tsc_hz);
 
+/*
+ * The whole 200 response for a call whose handler's result will not be
+ * used: still running past the deadline, or never started because the
+ * deadline passed while it waited. The same bytes invoke_run() builds for
+ * a handler that returns late ({errorType: "Sandbox.Timedout", errorMessage:
+ * `message`}, fn_error, trace), except the log tail: present when asked
+ * for, but empty, since the handler may still be writing it. Returns 0, or
+ * -1 when it does not fit in rb.
+ */
+int invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t request_id,
+			  struct turbine_str version, struct turbine_str trace, const char *message,
+			  bool log_tail);
+
 #endif /* TURBINE_INVOKE_H */

@@ -7,8 +7,9 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
-#include "dispatch.h"
+#include "deadline.h"
 #include "reply.h"
+#include "request_desc.h"
 #include "worker.h"
 
 int
@@ -16,6 +17,8 @@ worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx
 {
 	struct worker *w;
 
+	/* A burst is what the call slot holds behind the running call. */
+	RTE_BUILD_BUG_ON(RUNTIME_BURST != CALL_SLOT_HELD);
 	w = rte_zmalloc_socket("worker", sizeof(*w), RTE_CACHE_LINE_SIZE,
 			       rte_lcore_to_socket_id(lcore_id));
 	if (w == NULL)
@@ -67,7 +70,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	const struct request *req = &desc->req;
 	struct worker_fn_stats *stats;
 	struct invoke_outcome out;
-	uint64_t start, elapsed;
+	uint64_t start, elapsed, gen;
 	struct response_buf rb;
 	int rc;
 	msgpack_packer pk;
@@ -103,19 +106,31 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 			return -1;
 		return 0;
 	}
+	stats = &w->stats[desc->function];
+	start = rte_rdtsc();
+	/* It waited past its deadline: too late to run, and the answer is known. */
+	if (start > desc->deadline_tsc)
+		return deadline_answer(rt, c, stats, m, m, args.ctx.version);
 	if (reply_begin(rt, m, &rb, &pk) < 0) {
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
-	start = rte_rdtsc();
-	__atomic_store_n(&w->call_fn, desc->function, __ATOMIC_RELAXED);
-	__atomic_store_n(&w->call_start_tsc, start, __ATOMIC_RELAXED);
+	gen = call_slot_begin(&w->slot, &(struct call_slot_call){
+		.m = m, .deadline_tsc = desc->deadline_tsc, .start_tsc = start,
+		.version = dep->version, .version_len = dep->version_len,
+		.dispatcher = desc->dispatcher, .function = desc->function,
+	});
 	rc = invoke_run(&w->scratch, &args, &rb, &pk, &out);
 	elapsed = rte_rdtsc() - start;
 	w->busy_tsc += elapsed;
-	stats = &w->stats[desc->function];
 	stats->calls++;
 	hist_record(&stats->latency, (uint64_t)(elapsed * w->ns_per_tsc));
+	if (call_slot_settle(&w->slot, gen) == CALL_SLOT_LATE) {
+		/* Its dispatcher answered Sandbox.Timedout at the deadline: this would be a
+		 * second answer. */
+		counters_inc(c, COUNTER_late_results_discarded);
+		return WORKER_LATE;
+	}
 	if (rc < 0) {
 		if (reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
 				fn->cfg->name) < 0)
@@ -126,11 +141,11 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		counters_inc(c, COUNTER_cold_starts);
 	if (out.fn_error) {
 		counters_inc(c, COUNTER_fn_errors);
-		stats->fn_errors++;
+		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
 	}
 	if (out.timed_out) {
 		counters_inc(c, COUNTER_fn_timeouts);
-		stats->timeouts++;
+		__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
 	}
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count(c, 200);
@@ -176,10 +191,22 @@ worker_send(struct worker *w, struct rte_ring *back, struct rte_mbuf *m)
 		rte_pause();
 }
 
+/* rest[i]: the earliest deadline among pkts[i .. n), what the call slot publishes as held. */
+static void
+worker_held_deadlines(struct rte_mbuf **pkts, unsigned int n, uint64_t *rest)
+{
+	unsigned int i;
+
+	rest[n] = UINT64_MAX;
+	for (i = n; i-- > 0;)
+		rest[i] = RTE_MIN(rest[i + 1], request_desc_of(pkts[i])->deadline_tsc);
+}
+
 unsigned int
 worker_poll(struct runtime *rt, struct worker *w)
 {
-	struct rte_mbuf *pkts[RUNTIME_BURST];
+	struct rte_mbuf **pkts = w->slot.held;
+	uint64_t rest[RUNTIME_BURST + 1];
 	unsigned int r, i, n, total = 0;
 
 	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
@@ -187,21 +214,40 @@ worker_poll(struct runtime *rt, struct worker *w)
 	for (r = 0; r < w->nb_inbound; r++) {
 		if (!handover_begin_dequeue(&w->handover))
 			break;
+		/* Into the call slot: a watchdog that answers a call at its deadline takes
+		 * the calls dequeued with it too, rather than leave them behind a handler
+		 * that may never return. */
 		n = rte_ring_sc_dequeue_burst(w->inbound[r], (void **)pkts, RUNTIME_BURST, NULL);
 		handover_end_dequeue(&w->handover);
+		worker_held_deadlines(pkts, n, rest);
 		for (i = 0; i < n; i++) {
 			struct rte_mbuf *m = pkts[i];
 			/* The rest of a burst is still this worker's when its rings are taken over:
 			 * past the drain's deadline it answers them rather than run them. */
-			bool refuse = handover_abandoned(&w->handover) && runtime_quitting(rt);
+			bool refuse = handover_abandoned(&w->handover) &&
+				      runtime_stop_stage(rt) >= RUNTIME_TAKING_OVER;
+			int rc;
 
-			if ((refuse ? worker_refuse(rt, w, m) : worker_invoke(rt, w, w->counters, m)) < 0) {
+			call_slot_hold(&w->slot, i + 1, n, rest[i + 1]);
+			rc = refuse ? worker_refuse(rt, w, m)
+				    : worker_invoke(rt, w, w->counters, m);
+			if (rc == WORKER_LATE) {
 				rte_pktmbuf_free(m);
-				continue;
+				/* Back from the handler its dispatcher gave up on: in dispatch again
+				 * once the dispatchers give its rings back. */
+				__atomic_fetch_and(&rt->worker_out[w->id], (uint8_t)~RUNTIME_WORKER_STUCK,
+						   __ATOMIC_RELAXED);
+			} else if (rc < 0) {
+				rte_pktmbuf_free(m);
+			} else {
+				worker_send(w, rt->workers_own_txq ? NULL
+						 : w->outbound[request_desc_of(m)->dispatcher], m);
 			}
-			worker_send(w, rt->workers_own_txq ? NULL
-					 : w->outbound[request_desc_of(m)->dispatcher], m);
+			/* The rest of the burst went to its dispatcher while the handler ran. */
+			if (call_slot_held_lost(&w->slot))
+				break;
 		}
+		call_slot_hold(&w->slot, 0, 0, UINT64_MAX);
 		total += n;
 	}
 	if (rt->workers_own_txq)
@@ -213,11 +259,13 @@ uint64_t
 worker_busy_since(const struct worker *w, int *fn)
 {
 	uint64_t beat = __atomic_load_n(&w->heartbeat_tsc, __ATOMIC_RELAXED);
-	uint64_t start = __atomic_load_n(&w->call_start_tsc, __ATOMIC_RELAXED);
+	unsigned int function;
+	uint64_t gen, start;
 
-	/* A call that began after the last beat is the one the loop is still in. */
-	if (start >= beat) {
-		*fn = (int)__atomic_load_n(&w->call_fn, __ATOMIC_RELAXED);
+	/* In a handler: the call in the slot is the one the loop is still in. */
+	if (call_slot_peek(&w->slot, &gen) != CALL_SLOT_IDLE) {
+		start = call_slot_started(&w->slot, &function);
+		*fn = (int)function;
 		return start;
 	}
 	*fn = -1;

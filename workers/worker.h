@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
+#include "call_slot.h"
 #include "config.h"
 #include "counters.h"
 #include "hist.h"
@@ -18,7 +19,11 @@
 #include "runtime.h"
 #include "tx.h"
 
-/* One function's figures on one worker: written by the worker, read by telemetry. */
+/*
+ * One function's figures on one worker: written by the worker, read by
+ * telemetry. A watchdog answering a call sent to the worker adds to
+ * fn_errors and timeouts too: those two are atomic adds on both sides.
+ */
 struct worker_fn_stats {
 	uint64_t calls;
 	uint64_t fn_errors;
@@ -41,11 +46,12 @@ struct worker {
 	/* Read by the control thread: liveness and load. */
 	uint64_t heartbeat_tsc;     /* when the loop last came round */
 	uint64_t busy_tsc;          /* cycles spent inside handlers */
-	uint64_t call_start_tsc;    /* when the latest call began, and its function: */
-	unsigned int call_fn;       /* what a stuck worker is stuck in (worker_busy_since) */
 	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
 	double ns_per_tsc;
 	struct worker_fn_stats *stats; /* by function index */
+	/* The call in its handler, and the burst dequeued with it: on lines of their own,
+	 * read by the watchdogs of the dispatchers that feed it (call_slot.h). */
+	struct call_slot slot;
 } __rte_cache_aligned;
 
 int worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx_queue);
@@ -53,7 +59,16 @@ int worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, in
 int worker_stats_init(struct runtime *rt, struct worker *w);
 void worker_free(struct worker *w);
 
-/* Run one admitted request and turn its mbuf into the reply. 0: transmit it; -1: free it (counted). */
+/* worker_invoke(): its dispatcher answered the call at the deadline; this result is discarded. */
+#define WORKER_LATE 1
+
+/*
+ * Run one admitted request and turn its mbuf into the reply. 0: transmit
+ * it; -1: free it (counted); WORKER_LATE: free it, the handler returned
+ * after its dispatcher's watchdog answered Sandbox.Timedout (counted as
+ * late_results_discarded). A call whose deadline passed before it started
+ * is answered Sandbox.Timedout without running.
+ */
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
 		   struct rte_mbuf *m);
 
@@ -62,11 +77,12 @@ int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c
 unsigned int worker_poll(struct runtime *rt, struct worker *w);
 
 /*
- * For a worker that stopped beating (or has not finished at shutdown): since
- * when it has been busy, in TSC cycles, and in which function (*fn, an index
- * in runtime.functions; -1 when it is not inside a call but its loop still
- * does not come round). Racy reads of a worker that is not stuck give a
- * recent call's figures, which is all a message needs.
+ * For a worker that is stuck or stopped beating (or has not finished at
+ * shutdown): since when it has been busy, in TSC cycles, and in which
+ * function (*fn, an index in runtime.functions; -1 when it is not inside a
+ * call but its loop still does not come round). Racy reads of a worker
+ * that is not stuck give a recent call's figures, which is all a message
+ * needs.
  */
 uint64_t worker_busy_since(const struct worker *w, int *fn);
 

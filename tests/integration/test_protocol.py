@@ -233,7 +233,7 @@ def sizes(c, cl):
 
 COUNTERS = ('rx_packets tx_packets requests responses arp_replies icmp_replies status_200 status_202 '
             'status_204 status_400 status_403 status_404 status_413 status_429 status_500 status_502 '
-            'status_503 fn_errors fn_timeouts cold_starts rx_csum_partial drop_truncated drop_not_ipv4_or_arp '
+            'status_503 fn_errors fn_timeouts late_results_discarded cold_starts rx_csum_partial drop_truncated drop_not_ipv4_or_arp '
             'drop_arp_other drop_ip_bad_header drop_ip_bad_checksum drop_ip_fragment drop_ip_not_ours '
             'drop_icmp_other drop_not_udp drop_udp_bad_length drop_udp_bad_checksum drop_udp_wrong_port '
             'drop_oversize drop_tx_full drop_multiseg drop_ring_full drop_alloc mempool_in_use '

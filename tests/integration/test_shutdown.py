@@ -30,6 +30,9 @@ EXIT_SLACK = 1.0     # they must exit within drain_timeout_ms + this many second
 EXIT_TIMEOUT = 3     # turbine's exit status past the deadline with work left undone
 EXIT_SIGNAL = 4      # and on a second signal
 QUEUED = 5           # calls queued behind the stuck one
+# Far beyond each run: here the handler that never returns is never answered at its deadline
+# either (test_deadlines.py), so the shutdown is all that ends it.
+LOOP = MODULES['loop'] + ',timeout_ms=600000'
 
 
 def burst(c, bed, lcores, label):
@@ -122,7 +125,7 @@ def check_exit(c, t, label, rc, seconds):
 def stuck_apart(c, bed):
     """Dispatcher and worker on separate lcores; the only worker never returns."""
     label = 'stuck worker, dispatcher apart'
-    fns = {'loop': MODULES['loop'], 'echo': MODULES['echo']}
+    fns = {'loop': LOOP, 'echo': MODULES['echo']}
     with bed.turbine(fns, lcores='0@0,1@1', args=['--drain-timeout-ms', str(DRAIN_MS)]) as t:
         cl = bed.client()
         start_loop(c, cl, label)
@@ -164,7 +167,7 @@ def stuck_apart(c, bed):
 def stuck_one_lcore(c, bed):
     """Run to completion on one lcore: the handler holds the only lcore, the bound comes from another thread."""
     label = 'stuck handler, one lcore'
-    fns = {'loop': MODULES['loop'], 'echo': MODULES['echo']}
+    fns = {'loop': LOOP, 'echo': MODULES['echo']}
     with bed.turbine(fns, lcores='0', args=['--drain-timeout-ms', str(DRAIN_MS)]) as t:
         cl = bed.client()
         start_loop(c, cl, label)
@@ -176,7 +179,7 @@ def stuck_one_lcore(c, bed):
 def stuck_two_workers(c, bed):
     """Two workers, one stuck: calls alternate (round-robin), half wait behind the stuck one."""
     label = 'one of two workers stuck'
-    fns = {'loop': MODULES['loop'], 'echo': MODULES['echo']}
+    fns = {'loop': LOOP, 'echo': MODULES['echo']}
     with bed.turbine(fns, lcores='0@0,1@1,2@1', args=['--drain-timeout-ms', str(DRAIN_MS),
                                                      '--dispatch-policy', 'round-robin']) as t:
         cl = bed.client()
@@ -217,7 +220,7 @@ def zero_timeout(c, bed):
 
 def double_signal(c, bed):
     label = 'second signal'
-    fns = {'loop': MODULES['loop'], 'echo': MODULES['echo']}
+    fns = {'loop': LOOP, 'echo': MODULES['echo']}
     with bed.turbine(fns, lcores='0@0,1@1', args=['--drain-timeout-ms', '30000']) as t:
         cl = bed.client()
         start_loop(c, cl, label)

@@ -69,7 +69,7 @@ test_take_and_consume(struct test_pair *p)
 	void *items[TEST_BURST];
 	unsigned int i, n, total = 0;
 
-	while (!handover_take(&p->h))
+	while (!handover_take(&p->h, 0))
 		;
 	__atomic_store_n(&p->taker_owns, 1, __ATOMIC_SEQ_CST);
 	do {
@@ -79,7 +79,7 @@ test_take_and_consume(struct test_pair *p)
 		total += n;
 	} while (n != 0);
 	__atomic_store_n(&p->taker_owns, 0, __ATOMIC_SEQ_CST);
-	handover_give_back(&p->h);
+	handover_give_back(&p->h, 0);
 	return total;
 }
 
@@ -142,15 +142,36 @@ test_worker_keeps_off(void **state)
 
 	(void)state;
 	assert_true(handover_begin_dequeue(&h));
-	assert_false(handover_take(&h));       /* mid-dequeue: ask again */
+	assert_false(handover_take(&h, 0));       /* mid-dequeue: ask again */
 	handover_end_dequeue(&h);
-	assert_true(handover_take(&h));
+	assert_true(handover_take(&h, 0));
 	assert_true(handover_abandoned(&h));
 	assert_false(handover_begin_dequeue(&h));
-	assert_true(handover_take(&h));        /* it stepped back: AWAY */
-	handover_give_back(&h);
+	assert_true(handover_take(&h, 0));        /* it stepped back: AWAY */
+	handover_give_back(&h, 0);
 	assert_false(handover_abandoned(&h));
 	assert_true(handover_begin_dequeue(&h));
+}
+
+/* Two dispatchers feed one stuck worker: its rings are its own again only when both gave theirs back. */
+static void
+test_two_takers(void **state)
+{
+	struct handover h = { 0 };
+
+	(void)state;
+	assert_true(handover_take(&h, 0));
+	assert_true(handover_take(&h, 5));
+	handover_give_back(&h, 0);
+	assert_true(handover_abandoned(&h));
+	assert_false(handover_begin_dequeue(&h));
+	assert_true(handover_take(&h, 0));     /* taken again meanwhile */
+	handover_give_back(&h, 5);
+	assert_false(handover_begin_dequeue(&h));
+	handover_give_back(&h, 0);
+	assert_false(handover_abandoned(&h));
+	assert_true(handover_begin_dequeue(&h));
+	handover_end_dequeue(&h);
 }
 
 int
@@ -158,6 +179,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_worker_keeps_off),
+		cmocka_unit_test(test_two_takers),
 		cmocka_unit_test(test_take_while_worker_dequeues),
 	};
 

@@ -365,6 +365,46 @@ test_spin_timeout(void **state)
 	test_fn_close(f);
 }
 
+/*
+ * The answer a watchdog sends while the handler still runs (invoke_encode_timeout) is the
+ * one the worker builds when the handler returns late, byte for byte; with log: Tail, its
+ * log is there but empty (the handler's is still being written).
+ */
+static void
+test_encode_timeout_matches_late_return(void **state)
+{
+	struct test_fn *f = test_fn_open("spin", true);
+	const char trace[] = "Root=1-5759e988";
+	uint8_t buf[TEST_DATAGRAM];
+	struct response_buf rb;
+	msgpack_packer pk;
+	unsigned int i;
+
+	(void)state;
+	msgpack_pack_map(&f->event_pk, 1);
+	msgpack_pack_str_with_body(&f->event_pk, "us", 2);
+	msgpack_pack_uint32(&f->event_pk, 30000);
+	f->args.timeout_ms = 10;
+	f->args.ctx.trace = (struct turbine_str){ trace, sizeof(trace) - 1 };
+	for (i = 0; i < 2; i++) {
+		f->args.log_tail = i == 1;
+		assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 10), 0);
+		assert_true(f->out.timed_out);
+		response_buf_init(&rb, &pk, buf, sizeof(buf));
+		assert_int_equal(invoke_encode_timeout(&rb, &pk, f->args.ctx.request_id,
+						       f->args.ctx.version, f->args.ctx.trace,
+						       "Task timed out after 0.01 seconds",
+						       f->args.log_tail), 0);
+		assert_int_equal(rb.len, f->rb.len);
+		assert_memory_equal(buf, f->buf, rb.len);
+	}
+	/* Too small a buffer: refused, not cut. */
+	response_buf_init(&rb, &pk, buf, 40);
+	assert_int_equal(invoke_encode_timeout(&rb, &pk, 1, f->args.ctx.version, f->args.ctx.trace,
+					       "Task timed out after 0.01 seconds", false), -1);
+	test_fn_close(f);
+}
+
 static void
 test_sleepy_timeout(void **state)
 {
@@ -659,6 +699,7 @@ main(void)
 		cmocka_unit_test(test_hello_world),
 		cmocka_unit_test(test_spin),
 		cmocka_unit_test(test_spin_timeout),
+		cmocka_unit_test(test_encode_timeout_matches_late_return),
 		cmocka_unit_test(test_sleepy_timeout),
 		cmocka_unit_test(test_fail),
 		cmocka_unit_test(test_bare_error),

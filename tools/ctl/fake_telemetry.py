@@ -36,6 +36,8 @@ WORKERS = {
           "heartbeat_age_ms": 1, "functions": ["echo", "hello"]},
     "1": {"lcore": 3, "socket": 0, "state": "drained", "busy_fraction": "0", "queue_depth": 0,
           "heartbeat_age_ms": 2, "functions": []},
+    "2": {"lcore": 4, "socket": 0, "state": "stuck", "stuck_function": "loop", "stuck_ms": 1250,
+          "busy_fraction": "0", "queue_depth": 0, "heartbeat_age_ms": 1251, "functions": ["loop"]},
 }
 PORTS = {"0": {"name": "net_memif0", "rx_packets": 120, "tx_packets": 118}}
 
@@ -188,7 +190,8 @@ def cases(r, tmp):
     r.case("function_unknown", ["function", "nosuch"], EXIT_FAILED, ["/turbine/function,nosuch"],
            stderr_has=["unknown command or refused: /turbine/function,nosuch"])
     r.case("workers", ["workers"], EXIT_OK, ["/turbine/workers"],
-           stdout_has=["WORKER", "STATE", "drained", "37.5%", "echo,hello"])
+           stdout_has=["WORKER", "STATE", "drained", "37.5%", "echo,hello", "STUCK_IN",
+                       "STUCK_MS", "stuck", "loop", "1250"])
     r.case("workers_json", ["workers", "--json"], EXIT_OK, ["/turbine/workers"],
            check=json_line(WORKERS))
     r.case("ports", ["ports"], EXIT_OK, ["/turbine/ports"], stdout_has=["net_memif0"])

@@ -285,6 +285,8 @@ ctl_show_workers(FILE *out, const json_t *data)
 		{ "lcore", "LCORE", FORMAT_PLAIN },
 		{ "socket", "SOCKET", FORMAT_PLAIN },
 		{ "state", "STATE", FORMAT_PLAIN },
+		{ "stuck_function", "STUCK_IN", FORMAT_PLAIN },
+		{ "stuck_ms", "STUCK_MS", FORMAT_PLAIN },
 		{ "busy_fraction", "BUSY", FORMAT_PERCENT },
 		{ "queue_depth", "QUEUE", FORMAT_PLAIN },
 		{ "heartbeat_age_ms", "HEARTBEAT_MS", FORMAT_PLAIN },
@@ -335,7 +337,8 @@ static const struct ctl_command ctl_commands[] = {
 	{ "function", "function NAME",
 	  "one function: calls, errors, timeouts, throttles, environments, latency",
 	  1, 1, false, ctl_plan_named, format_lines },
-	{ "workers", "workers", "workers: lcore, state, busy fraction, queue depth, functions held",
+	{ "workers", "workers", "workers: lcore, state (stuck: in what, for how long), busy fraction, "
+	  "queue depth, functions held",
 	  0, 0, false, ctl_plan_query, ctl_show_workers },
 	{ "ports", "ports", "ports and their counters",
 	  0, 0, false, ctl_plan_query, ctl_show_ports },
