@@ -327,13 +327,15 @@ sandbox_region_free(struct sandbox *sb)
  * the dispatcher tells (getppid() says 0 in a new PID namespace).
  */
 static void __attribute__((noreturn))
-sandbox_child(int memfd, int parent_pidfd, const char *exe, char *const argv[],
-	      char *const envp[])
+sandbox_child(int memfd, int parent_pidfd, const cpu_set_t *cpus, const char *exe,
+	      char *const argv[], char *const envp[])
 {
 	struct pollfd pfd = { .fd = parent_pidfd, .events = POLLIN };
 	int nul, high;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || poll(&pfd, 1, 0) != 0)
+		_exit(127);
+	if (cpus != NULL && sched_setaffinity(0, sizeof(*cpus), cpus) != 0)
 		_exit(127);
 	/* 0-2 on /dev/null, the region on 3 and nothing else: the region is first moved
 	 * out of the way in case it was one of 0-3. */
@@ -391,7 +393,7 @@ sandbox_spawn(struct sandbox *sb, char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
-		sandbox_child(memfd, self, sb->exe, argv, envp);
+		sandbox_child(memfd, self, sb->pinned ? &sb->cpus : NULL, sb->exe, argv, envp);
 	ret = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(self);
@@ -458,6 +460,10 @@ sandbox_create(const struct sandbox_params *p, struct sandbox **sbp, char *err, 
 		goto fail;
 	}
 	sb->version_len = (uint32_t)strlen(sb->version);
+	if (p->cpus != NULL) {
+		sb->pinned = true;
+		sb->cpus = *p->cpus;
+	}
 
 	if (p->exe != NULL) {
 		if ((size_t)snprintf(sb->exe, sizeof(sb->exe), "%s", p->exe) >= sizeof(sb->exe)) {
@@ -730,6 +736,20 @@ sandbox_destroy(struct sandbox *sb, uint32_t grace_ms)
 	sandbox_region_free(sb);
 	free(sb->version);
 	free(sb);
+}
+
+const char *
+sandbox_state_name(enum sandbox_state s)
+{
+	static const char *const names[] = {
+		[SANDBOX_STARTING] = "starting",
+		[SANDBOX_READY] = "ready",
+		[SANDBOX_FAILED] = "failed",
+		[SANDBOX_DEAD] = "dead",
+		[SANDBOX_DRAINED] = "drained",
+	};
+
+	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
 }
 
 const char *
@@ -1036,8 +1056,31 @@ sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done)
 	     now_tsc - f->deadline_tsc >= f->tsc_hz / 1000u * SANDBOX_TAKE_GRACE_MS)) {
 		sandbox_kill(sb);
 		sb->killed = true;
+		done->killed = true;
 		sandbox_reply_timedout(sb, f, done);
 		return sandbox_complete(sb);
 	}
 	return 0;
+}
+
+void
+sandbox_expire(const struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	       uint32_t resp_cap, struct sandbox_done *done)
+{
+	const struct turbine_ctx *ctx = &args->ctx;
+	struct sandbox_inflight f = {
+		.request_id = ctx->request_id,
+		.deadline_tsc = ctx->deadline_tsc,
+		.submit_tsc = ctx->deadline_tsc,
+		.tsc_hz = ctx->tsc_hz,
+		.trace = ctx->trace.ptr,
+		.resp = resp,
+		.resp_cap = resp_cap,
+		.timeout_ms = args->timeout_ms,
+		.trace_len = ctx->trace.len,
+		.log_tail = args->log_tail,
+	};
+
+	memset(done, 0, sizeof(*done));
+	sandbox_reply_timedout(sb, &f, done);
 }
