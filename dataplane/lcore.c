@@ -13,6 +13,7 @@
 #include "lcore.h"
 #include "policy.h"
 #include "worker.h"
+#include "worker_sandbox.h"
 
 static bool
 lcore_listed(const unsigned int *list, unsigned int n, unsigned int lcore)
@@ -203,6 +204,9 @@ lcore_worker_drained(const struct runtime *rt, struct worker *w)
 
 	if (w->done)
 		return true;
+	/* What its sandboxes hold is answered first (past the deadline too: they are killed). */
+	if (!worker_sandboxes_idle(w))
+		return false;
 	/* Its rings were taken over: it will not run anything more. */
 	if (runtime_quitting(rt) && handover_abandoned(&w->handover))
 		goto done;

@@ -26,6 +26,8 @@ struct worker_fn_stats {
 	struct hist latency;        /* time inside the handler, ns */
 };
 
+struct worker_sandboxes;
+
 struct worker {
 	unsigned int id;            /* 0-based, stable: the handler's ctx->worker_id */
 	unsigned int lcore_id;
@@ -44,6 +46,8 @@ struct worker {
 	uint64_t call_start_tsc;    /* when the latest call began, and its function: */
 	unsigned int call_fn;       /* what a stuck worker is stuck in (worker_busy_since) */
 	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
+	struct worker_sandboxes *sandboxes; /* process-mode environments (worker_sandbox.h); NULL
+					       when no function has isolation = "process" */
 	double ns_per_tsc;
 	struct worker_fn_stats *stats; /* by function index */
 } __rte_cache_aligned;
@@ -53,9 +57,20 @@ int worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, in
 int worker_stats_init(struct runtime *rt, struct worker *w);
 void worker_free(struct worker *w);
 
-/* Run one admitted request and turn its mbuf into the reply. 0: transmit it; -1: free it (counted). */
+/*
+ * Run one admitted request and turn its mbuf into the reply. 0: transmit it;
+ * -1: free it (counted); WORKER_HELD (worker_sandbox.h): a sandbox runs it,
+ * and the worker's loop transmits its answer later.
+ */
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
 		   struct rte_mbuf *m);
+
+/* The handler's arguments for the call in `m`; without `dep`, no environment or version. */
+void worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+		 struct deployment *dep, struct invoke_args *args);
+
+/* Send the answer a call's mbuf now holds: the worker's TX queue, or its dispatcher's ring. */
+void worker_send_reply(const struct runtime *rt, struct worker *w, struct rte_mbuf *m);
 
 /* One loop iteration: requests from every dispatcher. Returns how many ran. Takes none
  * while a taker holds its rings (handover.h). */
