@@ -288,6 +288,39 @@ def meanwhile(c, bed):
         c.eq(rc, 0, 'meanwhile: exit 0')
 
 
+def redeploy(c, bed):
+    """A live redeploy: new sandboxes; the old one answers the call it holds, runs fini and ends."""
+    fns = {'spin': process('spin', ',timeout_ms=5000,reserved_concurrency=1')}
+    with bed.turbine(fns, lcores=LCORES) as t:
+        cl = bed.client()
+        long_cl = bed.client()
+        c.eq((cl.call({'id': 1, 'fn': 'spin', 'event': {'us': 10}}) or {}).get('version'), '1',
+             'redeploy: version 1 answers')
+        old = [e['sandbox_pid'] for e in envs(t, 'spin').values()]
+        long_cl.send({'id': 2, 'fn': 'spin', 'event': {'us': 800_000}})
+        time.sleep(0.1)
+        r = t.telemetry('/turbine/deploy,spin,%s,2' % MODULES['spin'])
+        c.eq((r or {}).get('ok'), 1, 'redeploy: version 2 deployed while a call runs')
+        new = [e['sandbox_pid'] for e in envs(t, 'spin').values()]
+        c.ok(len(new) == 1 and new != old and set(new) <= set(sandbox_pids()),
+             'redeploy: a new sandbox', (old, new))
+        c.ok(set(old) <= set(sandbox_pids()), 'redeploy: the old one still runs its call')
+        r = long_cl.recv(3.0)
+        c.ok(isinstance(r, dict) and r.get('version') == '1' and r.get('body') == {'us': 800_000},
+             'redeploy: the call in flight answered by version 1', r)
+        c.ok(harness.wait_until(lambda: not set(old) & set(sandbox_pids()), 3),
+             'redeploy: then the old sandbox ends', old)
+        r = cl.call({'id': 3, 'fn': 'spin', 'event': {'us': 10}})
+        c.ok(isinstance(r, dict) and r.get('version') == '2' and r.get('body') == {'us': 10},
+             'redeploy: version 2 answers', r)
+        r = t.telemetry('/turbine/deploy,spin,/nonexistent/spin.so')
+        c.ok((r or {}).get('ok') == 0 and 'cannot load /nonexistent/spin.so' in r.get('error', ''),
+             'redeploy: a module that is not there is refused', r)
+        c.eq(cl.call({'id': 4, 'fn': 'spin'}).get('version'), '2', 'redeploy: version 2 stays')
+        rc, _ = t.stop()
+        c.eq(rc, 0, 'redeploy: exit 0')
+
+
 def no_sandbox_left(c, bed):
     """SIGTERM and SIGKILL: no sandbox process outlives turbine."""
     fns = {'echo': process('echo'), 'counter': process('counter')}
@@ -351,6 +384,7 @@ def body(c):
         crashes(c, bed)
         deadlines(c, bed)
         meanwhile(c, bed)
+        redeploy(c, bed)
         one_lcore(c, bed)
         no_sandbox_left(c, bed)
 
