@@ -28,6 +28,8 @@
 /* While a worker answers what an ended sandbox held, how often the control thread looks. */
 #define SANDBOXES_DRAIN_POLL_MS 1
 #define SANDBOXES_EVENTS 16
+/* A sandbox's buffers for a call's event and its answer: more than a datagram holds. */
+#define SANDBOXES_BUF 4096u
 
 static struct {
 	struct runtime *rt;
@@ -214,6 +216,9 @@ sandboxes_start(struct runtime *rt, unsigned int fn, const char *module, const c
 		.timeout_ms = cfg->timeout_ms,
 		.network = cfg->network,
 		.nb_slots = WORKER_SANDBOX_SLOTS,
+		/* A call's event, strings and answer are one datagram's bytes at most. */
+		.in_max = SANDBOXES_BUF,
+		.out_max = SANDBOXES_BUF,
 		/* Where a data lcore polls, a sandbox that spins waiting for its next call only
 		 * keeps that lcore from handing it one: it sleeps at once. */
 		.spin_us = sandboxes.cpus_polled ? 1 : 0,

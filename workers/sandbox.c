@@ -788,8 +788,8 @@ sandbox_copy(uint8_t *dst, const void *src, uint32_t len)
 }
 
 int
-sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
-	       uint32_t resp_cap, void *cookie)
+sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	      uint32_t resp_cap, void *cookie)
 {
 	const struct turbine_ctx *ctx = &args->ctx;
 	struct sandbox_region *r = sb->region;
@@ -839,16 +839,32 @@ sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp
 	f->timeout_ms = args->timeout_ms;
 	f->log_tail = args->log_tail;
 	sb->nb_inflight++;
-
-	/*
-	 * Publish, then look whether it sleeps; the sandbox says it sleeps, then
-	 * looks at the tail once more before it waits. Both sides sequentially
-	 * consistent: one of them sees the other, so no wake-up is lost.
-	 */
 	atomic_store_explicit(&r->req_tail, ++sb->req_tail, memory_order_seq_cst);
-	if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst))
-		sandbox_futex_wake(&r->req_tail);
 	return 0;
+}
+
+void
+sandbox_wake(struct sandbox *sb)
+{
+	/*
+	 * The tail was published (sandbox_queue), now look whether it sleeps;
+	 * the sandbox says it sleeps, then looks at the tail once more before it
+	 * waits. Both sides sequentially consistent: one of them sees the other,
+	 * so no wake-up is lost.
+	 */
+	if (atomic_load_explicit(&sb->region->sleeping, memory_order_seq_cst))
+		sandbox_futex_wake(&sb->region->req_tail);
+}
+
+int
+sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	       uint32_t resp_cap, void *cookie)
+{
+	int rc = sandbox_queue(sb, args, resp, resp_cap, cookie);
+
+	if (rc == 0)
+		sandbox_wake(sb);
+	return rc;
 }
 
 /* The next call leaves the ring, answered. */

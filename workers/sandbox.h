@@ -17,7 +17,8 @@
  *       sandbox_destroy;
  *   worker lcore (never blocks, never allocates, makes no system call except
  *       FUTEX_WAKE for a sleeping sandbox and the SIGKILL of one that overran):
- *       sandbox_submit, sandbox_poll;
+ *       sandbox_submit (or sandbox_queue and sandbox_wake), sandbox_poll,
+ *       sandbox_expire;
  *   either: sandbox_kill, sandbox_state and the read-only getters.
  *
  * Lifecycle (sandbox_state()):
@@ -207,6 +208,16 @@ void sandbox_destroy(struct sandbox *sb, uint32_t grace_ms);
  */
 int sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
 		   uint32_t resp_cap, void *cookie);
+
+/*
+ * Worker: sandbox_submit() in two halves, for a burst of calls: queue each,
+ * then wake the sandbox once. A sandbox woken at the first call of a burst
+ * that shares the worker's CPU takes the CPU at once and runs that call
+ * alone; woken after the last one, it runs them all.
+ */
+int sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+		  uint32_t resp_cap, void *cookie);
+void sandbox_wake(struct sandbox *sb);
 
 /*
  * Worker: the next answered call, in submission order. 1 with *done filled,

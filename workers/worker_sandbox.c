@@ -144,9 +144,11 @@ worker_sandbox_submit(const struct runtime *rt, struct worker_sandbox *ws, struc
 
 	if (reply_begin(rt, m, &rb, &pk) < 0)
 		return -ENOSPC;
-	rc = sandbox_submit(ws->sb, args, rb.data, rb.cap, call);
+	/* Woken once for all the calls of this loop (worker_sandboxes_poll). */
+	rc = sandbox_queue(ws->sb, args, rb.data, rb.cap, call);
 	if (rc != 0)
 		return rc;
+	ws->wake = true;
 	call->m = m;
 	call->submit_tsc = rte_rdtsc();
 	call->cold = spawns != ws->seen_spawns;
@@ -382,6 +384,15 @@ worker_sandbox_poll_one(const struct runtime *rt, struct worker *w, struct worke
 	if (stopping && !ws->stop_killed && ws->call_tail != ws->call_head) {
 		sandbox_kill(ws->sb);
 		ws->stop_killed = true;
+	}
+	if (ws->wake) {
+		sandbox_wake(ws->sb);
+		ws->wake = false;
+		/* On this lcore's CPU the sandbox took it at the wake, and has answered by now. */
+		while (ws->shares_cpu && sandbox_poll(ws->sb, rte_rdtsc(), &done) == 1) {
+			worker_sandbox_finish(rt, w, ws, &done);
+			(*answered)++;
+		}
 	}
 	worker_sandbox_publish(ws);
 	if (ws->call_tail != ws->call_head || ws->backlog_count != 0 ||

@@ -81,6 +81,7 @@ struct worker_sandbox {
 	uint64_t backlog_due;       /* the earliest deadline in the backlog */
 	uint32_t seen_spawns;       /* `spawns` at the last submit */
 	bool adopted;               /* in the worker's list */
+	bool wake;                  /* calls queued since the sandbox was last woken */
 	bool stop_killed;           /* killed because the drain's deadline passed */
 	struct worker_sandbox_call calls[WORKER_SANDBOX_SLOTS];
 	struct rte_mbuf *backlog[WORKER_SANDBOX_BACKLOG];

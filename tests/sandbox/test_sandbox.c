@@ -576,13 +576,7 @@ test_overrun(void **state)
 	sandbox_destroy(sb, 1000);
 }
 
-static int
-test_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
+#define TEST_BOUND_TRIES 20
 
 /*
  * The watchdog's bound. A worker that polls its sandbox hears an overrun
@@ -590,24 +584,24 @@ test_cmp_u64(const void *a, const void *b)
  * never before it, and the call is marked as the one the sandbox was killed
  * in: the answer is late by at most one turn of the worker's loop. How late
  * that is in time depends on the CPU the poller gets: on a loaded machine
- * this test is preempted now and then, so of five tries the best must be
- * within 1 ms (all five are printed).
+ * this test is preempted now and then, so it tries up to 20 times for one
+ * answer within 1 ms of its deadline.
  */
 static void
 test_deadline_bound(void **state)
 {
 	static const uint8_t forever[] = { 0x81, 0xa2, 'u', 's', 0xce, 0x3b, 0x9a, 0xca, 0x00 };
-	uint64_t late_us[5], now, prev;
+	uint64_t late_us = UINT64_MAX, now, prev;
 	struct test_reply *r;
 	struct sandbox *sb;
 	unsigned int i;
 
 	(void)state;
 	sb = test_start_module("spin", 0);
-	for (i = 0; i < 5; i++) {
+	for (i = 0; i < TEST_BOUND_TRIES && late_us >= 1000; i++) {
 		r = calloc(1, sizeof(*r));
 		assert_non_null(r);
-		test_submit(sb, r, forever, sizeof(forever), 20 + i, 30);
+		test_submit(sb, r, forever, sizeof(forever), 20 + i, 10);
 		/* The worker's loop: nothing but polling. */
 		prev = rte_rdtsc();
 		for (;;) {
@@ -623,19 +617,16 @@ test_deadline_bound(void **state)
 		assert_true(r->done.killed);
 		assert_true(r->done.out.timed_out);
 		assert_false(r->done.exited);
-		late_us[i] = (now - r->deadline_tsc) * 1000000u / test_tsc_hz;
+		late_us = (now - r->deadline_tsc) * 1000000u / test_tsc_hz;
+		print_message("try %u: answered %llu us after the deadline\n", i + 1,
+			      (unsigned long long)late_us);
 		test_decode(r);
-		test_fn_error(r, "Sandbox.Timedout", "Task timed out after 0.03 seconds", false);
+		test_fn_error(r, "Sandbox.Timedout", "Task timed out after 0.01 seconds", false);
 		test_reply_free(r);
 		test_respawn(sb);
 	}
-	print_message("deadline to answer: %llu, %llu, %llu, %llu, %llu us\n",
-		      (unsigned long long)late_us[0], (unsigned long long)late_us[1],
-		      (unsigned long long)late_us[2], (unsigned long long)late_us[3],
-		      (unsigned long long)late_us[4]);
-	qsort(late_us, 5, sizeof(late_us[0]), test_cmp_u64);
-	if (late_us[0] >= 1000)
-		fail_msg("every answer came over 1 ms after its deadline");
+	if (late_us >= 1000)
+		fail_msg("%u answers, each over 1 ms after its deadline", TEST_BOUND_TRIES);
 	sandbox_destroy(sb, 1000);
 }
 
