@@ -233,7 +233,8 @@ worker_poll(struct runtime *rt, struct worker *w)
 	if (w->sandboxes != NULL)
 		total += worker_sandboxes_poll(rt, w, handover_abandoned(&w->handover) &&
 						      runtime_quitting(rt));
-	if (rt->workers_own_txq)
+	/* A run-to-completion lcore sends its sandboxes' answers on its own queue too. */
+	if (rt->workers_own_txq || w->sandboxes != NULL)
 		tx_flush(&w->tx);
 	return total;
 }

@@ -321,6 +321,20 @@ def redeploy(c, bed):
         c.eq(rc, 0, 'redeploy: exit 0')
 
 
+def shared_tx_queue(c, bed):
+    """A dispatcher that also works, on a port with one TX queue: it sends its sandboxes' answers."""
+    with bed.turbine({'echo': process('echo')}, lcores='0@0,1@1',
+                     args=['--dispatch-lcores', '0', '--worker-lcores', '0,1']) as t:
+        c.ok('1 RX/1 TX queue(s)' in t.ready_line, 'shared queue: one TX queue for all',
+             t.ready_line)
+        cl = bed.client()
+        got = [(cl.call({'id': i, 'fn': 'echo', 'event': i}, timeout=1.0) or {}).get('body')
+               for i in range(20)]
+        c.eq(got, list(range(20)), 'shared queue: every call answered at once')
+        rc, _ = t.stop()
+        c.eq(rc, 0, 'shared queue: exit 0')
+
+
 def no_sandbox_left(c, bed):
     """SIGTERM and SIGKILL: no sandbox process outlives turbine."""
     fns = {'echo': process('echo'), 'counter': process('counter')}
@@ -386,6 +400,7 @@ def body(c):
         meanwhile(c, bed)
         redeploy(c, bed)
         one_lcore(c, bed)
+        shared_tx_queue(c, bed)
         no_sandbox_left(c, bed)
 
 
