@@ -595,6 +595,7 @@ test_deadline_bound(void **state)
 	struct test_reply *r;
 	struct sandbox *sb;
 	unsigned int i;
+	bool started;
 
 	(void)state;
 	sb = test_start_module("spin", 0);
@@ -604,13 +605,28 @@ test_deadline_bound(void **state)
 		test_submit(sb, r, forever, sizeof(forever), 20 + i, 10);
 		/* The worker's loop: nothing but polling. */
 		prev = rte_rdtsc();
+		started = false;
 		for (;;) {
 			now = rte_rdtsc();
+			started = started || atomic_load_explicit(&sb->region->req_head,
+								   memory_order_acquire) == sb->req_tail;
 			if (sandbox_poll(sb, now, &r->done) != 0)
+				break;
+			/* A sandbox that has not taken the call by its deadline (this machine
+			 * did not run it) is given time to refuse it: this try says nothing. */
+			if (now >= r->deadline_tsc && !started)
 				break;
 			if (now >= r->deadline_tsc)
 				fail_msg("a poll past the deadline did not answer");
 			prev = now;
+		}
+		if (!started) {
+			print_message("try %u: the sandbox did not start the call in time\n", i + 1);
+			test_wait(sb, &r->done);
+			test_reply_free(r);
+			if (sandbox_state(sb) != SANDBOX_READY)
+				test_respawn(sb);
+			continue;
 		}
 		if (now < r->deadline_tsc || prev >= r->deadline_tsc)
 			fail_msg("not answered by the first poll at the deadline");
