@@ -89,6 +89,9 @@ union config_entry {
 _Static_assert(sizeof(((struct function_config *)0)->tenants) <= CONFIG_NAMES_BYTES,
 	       "a function's tenants outgrow the names buffer");
 
+/* The values of a function's isolation key; config_function_isolated() tells them apart. */
+static const char *const config_isolations[] = { "thread", "process", NULL };
+
 /* Counting limits: generous bounds that still catch a slipped digit. */
 #define CONFIG_CONCURRENCY_MAX 100000
 #define CONFIG_RATE_MAX 10000000
@@ -112,6 +115,13 @@ static const struct config_key config_function_keys[] = {
 	{ .name = "version", .type = CONFIG_KEY_WORD, .min = 1, .max = 31, .extra = "_.-", .def = "1",
 	  .in_arg = true, CONFIG_FIELD(function_config, version),
 	  .help = "published version" },
+	{ .name = "isolation", .type = CONFIG_KEY_CHOICE, .def = "thread", .choices = config_isolations,
+	  .in_arg = true, CONFIG_FIELD(function_config, isolation),
+	  .help = "thread: on the worker lcores (trusted code); process: each environment a jailed "
+		  "sandbox process" },
+	{ .name = "network", .type = CONFIG_KEY_BOOL, .def = "false", .in_arg = true,
+	  CONFIG_FIELD(function_config, network),
+	  .help = "isolation = process: the host's network namespace and client sockets" },
 	{ .name = "params", .type = CONFIG_KEY_PARAMS, .max = CONFIG_MAX_PARAMS,
 	  CONFIG_LIST(function_config, params, nb_params),
 	  .help = "key = string or integer pairs handed to init (file only)" },

@@ -13,6 +13,7 @@
 #define CONFIG_NAME_MAX 64
 #define CONFIG_MAX_TENANTS 64
 #define CONFIG_POLICY_MAX 16
+#define CONFIG_ISOLATION_MAX 8
 
 /* A tenant's limits across all its functions (Lambda's account-level limits). */
 struct tenant_config {
@@ -29,6 +30,10 @@ struct function_config {
 	uint32_t timeout_ms;          /* default 3000, 1 .. 900000 */
 	uint32_t memory_mb;           /* default 128, 128 .. 10240 (Lambda's range) */
 	uint32_t max_event_bytes;     /* largest event accepted (413 above); default 0 = the datagram's limit */
+	/* "thread" (default): environments on the worker lcores themselves; "process": each one a
+	 * jailed sandbox process (workers/sandbox.h). */
+	char isolation[CONFIG_ISOLATION_MAX];
+	bool network;                 /* process: the host's network and sockets; default false */
 	unsigned int nb_params;
 	char *params[CONFIG_MAX_PARAMS + 1]; /* "key=value" strings handed to init (file only), NULL-terminated */
 
@@ -72,6 +77,13 @@ struct turbine_config {
 	unsigned int nb_worker_lcores;
 	unsigned int worker_lcores[CONFIG_MAX_LCORES];
 };
+
+/* Is the function's every environment a sandbox process (isolation = "process")? */
+static inline bool
+config_function_isolated(const struct function_config *fn)
+{
+	return fn->isolation[0] == 'p';
+}
 
 /* Set every default. */
 void config_defaults(struct turbine_config *cfg);

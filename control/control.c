@@ -10,14 +10,14 @@
 #include <rte_lcore.h>
 
 #include "manager.h"
-#include "status.h"
+#include "sandboxes.h"
 #include "worker.h"
 
 #include "control.h"
 #include "status.h"
 
 /* Short naps so that stopping never waits a whole status period. */
-#define CONTROL_TICK_NS 100000000L
+#define CONTROL_TICK_MS 100
 #define CONTROL_STATUS_TICKS 10
 
 static pthread_t control_thread;
@@ -115,7 +115,6 @@ static void *
 control_main(void *arg)
 {
 	struct runtime *rt = arg;
-	const struct timespec tick = { 0, CONTROL_TICK_NS };
 	struct status_snapshot prev, now;
 	double prev_at, now_at;
 	unsigned int ticks = 0;
@@ -123,7 +122,8 @@ control_main(void *arg)
 	status_read(rt, &prev);
 	prev_at = control_now();
 	while (!__atomic_load_n(&control_quit, __ATOMIC_RELAXED)) {
-		nanosleep(&tick, NULL);
+		/* The nap watches sandboxes: one that ends is reaped and replaced at once. */
+		sandboxes_watch(rt, CONTROL_TICK_MS);
 		if (runtime_quitting(rt))
 			continue;
 		control_check_workers(rt);
@@ -139,6 +139,7 @@ control_main(void *arg)
 		prev = now;
 		prev_at = now_at;
 	}
+	sandboxes_stop();
 	return NULL;
 }
 

@@ -5,12 +5,46 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_lcore.h>
 
 #include "deploy.h"
 #include "functions.h"
+#include "sandboxes.h"
 #include "worker.h"
+#include "worker_sandbox.h"
+
+/* A process-mode environment: its sandbox started and its init waited for (the cold start). */
+static int
+deploy_sandbox_init(struct runtime *rt, unsigned int fn, struct deployment *dep, unsigned int w)
+{
+	struct environment *env = &dep->envs[w];
+	struct worker_sandbox *ws;
+	int rc;
+
+	rc = sandboxes_start(rt, fn, dep->mod.path, dep->version, w, &ws, env->error,
+			     sizeof(env->error));
+	if (rc == 0)
+		rc = sandboxes_ready(ws, env);
+	if (rc == 0)
+		__atomic_store_n(&dep->sandboxes[w], ws, __ATOMIC_RELEASE);
+	return rc;
+}
+
+/* Its worker answers what it holds, then the sandbox ends (fini). Dispatch no longer uses it. */
+static void
+deploy_sandbox_retire(struct deployment *dep, unsigned int w, const char *why)
+{
+	struct worker_sandbox *ws = dep->sandboxes[w];
+
+	if (ws == NULL)
+		return;
+	__atomic_store_n(&dep->sandboxes[w], NULL, __ATOMIC_RELEASE);
+	dep->envs[w].ready = false;
+	snprintf(dep->envs[w].error, sizeof(dep->envs[w].error), "%s", why);
+	sandboxes_retire(ws);
+}
 
 /* Initialise the deployment's environment on worker w (this thread; w gets no traffic for it yet). */
 static int
@@ -28,7 +62,37 @@ deploy_env_init(struct runtime *rt, unsigned int fn, struct deployment *dep, uns
 		.params = (const char *const *)cfg->params,
 	};
 
+	if (dep->isolated)
+		return deploy_sandbox_init(rt, fn, dep, w);
 	return module_env_init(&dep->envs[w], &dep->mod, &env_cfg);
+}
+
+/*
+ * Every sandbox of a new process-mode deployment: all started first, so
+ * that their cold starts overlap, then each waited for. Returns how many
+ * are ready, their ids in `ready`.
+ */
+static unsigned int
+deploy_sandboxes(struct runtime *rt, unsigned int fn, struct deployment *dep,
+		 const uint16_t *workers, unsigned int nb_workers, uint16_t *ready)
+{
+	struct worker_sandbox *started[RUNTIME_MAX_WORKERS];
+	unsigned int i, n = 0;
+
+	for (i = 0; i < nb_workers; i++)
+		if (sandboxes_start(rt, fn, dep->mod.path, dep->version, workers[i], &started[i],
+				    dep->envs[workers[i]].error,
+				    sizeof(dep->envs[workers[i]].error)) != 0)
+			started[i] = NULL;
+	for (i = 0; i < nb_workers; i++) {
+		struct environment *env = &dep->envs[workers[i]];
+
+		if (started[i] == NULL || sandboxes_ready(started[i], env) != 0)
+			continue;
+		__atomic_store_n(&dep->sandboxes[workers[i]], started[i], __ATOMIC_RELEASE);
+		ready[n++] = workers[i];
+	}
+	return n;
 }
 
 /* Make `next` the set dispatch uses; the previous copy is free again on return. */
@@ -63,7 +127,18 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 		snprintf(err, errlen, "function %s: out of memory", cfg->name);
 		return NULL;
 	}
-	rc = module_load(&dep->mod, module, why, sizeof(why));
+	/* A process-mode module is loaded only in its sandboxes: its code (constructors
+	 * included) never runs in the dispatcher. Here it has to be there to be read. */
+	dep->isolated = config_function_isolated(cfg);
+	if (dep->isolated) {
+		rc = access(module, R_OK) == 0 ? 0 : -errno;
+		snprintf(why, sizeof(why), "cannot load %s: %s", module, strerror(-rc));
+		if (rc == 0 && (size_t)snprintf(dep->mod.path, sizeof(dep->mod.path), "%s", module) >=
+		    sizeof(dep->mod.path))
+			rc = -ENAMETOOLONG;
+	} else {
+		rc = module_load(&dep->mod, module, why, sizeof(why));
+	}
 	if (rc != 0) {
 		snprintf(err, errlen, "function %s: %s", cfg->name, why);
 		free(dep);
@@ -71,6 +146,14 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	}
 	snprintf(dep->version, sizeof(dep->version), "%s", version);
 	dep->version_len = (uint32_t)strlen(dep->version);
+	if (dep->isolated) {
+		dep->sets[0].nb = deploy_sandboxes(rt, fn, dep, workers, nb_workers, dep->sets[0].ids);
+		for (i = 0; i < nb_workers && dep->not_ready[0] == '\0'; i++)
+			if (!dep->envs[workers[i]].ready)
+				snprintf(dep->not_ready, sizeof(dep->not_ready), "%s",
+					 dep->envs[workers[i]].error);
+		nb_workers = 0;
+	}
 	for (i = 0; i < nb_workers; i++) {
 		if (deploy_env_init(rt, fn, dep, workers[i]) != 0) {
 			if (dep->not_ready[0] == '\0')
@@ -92,8 +175,10 @@ deploy_free(struct deployment *dep)
 
 	if (dep == NULL)
 		return;
-	for (w = 0; w < RUNTIME_MAX_WORKERS; w++)
+	for (w = 0; w < RUNTIME_MAX_WORKERS; w++) {
+		deploy_sandbox_retire(dep, w, "version retired");
 		module_env_fini(&dep->envs[w]);
+	}
 	module_unload(&dep->mod);
 	free(dep);
 }
@@ -129,9 +214,9 @@ deploy_next_version(const char *current, char *next, size_t len)
 	return 0;
 }
 
-int
-deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
-	      char *err, size_t errlen)
+static int
+deploy_switch_here(struct runtime *rt, unsigned int fn, const char *module, const char *version,
+		   char *err, size_t errlen)
 {
 	struct function *f = &rt->functions[fn];
 	struct deployment *old, *dep;
@@ -172,6 +257,41 @@ deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const cha
 refused:
 	functions_unlock();
 	return -EINVAL;
+}
+
+/* A redeploy of a process-mode function, as the control thread runs it. */
+struct deploy_switch_job {
+	struct runtime *rt;
+	unsigned int fn;
+	const char *module, *version;
+	char *err;
+	size_t errlen;
+};
+
+static int
+deploy_switch_job(void *arg)
+{
+	struct deploy_switch_job *j = arg;
+
+	return deploy_switch_here(j->rt, j->fn, j->module, j->version, j->err, j->errlen);
+}
+
+int
+deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
+	      char *err, size_t errlen)
+{
+	struct deploy_switch_job job = { rt, fn, module, version, err, errlen };
+	int rc;
+
+	if (!config_function_isolated(rt->functions[fn].cfg))
+		return deploy_switch_here(rt, fn, module, version, err, errlen);
+	/* The new sandboxes must outlive the thread that asked (a telemetry client's). */
+	rc = sandboxes_call(deploy_switch_job, &job);
+	if (rc == -EAGAIN)
+		snprintf(err, errlen, "function %s runs in sandboxes, which only the control thread "
+			 "starts, and it is not running (turbine is starting or stopping)",
+			 rt->functions[fn].cfg->name);
+	return rc;
 }
 
 int
@@ -239,6 +359,7 @@ deploy_shrink(struct runtime *rt, unsigned int fn, unsigned int w)
 	next.nb = n;
 	deploy_publish(rt, dep, &next);
 	deploy_wait_queued(rt, rt->workers[w]);
+	deploy_sandbox_retire(dep, w, "taken away by the worker manager");
 	module_env_fini(&dep->envs[w]);
 	rc = 0;
 out:

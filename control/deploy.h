@@ -38,7 +38,9 @@ int deploy_fini_all_but(struct runtime *rt, const bool *stuck, unsigned int wait
  * the old one torn down once no lcore can be inside it (RCU). Refused, with
  * nothing changed, when the new version cannot initialise everywhere the old
  * one runs. `version` NULL: the current one plus one when it is a number.
- * This and the two below take functions_lock() themselves.
+ * This and the two below take functions_lock() themselves. A process-mode
+ * function's redeploy runs on the control thread (sandboxes.h); its old
+ * sandboxes run fini once their workers have answered what they held.
  */
 int deploy_switch(struct runtime *rt, unsigned int fn, const char *module, const char *version,
 		  char *err, size_t errlen);

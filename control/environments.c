@@ -64,11 +64,12 @@ environments_init(struct runtime *rt, char *err, size_t errlen)
 				"its requests get 502\n", fn->cfg->name);
 			continue;
 		}
-		fprintf(stdout, "turbine: function %s version %s (%s): %u environment(s)%s, "
+		fprintf(stdout, "turbine: function %s version %s (%s): %u environment(s)%s%s, "
 			"cold start %.3f ms\n", fn->cfg->name, dep->version,
-			dep->mod.handler->name ? dep->mod.handler->name : fn->cfg->module,
-			dep->active->nb, plan.away[f] ? " (some off the port's socket)" : "",
-			slowest_ns / 1e6);
+			dep->isolated ? fn->cfg->module : dep->mod.handler->name ?
+			dep->mod.handler->name : fn->cfg->module,
+			dep->active->nb, dep->isolated ? ", each a sandbox process" : "",
+			plan.away[f] ? " (some off the port's socket)" : "", slowest_ns / 1e6);
 	}
 	return 0;
 }

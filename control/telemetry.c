@@ -17,6 +17,7 @@
 #include "status.h"
 #include "telemetry.h"
 #include "worker.h"
+#include "worker_sandbox.h"
 
 /* The callbacks take no argument: the runtime they report on and act on, set once at start-up. */
 static struct runtime *telemetry_rt;
@@ -86,6 +87,51 @@ telemetry_nest(struct rte_tel_data *parent, const char *name, struct rte_tel_dat
 		rte_tel_data_free(child);
 }
 
+/* The environment's last cold start: init alone in thread mode, the whole process's start and
+ * init in a sandbox. */
+static uint64_t
+telemetry_cold_start_ns(const struct deployment *dep, unsigned int w)
+{
+	const struct worker_sandbox *ws = dep->sandboxes[w];
+
+	if (ws != NULL && ws->sb != NULL)
+		return sandbox_cold_start_ns(ws->sb);
+	return dep->envs[w].init_ns;
+}
+
+/* A process-mode function's sandboxes, in the order of its environments: pid, state, restarts. */
+static int
+telemetry_sandbox_summary(struct rte_tel_data *fd, const struct function *fn,
+			  const struct deployment *dep)
+{
+	const struct worker_set *set = deployment_workers(dep);
+	struct rte_tel_data *pids = telemetry_new_array(RTE_TEL_INT_VAL);
+	struct rte_tel_data *states = telemetry_new_array(RTE_TEL_STRING_VAL);
+	struct rte_tel_data *restarts = telemetry_new_array(RTE_TEL_U64_VAL);
+	unsigned int i;
+
+	if (pids == NULL || states == NULL || restarts == NULL) {
+		rte_tel_data_free(pids);
+		rte_tel_data_free(states);
+		rte_tel_data_free(restarts);
+		return -ENOMEM;
+	}
+	rte_tel_data_add_dict_int(fd, "network", fn->cfg->network);
+	for (i = 0; i < set->nb; i++) {
+		const struct worker_sandbox *ws = dep->sandboxes[set->ids[i]];
+		bool live = ws != NULL && ws->sb != NULL;
+
+		rte_tel_data_add_array_int(pids, live ? sandbox_pid(ws->sb) : 0);
+		rte_tel_data_add_array_string(states, live ? sandbox_state_name(sandbox_state(ws->sb))
+							   : "stopped");
+		rte_tel_data_add_array_u64(restarts, ws != NULL ? ws->restarts : 0);
+	}
+	telemetry_nest(fd, "sandbox_pids", pids);
+	telemetry_nest(fd, "sandbox_states", states);
+	telemetry_nest(fd, "sandbox_restarts", restarts);
+	return 0;
+}
+
 /* A function's configuration and state, for both function commands; under functions_lock(). */
 static int
 telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
@@ -101,6 +147,7 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 		return -ENOMEM;
 	rte_tel_data_add_dict_string(fd, "version", dep->version);
 	rte_tel_data_add_dict_string(fd, "module", dep->mod.path);
+	rte_tel_data_add_dict_string(fd, "isolation", fn->cfg->isolation);
 	rte_tel_data_add_dict_int(fd, "ready", dep->ready);
 	rte_tel_data_add_dict_u64(fd, "timeout_ms", fn->cfg->timeout_ms);
 	rte_tel_data_add_dict_u64(fd, "memory_mb", fn->cfg->memory_mb);
@@ -111,9 +158,9 @@ telemetry_function_summary(struct rte_tel_data *fd, unsigned int f)
 	rte_tel_data_add_dict_u64(fd, "environments", ws->nb);
 	rte_tel_data_add_dict_u64(fd, "in_flight", quotas_in_flight(rt, f));
 	for (i = 0; i < ws->nb; i++)
-		rte_tel_data_add_array_u64(cold, dep->envs[ws->ids[i]].init_ns / 1000);
+		rte_tel_data_add_array_u64(cold, telemetry_cold_start_ns(dep, ws->ids[i]) / 1000);
 	telemetry_nest(fd, "cold_start_us", cold);
-	return 0;
+	return dep->isolated ? telemetry_sandbox_summary(fd, fn, dep) : 0;
 }
 
 static int
@@ -140,6 +187,25 @@ telemetry_functions(const char *cmd __rte_unused, const char *params __rte_unuse
 	return rc;
 }
 
+/* One sandbox: its process, its state, how often it was replaced, why it is out of dispatch. */
+static void
+telemetry_sandbox_env(struct rte_tel_data *e, const struct worker_sandbox *ws)
+{
+	char why[128] = "";
+
+	if (ws == NULL || ws->sb == NULL) {
+		rte_tel_data_add_dict_string(e, "sandbox_state", "stopped");
+		return;
+	}
+	rte_tel_data_add_dict_int(e, "sandbox_pid", sandbox_pid(ws->sb));
+	rte_tel_data_add_dict_string(e, "sandbox_state", sandbox_state_name(sandbox_state(ws->sb)));
+	rte_tel_data_add_dict_u64(e, "restarts", ws->restarts);
+	rte_tel_data_add_dict_u64(e, "held", __atomic_load_n(&ws->held, __ATOMIC_RELAXED));
+	if (__atomic_load_n(&ws->out, __ATOMIC_RELAXED) != WORKER_SANDBOX_IN)
+		worker_sandbox_why(ws, why, sizeof(why));
+	rte_tel_data_add_dict_string(e, "out_of_dispatch", why);
+}
+
 /* A function's environments by worker (this release cannot nest an array of dicts in a dict). */
 static int
 telemetry_function_envs(struct rte_tel_data *d, unsigned int f)
@@ -159,8 +225,12 @@ telemetry_function_envs(struct rte_tel_data *d, unsigned int f)
 			rte_tel_data_free(envs);
 			return -ENOMEM;
 		}
-		rte_tel_data_add_dict_u64(e, "cold_start_us", dep->envs[ws->ids[i]].init_ns / 1000);
-		rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
+		rte_tel_data_add_dict_u64(e, "cold_start_us",
+					  telemetry_cold_start_ns(dep, ws->ids[i]) / 1000);
+		if (dep->isolated)
+			telemetry_sandbox_env(e, dep->sandboxes[ws->ids[i]]);
+		else
+			rte_tel_data_add_dict_int(e, "warm", !dep->envs[ws->ids[i]].cold);
 		snprintf(key, sizeof(key), "%u", ws->ids[i]);
 		telemetry_nest(envs, key, e);
 	}

@@ -35,6 +35,8 @@
 	X(fn_timeouts)       /* of which Sandbox.Timedout */                     \
 	X(late_results_discarded) /* handlers that returned after their call was answered Timedout */ \
 	X(cold_starts)       /* first calls of an environment */                 \
+	X(sandbox_crashes)   /* a sandbox died in a call: Runtime.ExitError/OutOfMemory */ \
+	X(sandbox_kills)     /* a sandbox killed at a call's deadline: Sandbox.Timedout */ \
 	X(rx_csum_partial)   /* UDP checksum the sender left partial */          \
 	FRAME_DROP_REASONS(X)                                                    \
 	X(drop_tx_full)      /* the port's queue and the TX backlog were both full */ \

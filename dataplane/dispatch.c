@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "reply.h"
 #include "worker.h"
+#include "worker_sandbox.h"
 
 /* Packets ahead of the one being classified whose headers are fetched early. */
 #define DISPATCH_PREFETCH 3
@@ -204,6 +205,12 @@ dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
 		} else if (state & RUNTIME_WORKER_DRAINED) {
 			n = snprintf(why + used, len - used,
 				     "%sworker %u is out of dispatch, drained by an operator", sep, w);
+		} else if (dep->isolated && dep->sandboxes[w] != NULL &&
+			   __atomic_load_n(&dep->sandboxes[w]->out, __ATOMIC_RELAXED) != 0) {
+			n = snprintf(why + used, len - used, "%s", sep);
+			if (n > 0 && (size_t)n < len - used)
+				worker_sandbox_why(dep->sandboxes[w], why + used + n, len - used - n);
+			n = (int)strlen(why + used);
 		} else if (rte_ring_full(d->to_worker[w])) {
 			full++;
 			continue;
@@ -324,9 +331,13 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
 
-	/* This lcore also works and holds the function: run it here, to completion. */
-	if (d->local != NULL && worker_set_has(deployment_workers(dep), d->local->id))
-		return worker_invoke(rt, d->local, c, m) == 0 ? DISPATCH_TX : DISPATCH_FREE;
+	/* This lcore also works and holds the function: run it here, to completion (or hand it
+	 * to the function's sandbox, whose answer this lcore sends when it comes back). */
+	if (d->local != NULL && worker_set_has(deployment_workers(dep), d->local->id)) {
+		int rc = worker_invoke(rt, d->local, c, m);
+
+		return rc == 0 ? DISPATCH_TX : rc == WORKER_HELD ? DISPATCH_QUEUED : DISPATCH_FREE;
+	}
 	return dispatch_place(rt, d, dep, lim, m);
 }
 

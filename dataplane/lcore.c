@@ -14,6 +14,7 @@
 #include "policy.h"
 #include "watchdog.h"
 #include "worker.h"
+#include "worker_sandbox.h"
 
 static bool
 lcore_listed(const unsigned int *list, unsigned int n, unsigned int lcore)
@@ -204,6 +205,9 @@ lcore_worker_drained(const struct runtime *rt, struct worker *w)
 
 	if (w->done)
 		return true;
+	/* What its sandboxes hold is answered first (past the deadline too: they are killed). */
+	if (!worker_sandboxes_idle(w))
+		return false;
 	/* Its rings were taken over past the deadline: it will not run anything more. (Before
 	 * it, a taker is a watchdog, which gives them back once the handler returns.) */
 	if (runtime_stop_stage(rt) >= RUNTIME_TAKING_OVER && handover_abandoned(&w->handover))

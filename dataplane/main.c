@@ -27,6 +27,7 @@
 #include "policy.h"
 #include "port.h"
 #include "runtime.h"
+#include "sandboxes.h"
 #include "shutdown.h"
 #include "status.h"
 #include "telemetry.h"
@@ -150,6 +151,7 @@ static const struct {
 	{ "port", main_port },
 	{ "lcores", main_lcores },
 	{ "mempool", main_mempool },
+	{ "sandboxes", sandboxes_init },
 	{ "environments", environments_init },
 	{ "rcu", main_rcu },
 	{ "statistics", main_statistics },

@@ -24,8 +24,10 @@ extern const struct dispatch_policy policy_p2c;          /* the shorter of two r
 /* A policy by its configuration name ("jsq", "round-robin", "p2c"); NULL when unknown. */
 const struct dispatch_policy *policy_find(const char *name);
 
-/* How many requests wait in d's ring to worker w; UINT32_MAX when there is no ring, it is
- * full, or the worker is out of dispatch (stale or drained). */
-unsigned int policy_queue_depth(const struct dispatcher *d, unsigned int w);
+/* How many of dep's calls wait for worker w: in d's ring to it and, for a process-mode
+ * function, in its sandbox; UINT32_MAX when there is no ring, it is full, the worker is out of
+ * dispatch (stale or drained) or the function's sandbox there cannot take a call. */
+unsigned int policy_queue_depth(const struct dispatcher *d, const struct deployment *dep,
+				unsigned int w);
 
 #endif /* TURBINE_POLICY_H */

@@ -15,7 +15,7 @@ policy_jsq_pick(struct dispatcher *d, const struct deployment *dep, unsigned int
 
 	for (i = 0; i < ws->nb; i++) {
 		unsigned int w = ws->ids[(start + i) % ws->nb];
-		unsigned int depth = policy_queue_depth(d, w);
+		unsigned int depth = policy_queue_depth(d, dep, w);
 
 		if (depth < best_depth) {
 			best_depth = depth;

@@ -16,13 +16,13 @@ policy_p2c_pick(struct dispatcher *d, const struct deployment *dep, unsigned int
 		return -1;
 	a = ws->ids[rte_rand_max(ws->nb)];
 	b = ws->ids[rte_rand_max(ws->nb)];
-	da = policy_queue_depth(d, a);
-	db = policy_queue_depth(d, b);
+	da = policy_queue_depth(d, dep, a);
+	db = policy_queue_depth(d, dep, b);
 	if (da != UINT32_MAX || db != UINT32_MAX)
 		return (int)(da <= db ? a : b);
 	/* Both draws full: any queue with room will do rather than refusing the call. */
 	for (i = 0; i < ws->nb; i++)
-		if (policy_queue_depth(d, ws->ids[i]) != UINT32_MAX)
+		if (policy_queue_depth(d, dep, ws->ids[i]) != UINT32_MAX)
 			return ws->ids[i];
 	(void)fn_index;
 	return -1;

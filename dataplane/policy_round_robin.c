@@ -14,7 +14,7 @@ policy_round_robin_pick(struct dispatcher *d, const struct deployment *dep, unsi
 	for (i = 0; i < ws->nb; i++) {
 		unsigned int w = ws->ids[(start + i) % ws->nb];
 
-		if (policy_queue_depth(d, w) != UINT32_MAX) {
+		if (policy_queue_depth(d, dep, w) != UINT32_MAX) {
 			d->next_worker[fn_index] = start + i + 1;
 			return (int)w;
 		}

@@ -23,6 +23,7 @@
 
 struct dispatcher;
 struct worker;
+struct worker_sandbox;
 
 /* Why a worker is out of dispatch (bits of runtime.worker_out). */
 #define RUNTIME_WORKER_STALE   0x1  /* its loop stopped coming round */
@@ -48,6 +49,13 @@ struct deployment {
 	bool ready;               /* at least one environment initialised */
 	char not_ready[256];      /* why not, for the 502 message */
 	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */
+	/*
+	 * isolation = "process": the module is never loaded here; each ready
+	 * environment is a sandbox process (workers/worker_sandbox.h), and envs[]
+	 * keeps only its state for reports (ready, error, cold start).
+	 */
+	bool isolated;
+	struct worker_sandbox *sandboxes[RUNTIME_MAX_WORKERS]; /* by worker id, NULL where none */
 	/*
 	 * The environments dispatch may use: the worker manager grows and shrinks
 	 * the set while the version runs, writing the spare copy and publishing

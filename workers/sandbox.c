@@ -327,13 +327,15 @@ sandbox_region_free(struct sandbox *sb)
  * the dispatcher tells (getppid() says 0 in a new PID namespace).
  */
 static void __attribute__((noreturn))
-sandbox_child(int memfd, int parent_pidfd, const char *exe, char *const argv[],
-	      char *const envp[])
+sandbox_child(int memfd, int parent_pidfd, const cpu_set_t *cpus, const char *exe,
+	      char *const argv[], char *const envp[])
 {
 	struct pollfd pfd = { .fd = parent_pidfd, .events = POLLIN };
 	int nul, high;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || poll(&pfd, 1, 0) != 0)
+		_exit(127);
+	if (cpus != NULL && sched_setaffinity(0, sizeof(*cpus), cpus) != 0)
 		_exit(127);
 	/* 0-2 on /dev/null, the region on 3 and nothing else: the region is first moved
 	 * out of the way in case it was one of 0-3. */
@@ -391,7 +393,7 @@ sandbox_spawn(struct sandbox *sb, char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
-		sandbox_child(memfd, self, sb->exe, argv, envp);
+		sandbox_child(memfd, self, sb->pinned ? &sb->cpus : NULL, sb->exe, argv, envp);
 	ret = pid < 0 ? -errno : 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(self);
@@ -458,6 +460,10 @@ sandbox_create(const struct sandbox_params *p, struct sandbox **sbp, char *err, 
 		goto fail;
 	}
 	sb->version_len = (uint32_t)strlen(sb->version);
+	if (p->cpus != NULL) {
+		sb->pinned = true;
+		sb->cpus = *p->cpus;
+	}
 
 	if (p->exe != NULL) {
 		if ((size_t)snprintf(sb->exe, sizeof(sb->exe), "%s", p->exe) >= sizeof(sb->exe)) {
@@ -733,6 +739,20 @@ sandbox_destroy(struct sandbox *sb, uint32_t grace_ms)
 }
 
 const char *
+sandbox_state_name(enum sandbox_state s)
+{
+	static const char *const names[] = {
+		[SANDBOX_STARTING] = "starting",
+		[SANDBOX_READY] = "ready",
+		[SANDBOX_FAILED] = "failed",
+		[SANDBOX_DEAD] = "dead",
+		[SANDBOX_DRAINED] = "drained",
+	};
+
+	return (unsigned int)s < sizeof(names) / sizeof(names[0]) ? names[s] : "?";
+}
+
+const char *
 sandbox_error(const struct sandbox *sb)
 {
 	return sb->error;
@@ -768,8 +788,8 @@ sandbox_copy(uint8_t *dst, const void *src, uint32_t len)
 }
 
 int
-sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
-	       uint32_t resp_cap, void *cookie)
+sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	      uint32_t resp_cap, void *cookie)
 {
 	const struct turbine_ctx *ctx = &args->ctx;
 	struct sandbox_region *r = sb->region;
@@ -819,16 +839,32 @@ sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp
 	f->timeout_ms = args->timeout_ms;
 	f->log_tail = args->log_tail;
 	sb->nb_inflight++;
-
-	/*
-	 * Publish, then look whether it sleeps; the sandbox says it sleeps, then
-	 * looks at the tail once more before it waits. Both sides sequentially
-	 * consistent: one of them sees the other, so no wake-up is lost.
-	 */
 	atomic_store_explicit(&r->req_tail, ++sb->req_tail, memory_order_seq_cst);
-	if (atomic_load_explicit(&r->sleeping, memory_order_seq_cst))
-		sandbox_futex_wake(&r->req_tail);
 	return 0;
+}
+
+void
+sandbox_wake(struct sandbox *sb)
+{
+	/*
+	 * The tail was published (sandbox_queue), now look whether it sleeps;
+	 * the sandbox says it sleeps, then looks at the tail once more before it
+	 * waits. Both sides sequentially consistent: one of them sees the other,
+	 * so no wake-up is lost.
+	 */
+	if (atomic_load_explicit(&sb->region->sleeping, memory_order_seq_cst))
+		sandbox_futex_wake(&sb->region->req_tail);
+}
+
+int
+sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	       uint32_t resp_cap, void *cookie)
+{
+	int rc = sandbox_queue(sb, args, resp, resp_cap, cookie);
+
+	if (rc == 0)
+		sandbox_wake(sb);
+	return rc;
 }
 
 /* The next call leaves the ring, answered. */
@@ -1036,8 +1072,31 @@ sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done)
 	     now_tsc - f->deadline_tsc >= f->tsc_hz / 1000u * SANDBOX_TAKE_GRACE_MS)) {
 		sandbox_kill(sb);
 		sb->killed = true;
+		done->killed = true;
 		sandbox_reply_timedout(sb, f, done);
 		return sandbox_complete(sb);
 	}
 	return 0;
+}
+
+void
+sandbox_expire(const struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+	       uint32_t resp_cap, struct sandbox_done *done)
+{
+	const struct turbine_ctx *ctx = &args->ctx;
+	struct sandbox_inflight f = {
+		.request_id = ctx->request_id,
+		.deadline_tsc = ctx->deadline_tsc,
+		.submit_tsc = ctx->deadline_tsc,
+		.tsc_hz = ctx->tsc_hz,
+		.trace = ctx->trace.ptr,
+		.resp = resp,
+		.resp_cap = resp_cap,
+		.timeout_ms = args->timeout_ms,
+		.trace_len = ctx->trace.len,
+		.log_tail = args->log_tail,
+	};
+
+	memset(done, 0, sizeof(*done));
+	sandbox_reply_timedout(sb, &f, done);
 }

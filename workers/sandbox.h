@@ -17,7 +17,8 @@
  *       sandbox_destroy;
  *   worker lcore (never blocks, never allocates, makes no system call except
  *       FUTEX_WAKE for a sleeping sandbox and the SIGKILL of one that overran):
- *       sandbox_submit, sandbox_poll;
+ *       sandbox_submit (or sandbox_queue and sandbox_wake), sandbox_poll,
+ *       sandbox_expire;
  *   either: sandbox_kill, sandbox_state and the read-only getters.
  *
  * Lifecycle (sandbox_state()):
@@ -37,6 +38,7 @@
  * the long-lived control thread.
  */
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,6 +73,7 @@ struct sandbox_params {
 	uint32_t out_max;            /* bytes of a response; 0: 64 KiB */
 	uint32_t spin_us;            /* an idle sandbox polls this long before it sleeps; 0: 20 */
 	uint32_t uid, gid;           /* who the sandbox runs as when turbine is root; 0: 65534 */
+	const cpu_set_t *cpus;       /* the CPUs it may run on; NULL: the creating thread's */
 };
 
 /* The worker's record of one submitted call; private to sandbox.c. */
@@ -124,6 +127,8 @@ struct sandbox {
 	uint32_t version_len;
 	char *version;               /* for the responses' envelope */
 	char exe[4096];
+	bool pinned;                 /* run on `cpus`, not on the creating thread's CPUs */
+	cpu_set_t cpus;
 	struct sandbox_config config; /* written into every new region */
 	char error[SANDBOX_ERROR_MAX + 128];
 };
@@ -143,6 +148,8 @@ struct sandbox_done {
 	struct invoke_outcome out;   /* fn_error, timed_out, too_large, was_cold (body_*: 0) */
 	bool exited;                 /* the sandbox died in this call (Runtime.ExitError or
 					Runtime.OutOfMemory); it must be replaced */
+	bool killed;                 /* it overran: the sandbox was killed at its deadline and
+					must be replaced */
 	bool out_of_memory;          /* ... after an allocation failed in it */
 };
 
@@ -203,6 +210,16 @@ int sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *
 		   uint32_t resp_cap, void *cookie);
 
 /*
+ * Worker: sandbox_submit() in two halves, for a burst of calls: queue each,
+ * then wake the sandbox once. A sandbox woken at the first call of a burst
+ * that shares the worker's CPU takes the CPU at once and runs that call
+ * alone; woken after the last one, it runs them all.
+ */
+int sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+		  uint32_t resp_cap, void *cookie);
+void sandbox_wake(struct sandbox *sb);
+
+/*
  * Worker: the next answered call, in submission order. 1 with *done filled,
  * 0 when none is ready. A call that passes its deadline (now_tsc) is
  * answered Sandbox.Timedout at once and the sandbox killed; a call the
@@ -212,6 +229,15 @@ int sandbox_submit(struct sandbox *sb, const struct invoke_args *args, uint8_t *
  */
 int sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done);
 
+/*
+ * Worker: the Sandbox.Timedout response, into resp[0..resp_cap), of a call
+ * that was never submitted (it waited in the worker until its deadline), in
+ * the sandbox's own envelope (version). Fills done as sandbox_poll() would
+ * (kind, resp_len, out); cookie is left to the caller.
+ */
+void sandbox_expire(const struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
+		    uint32_t resp_cap, struct sandbox_done *done);
+
 /* SIGKILL through the pidfd. 0 or -errno. */
 int sandbox_kill(struct sandbox *sb);
 
@@ -220,6 +246,9 @@ sandbox_state(const struct sandbox *sb)
 {
 	return (enum sandbox_state)atomic_load_explicit(&sb->state, memory_order_acquire);
 }
+
+/* "starting", "ready", "failed", "dead", "drained". */
+const char *sandbox_state_name(enum sandbox_state s);
 
 /* Why the sandbox is FAILED, or how it ended once DEAD. */
 const char *sandbox_error(const struct sandbox *sb);

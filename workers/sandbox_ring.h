@@ -29,8 +29,8 @@
 #include <stdint.h>
 
 #define SANDBOX_REGION_MAGIC   0x62737462u  /* "btsb" */
-#define SANDBOX_REGION_VERSION 1u
-#define SANDBOX_SLOTS_MAX      16u          /* calls in flight per sandbox, a power of two */
+#define SANDBOX_REGION_VERSION 2u
+#define SANDBOX_SLOTS_MAX      64u          /* calls in flight per sandbox, a power of two */
 #define SANDBOX_ERROR_MAX      256u         /* init's error text, NUL included */
 #define SANDBOX_CONFIG_STRINGS 16384u       /* module path, names, params */
 #define SANDBOX_CACHE_LINE     64

@@ -11,6 +11,7 @@
 #include "reply.h"
 #include "request_desc.h"
 #include "worker.h"
+#include "worker_sandbox.h"
 
 int
 worker_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, int tx_queue)
@@ -54,32 +55,26 @@ worker_free(struct worker *w)
 {
 	if (w == NULL)
 		return;
+	worker_sandboxes_free(w);
 	rte_free(w->stats);
 	rte_free(w);
 }
 
-static int
-worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+void
+worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+	    struct deployment *dep, struct invoke_args *args)
 {
-	struct request_desc *desc = request_desc_of(m);
+	const struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
-	/* Read once: a redeploy switching versions now takes effect from the next call. */
-	struct deployment *dep = runtime_live(fn);
-	struct environment *env = &dep->envs[w->id];
 	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
-	struct worker_fn_stats *stats;
-	struct invoke_outcome out;
-	uint64_t start, elapsed, gen;
-	struct response_buf rb;
-	int rc;
-	msgpack_packer pk;
-	struct invoke_args args = {
-		.env = env,
+
+	*args = (struct invoke_args){
+		.env = dep != NULL ? &dep->envs[w->id] : NULL,
 		.ctx = {
 			.request_id = req->id,
 			.function = { fn->cfg->name, fn->name_len },
-			.version = { dep->version, dep->version_len },
+			.version = { dep != NULL ? dep->version : "", dep != NULL ? dep->version_len : 0 },
 			.trace = { (const char *)payload + req->trace.off, req->trace.len },
 			.client_context = { (const char *)payload + req->ctx.off, req->ctx.len },
 			.memory_mb = desc->memory_mb,
@@ -92,14 +87,36 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		.log_tail = req->log_tail,
 		.timeout_ms = desc->timeout_ms,
 	};
-
 	if (req->tenant.len != 0)
-		args.ctx.tenant = (struct turbine_str){ (const char *)payload + req->tenant.off,
-							req->tenant.len };
+		args->ctx.tenant = (struct turbine_str){ (const char *)payload + req->tenant.off,
+							 req->tenant.len };
 	else
-		args.ctx.tenant = (struct turbine_str){ "default", 7 };
+		args->ctx.tenant = (struct turbine_str){ "default", 7 };
+}
 
-	if (!env->ready) {
+static int
+worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+{
+	struct request_desc *desc = request_desc_of(m);
+	const struct function *fn = &rt->functions[desc->function];
+	/* Read once: a redeploy switching versions now takes effect from the next call. */
+	struct deployment *dep = runtime_live(fn);
+	struct environment *env = &dep->envs[w->id];
+	struct worker_sandbox *ws = NULL;
+	struct worker_fn_stats *stats;
+	struct invoke_outcome out;
+	uint64_t start, elapsed, gen;
+	struct invoke_args args;
+	struct response_buf rb;
+	int rc;
+	msgpack_packer pk;
+
+	worker_args(rt, w, m, dep, &args);
+	if (dep->isolated)
+		ws = __atomic_load_n(&dep->sandboxes[w->id], __ATOMIC_ACQUIRE);
+	if (ws != NULL)
+		return worker_sandbox_invoke(rt, w, c, m, ws, &args);
+	if (!env->ready || dep->isolated) {
 		/* Placement only sends a function to workers whose init succeeded; kept for safety. */
 		if (reply_error(rt, c, m, 502, "function %s is not ready on worker %u: %s",
 				fn->cfg->name, w->id, env->error) < 0)
@@ -159,8 +176,10 @@ worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, st
 	unsigned int dispatcher = desc->dispatcher, function = desc->function, tenant = desc->tenant;
 	int rc = worker_run(rt, w, c, m);
 
-	/* Finished, answered or not: the call no longer counts against its limits. */
-	counting_finished(w->counting, dispatcher, function, tenant);
+	/* Finished, answered or not: the call no longer counts against its limits. A sandbox's
+	 * call counts until its answer comes back (worker_sandbox.c). */
+	if (rc != WORKER_HELD)
+		counting_finished(w->counting, dispatcher, function, tenant);
 	return rc;
 }
 
@@ -202,6 +221,12 @@ worker_held_deadlines(struct rte_mbuf **pkts, unsigned int n, uint64_t *rest)
 		rest[i] = RTE_MIN(rest[i + 1], request_desc_of(pkts[i])->deadline_tsc);
 }
 
+void
+worker_send_reply(const struct runtime *rt, struct worker *w, struct rte_mbuf *m)
+{
+	worker_send(w, rt->workers_own_txq ? NULL : w->outbound[request_desc_of(m)->dispatcher], m);
+}
+
 unsigned int
 worker_poll(struct runtime *rt, struct worker *w)
 {
@@ -239,9 +264,8 @@ worker_poll(struct runtime *rt, struct worker *w)
 						   __ATOMIC_RELAXED);
 			} else if (rc < 0) {
 				rte_pktmbuf_free(m);
-			} else {
-				worker_send(w, rt->workers_own_txq ? NULL
-						 : w->outbound[request_desc_of(m)->dispatcher], m);
+			} else if (rc != WORKER_HELD) {
+				worker_send_reply(rt, w, m);
 			}
 			/* The rest of the burst went to its dispatcher while the handler ran. */
 			if (call_slot_held_lost(&w->slot))
@@ -250,7 +274,11 @@ worker_poll(struct runtime *rt, struct worker *w)
 		call_slot_hold(&w->slot, 0, 0, UINT64_MAX);
 		total += n;
 	}
-	if (rt->workers_own_txq)
+	if (w->sandboxes != NULL)
+		total += worker_sandboxes_poll(rt, w, handover_abandoned(&w->handover) &&
+						      runtime_stop_stage(rt) >= RUNTIME_TAKING_OVER);
+	/* A run-to-completion lcore sends its sandboxes' answers on its own queue too. */
+	if (rt->workers_own_txq || w->sandboxes != NULL)
 		tx_flush(&w->tx);
 	return total;
 }

@@ -31,6 +31,8 @@ struct worker_fn_stats {
 	struct hist latency;        /* time inside the handler, ns */
 };
 
+struct worker_sandboxes;
+
 struct worker {
 	unsigned int id;            /* 0-based, stable: the handler's ctx->worker_id */
 	unsigned int lcore_id;
@@ -47,6 +49,8 @@ struct worker {
 	uint64_t heartbeat_tsc;     /* when the loop last came round */
 	uint64_t busy_tsc;          /* cycles spent inside handlers */
 	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
+	struct worker_sandboxes *sandboxes; /* process-mode environments (worker_sandbox.h); NULL
+					       when no function has isolation = "process" */
 	double ns_per_tsc;
 	struct worker_fn_stats *stats; /* by function index */
 	/* The call in its handler, and the burst dequeued with it: on lines of their own,
@@ -66,11 +70,20 @@ void worker_free(struct worker *w);
  * Run one admitted request and turn its mbuf into the reply. 0: transmit
  * it; -1: free it (counted); WORKER_LATE: free it, the handler returned
  * after its dispatcher's watchdog answered Sandbox.Timedout (counted as
- * late_results_discarded). A call whose deadline passed before it started
- * is answered Sandbox.Timedout without running.
+ * late_results_discarded); WORKER_HELD (worker_sandbox.h): a sandbox runs
+ * it, and the worker's loop transmits its answer later. A call whose
+ * deadline passed before it started is answered Sandbox.Timedout without
+ * running.
  */
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
 		   struct rte_mbuf *m);
+
+/* The handler's arguments for the call in `m`; without `dep`, no environment or version. */
+void worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+		 struct deployment *dep, struct invoke_args *args);
+
+/* Send the answer a call's mbuf now holds: the worker's TX queue, or its dispatcher's ring. */
+void worker_send_reply(const struct runtime *rt, struct worker *w, struct rte_mbuf *m);
 
 /* One loop iteration: requests from every dispatcher. Returns how many ran. Takes none
  * while a taker holds its rings (handover.h). */

@@ -19,6 +19,9 @@ def expected_figures():
     names = ['ceiling.peak_pps'] + ['ceiling.low.' + k for k in lat]
     names += ['memif.peak_rps'] + ['memif.low.' + k for k in lat]
     names += ['memif.%s.%s' % (l, k) for l in LOADS for k in lat]
+    for mode in ('thread', 'process'):
+        names += ['isolation.%s.peak_rps' % mode] + ['isolation.%s.low.%s' % (mode, k) for k in lat]
+    names += ['isolation.process.low.p50_added_ns']
     for step in ('kernel', 'af_packet'):
         names += ['%s.peak_rps' % step] + ['%s.%s.%s' % (step, l, k) for l in LOADS for k in lat]
     names += ['bimodal.capacity_rps']
@@ -40,6 +43,12 @@ def ratio_definitions():
          'memif.low.p99_ns', 'ceiling.low.p99_ns'),
         ('turbine_vs_kernel.peak', 'Turbine af_packet peak / kernel peak',
          'af_packet.peak_rps', 'kernel.peak_rps'),
+        ('process_vs_thread.peak', 'process mode memif peak / thread mode peak (goal >= 0.25)',
+         'isolation.process.peak_rps', 'isolation.thread.peak_rps'),
+        ('process_vs_thread.low_p50', 'process mode p50 / thread mode p50, low load',
+         'isolation.process.low.p50_ns', 'isolation.thread.low.p50_ns'),
+        ('process_vs_thread.low_p99', 'process mode p99 / thread mode p99, low load',
+         'isolation.process.low.p99_ns', 'isolation.thread.low.p99_ns'),
     ]
     for l in LOADS:
         for p in ('p50', 'p99'):
@@ -47,6 +56,8 @@ def ratio_definitions():
                          'Turbine af_packet %s / kernel %s, %s%% of kernel peak' % (p, p, l[4:]),
                          'af_packet.%s.%s_ns' % (l, p), 'kernel.%s.%s_ns' % (l, p)))
     points = ([('ceiling.low', 'ceiling, low load'), ('memif.low', 'Turbine memif, low load')] +
+              [('isolation.%s.low' % m, 'Turbine memif, %s mode, low load' % m)
+               for m in ('thread', 'process')] +
               [('memif.%s' % l, 'Turbine memif, %s%% of peak' % l[4:]) for l in LOADS] +
               [('kernel.%s' % l, 'kernel, %s%% of peak' % l[4:]) for l in LOADS] +
               [('af_packet.%s' % l, 'Turbine af_packet, %s%% of kernel peak' % l[4:])

@@ -1,4 +1,4 @@
-"""The suite's five steps. Each starts its system under test on CPU 0, drives it with
+"""The suite's six steps. Each starts its system under test on CPU 0, drives it with
 turbine-gen on CPU 1, and returns its figures (flat names, see report.py) and the details
 behind them (every run's offered and achieved rate, losses, warnings, and its raw JSON)."""
 
@@ -77,6 +77,7 @@ class Suite:
         self.baseline = os.path.join(build, 'perf', 'turbine-kernel-baseline')
         self.modules = {m: os.path.join(build, 'workers', 'modules', m + '.so')
                         for m in ('echo', 'spin')}
+        self.sandbox = os.path.join(build, 'workers', 'turbine-sandbox')
         self.testpmd = shutil.which('dpdk-testpmd') or '/usr/bin/dpdk-testpmd'
 
     def raw(self, name):
@@ -86,7 +87,8 @@ class Suite:
         return os.path.relpath(path, os.path.dirname(self.raw_dir))
 
     def required(self):
-        return [self.turbine, self.gen, self.baseline, self.testpmd] + list(self.modules.values())
+        return ([self.turbine, self.gen, self.baseline, self.testpmd, self.sandbox] +
+                list(self.modules.values()))
 
     def generate(self, name, vdev, load, netns=None, extra=()):
         """One turbine-gen run; its JSON kept as raw/<name>.json, its output as raw/<name>.log."""
@@ -160,14 +162,15 @@ def open_loop(rate):
     return ['--rate', str(rate), '--poisson']
 
 
-def start_turbine(suite, name, vdevs, functions, netns=None, ip=None):
+def start_turbine(suite, name, vdevs, functions, netns=None, ip=None, keys=''):
+    """`keys`: ",key=value..." for every function (",isolation=process")."""
     eal = Dpdk(name)
     cmd = [suite.turbine, '--lcores', SUT_LCORES] + eal.args
     for v in vdevs:
         cmd += ['--vdev', v]
     cmd += ['--']
     for fn in functions:
-        cmd += ['--fn', '%s=%s' % (fn, suite.modules[fn])]
+        cmd += ['--fn', '%s=%s%s' % (fn, suite.modules[fn], keys)]
     if ip is not None:
         cmd += ['--ip', ip]
     cmd += ['--quiet']
@@ -220,9 +223,9 @@ def testpmd_run(suite, name, load):
     return s
 
 
-def turbine_memif_run(suite, name, load, functions=('echo',)):
+def turbine_memif_run(suite, name, load, functions=('echo',), keys=''):
     """One generator run against a fresh Turbine on its embedded default (a memif server)."""
-    t = start_turbine(suite, name + '-turbine', [], functions)
+    t = start_turbine(suite, name + '-turbine', [], functions, keys=keys)
     try:
         sock = t.wait_for(r'memif server at (\S+)', 5).group(1)
         d, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
@@ -262,6 +265,32 @@ def step_memif(suite):
         _, s = turbine_memif_run(suite, 'memif-' + name, echo_load(open_loop(plan.rate(peak, fr))))
         det['runs'][name] = s
         latency_figures(figs, 'memif.' + name, s)
+    return figs, det
+
+
+ISOLATIONS = (('thread', ''), ('process', ',isolation=process'))
+
+
+def step_isolation(suite):
+    """Echo in thread mode and in process mode (each call in a sandbox process), side by side:
+    Turbine over memif on the same one lcore and CPU, the sandbox on that CPU too. Peak, then
+    open-loop latency at the low rate, the two modes one after the other for each."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}}
+    for mode, keys in ISOLATIONS:
+        _, s = turbine_memif_run(suite, 'isolation-%s-peak' % mode,
+                                 echo_load(['--max', '--outstanding', str(plan.window['memif'])]),
+                                 keys=keys)
+        det['runs'][mode + '-peak'] = s
+        figs['isolation.%s.peak_rps' % mode] = s['achieved_rps']
+    for mode, keys in ISOLATIONS:
+        _, s = turbine_memif_run(suite, 'isolation-%s-low' % mode,
+                                 echo_load(open_loop(plan.low_rate)), keys=keys)
+        det['runs'][mode + '-low'] = s
+        latency_figures(figs, 'isolation.%s.low' % mode, s)
+    thread, process = figs.get('isolation.thread.low.p50_ns'), figs.get('isolation.process.low.p50_ns')
+    if thread is not None and process is not None:
+        figs['isolation.process.low.p50_added_ns'] = process - thread
     return figs, det
 
 

@@ -146,6 +146,9 @@ test_every_option(void **state)
 	assert_int_equal(fn->rate, 0);
 	assert_int_equal(fn->burst, 0);
 	assert_int_equal(fn->nb_tenants, 0);
+	assert_string_equal(fn->isolation, "thread");
+	assert_false(config_function_isolated(fn));
+	assert_false(fn->network);
 	assert_string_equal(cfg.dispatch_policy, "round-robin");
 	assert_int_equal(cfg.nb_tenants, 1);
 	assert_string_equal(cfg.tenants[0].name, "acme");
@@ -278,6 +281,57 @@ test_fn_keys(void **state)
 	assert_int_equal(fn->memory_mb, 256);
 	assert_int_equal(fn->max_event_bytes, 1024);
 	assert_string_equal(fn->version, "3");
+}
+
+/* isolation and network: --fn, the file, their values, and that neither changes while running. */
+static void
+test_fn_isolation(void **state)
+{
+	struct function_config copy;
+	const struct function_config *fn;
+
+	(void)state;
+	assert_int_equal(test_config_parse("--fn", "a=/m/a.so,isolation=process,network=true",
+					   "--fn", "b=/m/b.so,isolation=process",
+					   "--fn", "c=/m/c.so,isolation=thread,network=false", NULL), 0);
+	fn = config_find_function(&cfg, "a", 1);
+	assert_string_equal(fn->isolation, "process");
+	assert_true(config_function_isolated(fn));
+	assert_true(fn->network);
+	fn = config_find_function(&cfg, "b", 1);
+	assert_true(config_function_isolated(fn));
+	assert_false(fn->network);
+	fn = config_find_function(&cfg, "c", 1);
+	assert_false(config_function_isolated(fn));
+	assert_false(fn->network);
+
+	assert_int_equal(test_config_parse("--fn", "d=/m/d.so,isolation=vm", NULL), -1);
+	assert_string_equal(err, "--fn: isolation: 'vm' is not one of thread, process");
+	assert_int_equal(test_config_parse("--fn", "d=/m/d.so,isolation=", NULL), -1);
+	assert_int_equal(test_config_parse("--fn", "d=/m/d.so,network=yes", NULL), -1);
+	assert_string_equal(err, "--fn: network: 'yes' is neither true nor false");
+	assert_null(config_find_function(&cfg, "d", 1));
+
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"e\"; module = \"/m/e.so\"; isolation = \"process\"; "
+		"network = true; } );\n"), 0);
+	fn = config_find_function(&cfg, "e", 1);
+	assert_true(config_function_isolated(fn));
+	assert_true(fn->network);
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"f\"; module = \"/m/f.so\"; isolation = \"Process\"; } );\n"), -1);
+	assert_non_null(strstr(err, ":1: functions.[0].isolation: 'Process' is not one of thread, process"));
+	assert_int_equal(test_config_load_text(
+		"functions = ( { name = \"f\"; module = \"/m/f.so\"; network = \"true\"; } );\n"), -1);
+	assert_non_null(strstr(err, "functions.[0].network: expected true or false"));
+
+	/* An environment is a thread or a process from its start: neither key changes while running. */
+	copy = *config_find_function(&cfg, "a", 1);
+	assert_int_equal(config_set_function_key(&copy, "isolation", "thread", err, sizeof(err)), -1);
+	assert_string_equal(err, "isolation cannot change while running");
+	assert_int_equal(config_set_function_key(&copy, "network", "false", err, sizeof(err)), -1);
+	assert_string_equal(err, "network cannot change while running");
+	assert_true(config_function_isolated(&copy));
 }
 
 struct bound_case {
@@ -486,6 +540,9 @@ test_file_every_key(void **state)
 	assert_int_equal(fn->nb_tenants, 2);
 	assert_string_equal(fn->tenants[0], "acme");
 	assert_string_equal(fn->tenants[1], "globex");
+	assert_string_equal(fn->isolation, "process");
+	assert_true(config_function_isolated(fn));
+	assert_true(fn->network);
 	assert_string_equal(cfg.dispatch_policy, "p2c");
 	assert_int_equal(cfg.nb_tenants, 2);
 	t = config_find_tenant(&cfg, "acme", 4);
@@ -508,6 +565,9 @@ test_file_every_key(void **state)
 	assert_int_equal(fn->nb_params, 0);
 	assert_int_equal(fn->reserved_concurrency, 0);
 	assert_int_equal(fn->nb_tenants, 0);
+	assert_string_equal(fn->isolation, "thread");
+	assert_false(config_function_isolated(fn));
+	assert_false(fn->network);
 }
 
 static void
@@ -718,6 +778,7 @@ test_help_lists_keys(void **state)
 		"timeout_ms           * 1..900000", "version                1..31",
 		"Tenant keys, in a tenants entry of the file or as --tenant NAME,key=value",
 		"concurrency          * 0..100000",
+		"isolation              thread|process", "network                                               default false",
 	};
 	char text[8192];
 	const char *path;
@@ -1380,6 +1441,7 @@ main(void)
 		T(test_help),
 		T(test_fn_keys),
 		T(test_fn_bounds),
+		T(test_fn_isolation),
 		T(test_fn_errors),
 		T(test_fn_replace),
 		T(test_fn_relative_path),

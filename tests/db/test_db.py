@@ -11,6 +11,12 @@ Turbine, every excess call got 429 ReservedFunctionConcurrentInvocationLimitExce
 admitted call got 200 with no fn_error, each request got exactly one response, and the peak of
 calls inside the handler, recorded by the module, never went above N. A function pointed at
 a socket nobody serves answers 502 with the mysql error from its init.
+
+The scenario runs twice against the same server: in thread mode, then with isolation =
+"process" and network = true (each environment a jailed sandbox process that may make client
+sockets; it runs as an unprivileged user, so the server's folder is made searchable). There
+each sandbox counts only its own calls: its peak is 1, and the N environments the burst used
+show the concurrency instead.
 """
 
 import contextlib
@@ -44,6 +50,7 @@ DB_NAME = 'turbine'
 REASON = 'ReservedFunctionConcurrentInvocationLimitExceeded'
 
 MODULE = os.environ.get('TURBINE_MODULE_DBCOUNT', '')
+SANDBOX = os.environ.get('TURBINE_SANDBOX', '')
 
 
 def remove_stale():
@@ -155,12 +162,14 @@ dispatch_lcores = [0];
 worker_lcores = [1, 2, 3];
 functions = (
   { name = "dbcount"; module = "%(module)s"; timeout_ms = 2000; reserved_concurrency = %(n)d;
+    %(isolation)s
     params = { socket = "%(socket)s"; user = "%(user)s"; password = "%(password)s";
                database = "%(db)s"; }; },
-  { name = "dbdown"; module = "%(module)s"; timeout_ms = 2000;
+  { name = "dbdown"; module = "%(module)s"; timeout_ms = 2000; %(isolation)s
     params = { socket = "%(absent)s"; user = "%(user)s"; database = "%(db)s"; }; }
 );
 '''
+ISOLATION = {'thread': '', 'process': 'isolation = "process"; network = true;'}
 
 
 def burst(client):
@@ -195,7 +204,7 @@ def burst(client):
     return replies, strays, sent_s
 
 
-def scenario(c, bed, db, tmp):
+def prepare(db, tmp):
     db.start()
     db.sql("CREATE DATABASE %s; "
            "CREATE USER '%s'@'localhost' IDENTIFIED BY '%s' WITH MAX_USER_CONNECTIONS %d; "
@@ -203,18 +212,42 @@ def scenario(c, bed, db, tmp):
            "CREATE TABLE %s.hits (id INT PRIMARY KEY, n BIGINT UNSIGNED NOT NULL); "
            "INSERT INTO %s.hits VALUES (1, 0); "
            % (DB_NAME, DB_USER, DB_PASSWORD, LIMIT, DB_NAME, DB_USER, DB_NAME, DB_NAME))
+    # A sandbox runs as nobody: it must be able to reach the socket (the server makes it 0777).
+    os.chmod(tmp, 0o755)
+
+
+class Prefixed:
+    """Checks whose names start with the run's isolation."""
+
+    def __init__(self, checks, prefix):
+        self.checks = checks
+        self.prefix = prefix
+
+    def ok(self, cond, what, detail=None):
+        return self.checks.ok(cond, '%s: %s' % (self.prefix, what), detail)
+
+    def eq(self, actual, expected, what):
+        return self.checks.eq(actual, expected, '%s: %s' % (self.prefix, what))
+
+
+def scenario(c, bed, db, tmp, isolation):
+    c = Prefixed(c, isolation)
+    db.sql('UPDATE %s.hits SET n = 0 WHERE id = 1; FLUSH USER_STATISTICS' % DB_NAME)
     # From here on Max_used_connections counts the connections open at once, this one
     # included; no other admin connection runs until the burst is over.
     db.sql('FLUSH STATUS')
 
-    path = os.path.join(tmp, 'turbine.conf')
+    path = os.path.join(tmp, 'turbine-%s.conf' % isolation)
     with open(path, 'w') as f:
         f.write(CONFIG % {'module': MODULE, 'n': N, 'socket': db.socket, 'user': DB_USER,
                           'password': DB_PASSWORD, 'db': DB_NAME,
-                          'absent': os.path.join(tmp, 'absent.sock')})
+                          'absent': os.path.join(tmp, 'absent.sock'),
+                          'isolation': ISOLATION[isolation]})
     t = bed.turbine({}, lcores=LCORES, args=['--config', path])
     t.start()
     c.eq((t.dispatchers, t.workers), (1, 3), 'turbine: one dispatcher, three workers')
+    c.eq(t.telemetry('/turbine/functions')['dbcount'].get('isolation'), isolation,
+         'telemetry: the function\'s isolation')
 
     cl = bed.client()
     r = cl.call({'id': 1, 'fn': 'dbcount'}) or {}
@@ -255,7 +288,12 @@ def scenario(c, bed, db, tmp):
     conns = sorted({b.get('conn') for b in bodies})
     log('handler peak %d, workers %s, connections %s' % (peak, workers, conns))
     c.ok(peak <= N, 'handler: peak of concurrent calls %d <= %d' % (peak, N))
-    c.eq(peak, N, 'handler: the burst kept all N environments busy at once')
+    if isolation == 'thread':
+        c.eq(peak, N, 'handler: the burst kept all N environments busy at once')
+    else:
+        # Each sandbox sees only its own calls, one at a time.
+        c.eq(peak, 1, 'handler: each sandbox ran one call at a time')
+        c.eq(len(workers), N, 'handler: the burst used all N environments')
     c.ok(len(workers) <= N, 'handler: calls ran in at most N environments (%s)' % workers)
     c.ok(len(conns) <= N, 'handler: calls used at most N connections (%s)' % conns)
     ns = sorted(b.get('n') for b in bodies)
@@ -295,7 +333,16 @@ def body(c):
         tmp = tempfile.mkdtemp(prefix='tb-db-%d-' % os.getpid())
         db = MariaDB(tmp, bed.server_ns)
         try:
-            scenario(c, bed, db, tmp)
+            prepare(db, tmp)
+            modes = ['thread']
+            if SANDBOX and os.path.exists(SANDBOX):
+                modes.append('process')
+            else:
+                log('turbine-sandbox was not built (libseccomp-dev): thread mode only')
+            for isolation in modes:
+                scenario(c, bed, db, tmp, isolation)
+                for t in bed.processes:
+                    t.kill()
         except Exception:
             log('--- mariadbd error log\n' + db.log_tail())
             raise

@@ -31,6 +31,8 @@ def expected_figures():
     names += ['bimodal.%s.%s' % (l, k) for l in ('load50', 'load80')
               for k in ('short_p99_ns', 'short_p999_ns', 'p99_ns', 'p99_uncorrected_ns',
                         'offered_rps')]
+    names += ['isolation.%s.peak_rps' % m for m in ('thread', 'process')]
+    names += ['isolation.%s.low.%s' % (m, k) for m in ('thread', 'process') for k in LATENCY]
     return names
 
 
@@ -66,10 +68,11 @@ def check_figures(c, doc):
 
 def check_ratios(c, doc):
     figs, ratios = doc.get('figures', {}), doc.get('ratios', {})
-    for family in ('turbine_vs_ceiling.', 'turbine_vs_kernel.', 'corrected_vs_uncorrected.'):
+    for family in ('turbine_vs_ceiling.', 'turbine_vs_kernel.', 'corrected_vs_uncorrected.',
+                   'process_vs_thread.'):
         c.ok(any(n.startswith(family) for n in ratios), 'ratios include %s*' % family, list(ratios))
-    c.ok('turbine_vs_ceiling.peak' in ratios and 'turbine_vs_kernel.peak' in ratios,
-         'the peak ratios are there', list(ratios))
+    c.ok('turbine_vs_ceiling.peak' in ratios and 'turbine_vs_kernel.peak' in ratios and
+         'process_vs_thread.peak' in ratios, 'the peak ratios are there', list(ratios))
     wrong = []
     for name, r in ratios.items():
         num, den = figs.get(r.get('numerator')), figs.get(r.get('denominator'))

@@ -32,6 +32,7 @@ static uint64_t test_tsc_hz;
 /* A decoded response. */
 struct test_reply {
 	struct sandbox_done done;
+	uint64_t deadline_tsc;      /* the call's, as submitted */
 	uint8_t buf[TEST_RESP_CAP];
 	msgpack_zone zone;
 	msgpack_object obj;
@@ -162,6 +163,7 @@ test_submit_cap(struct sandbox *sb, struct test_reply *r, const void *event, uin
 	args.event_len = len;
 	args.timeout_ms = timeout_ms;
 	args.log_tail = true;
+	r->deadline_tsc = args.ctx.deadline_tsc;
 	assert_int_equal(sandbox_submit(sb, &args, r->buf, cap, r), 0);
 }
 
@@ -570,6 +572,113 @@ test_overrun(void **state)
 	assert_null(test_get(&r->obj, "fn_error"));
 	assert_int_equal(test_int(test_get(&r->obj, "body"), "us"), 1000);
 	assert_true(r->done.out.was_cold);
+	test_reply_free(r);
+	sandbox_destroy(sb, 1000);
+}
+
+#define TEST_BOUND_TRIES 20
+
+/*
+ * The watchdog's bound. A worker that polls its sandbox hears an overrun
+ * answered Sandbox.Timedout at the first poll at or after the deadline,
+ * never before it, and the call is marked as the one the sandbox was killed
+ * in: the answer is late by at most one turn of the worker's loop. How late
+ * that is in time depends on the CPU the poller gets: on a loaded machine
+ * this test is preempted now and then, so it tries up to 20 times for one
+ * answer within 1 ms of its deadline.
+ */
+static void
+test_deadline_bound(void **state)
+{
+	static const uint8_t forever[] = { 0x81, 0xa2, 'u', 's', 0xce, 0x3b, 0x9a, 0xca, 0x00 };
+	uint64_t late_us = UINT64_MAX, now, prev;
+	struct test_reply *r;
+	struct sandbox *sb;
+	unsigned int i;
+	bool started;
+
+	(void)state;
+	sb = test_start_module("spin", 0);
+	for (i = 0; i < TEST_BOUND_TRIES && late_us >= 1000; i++) {
+		r = calloc(1, sizeof(*r));
+		assert_non_null(r);
+		test_submit(sb, r, forever, sizeof(forever), 20 + i, 10);
+		/* The worker's loop: nothing but polling. */
+		prev = rte_rdtsc();
+		started = false;
+		for (;;) {
+			now = rte_rdtsc();
+			started = started || atomic_load_explicit(&sb->region->req_head,
+								   memory_order_acquire) == sb->req_tail;
+			if (sandbox_poll(sb, now, &r->done) != 0)
+				break;
+			/* A sandbox that has not taken the call by its deadline (this machine
+			 * did not run it) is given time to refuse it: this try says nothing. */
+			if (now >= r->deadline_tsc && !started)
+				break;
+			if (now >= r->deadline_tsc)
+				fail_msg("a poll past the deadline did not answer");
+			prev = now;
+		}
+		if (!started) {
+			print_message("try %u: the sandbox did not start the call in time\n", i + 1);
+			test_wait(sb, &r->done);
+			test_reply_free(r);
+			if (sandbox_state(sb) != SANDBOX_READY)
+				test_respawn(sb);
+			continue;
+		}
+		if (now < r->deadline_tsc || prev >= r->deadline_tsc)
+			fail_msg("not answered by the first poll at the deadline");
+		assert_true(r->done.killed);
+		assert_true(r->done.out.timed_out);
+		assert_false(r->done.exited);
+		late_us = (now - r->deadline_tsc) * 1000000u / test_tsc_hz;
+		print_message("try %u: answered %llu us after the deadline\n", i + 1,
+			      (unsigned long long)late_us);
+		test_decode(r);
+		test_fn_error(r, "Sandbox.Timedout", "Task timed out after 0.01 seconds", false);
+		test_reply_free(r);
+		test_respawn(sb);
+	}
+	if (late_us >= 1000)
+		fail_msg("%u answers, each over 1 ms after its deadline", TEST_BOUND_TRIES);
+	sandbox_destroy(sb, 1000);
+}
+
+/* A call that waited in its worker until its deadline: Sandbox.Timedout in the sandbox's envelope. */
+static void
+test_expire(void **state)
+{
+	struct test_reply *r = calloc(1, sizeof(*r));
+	struct invoke_args args;
+	struct sandbox *sb;
+	size_t off = 0;
+
+	(void)state;
+	assert_non_null(r);
+	sb = test_start_module("echo", 0);
+	memset(&args, 0, sizeof(args));
+	args.ctx.request_id = 77;
+	args.ctx.trace = (struct turbine_str){ "trace-9", 7 };
+	args.ctx.deadline_tsc = rte_rdtsc();
+	args.ctx.tsc_hz = test_tsc_hz;
+	args.timeout_ms = 250;
+	sandbox_expire(sb, &args, r->buf, sizeof(r->buf), &r->done);
+	assert_int_equal(r->done.kind, SANDBOX_DONE_REPLY);
+	assert_true(r->done.out.timed_out);
+	assert_false(r->done.killed);
+	msgpack_zone_init(&r->zone, 64 * 1024);
+	assert_int_equal(msgpack_unpack((const char *)r->buf, r->done.resp_len, &off, &r->zone,
+					&r->obj), MSGPACK_UNPACK_SUCCESS);
+	test_fn_error(r, "Sandbox.Timedout", "Task timed out after 0.25 seconds", false);
+	test_str_is(&r->obj, "version", "7", false);
+	test_str_is(&r->obj, "trace", "trace-9", false);
+	assert_int_equal(test_get(&r->obj, "id")->via.u64, 77);
+	/* Nothing was submitted: the sandbox serves its next call as ever. */
+	test_reply_free(r);
+	r = test_call(sb, NULL, 0, 78, 3000);
+	assert_null(test_get(&r->obj, "fn_error"));
 	test_reply_free(r);
 	sandbox_destroy(sb, 1000);
 }
@@ -1088,6 +1197,8 @@ main(void)
 		cmocka_unit_test(test_crash),
 		cmocka_unit_test(test_exit_texts),
 		cmocka_unit_test(test_overrun),
+		cmocka_unit_test(test_deadline_bound),
+		cmocka_unit_test(test_expire),
 		cmocka_unit_test(test_expired_in_queue),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_jail_properties),

@@ -22,10 +22,13 @@ STATS = {"rx_packets": 120, "requests": 100, "status_200": 97, "status_429": 3,
 FUNCTIONS = {
     "echo": {"version": "1", "module": "/opt/turbine/echo.so", "ready": 1, "timeout_ms": 3000,
              "memory_mb": 128, "warm_workers": 2, "cold_start_us": [110, 95],
-             "reserved_concurrency": 4, "rate": 100, "burst": 10, "in_flight": 1},
+             "reserved_concurrency": 4, "rate": 100, "burst": 10, "in_flight": 1,
+             "isolation": "process", "network": 0, "sandbox_pids": [4021, 4022],
+             "sandbox_states": ["ready", "starting"], "sandbox_restarts": [0, 3]},
     "hello": {"version": "3", "module": "/opt/turbine/hello.so", "ready": 0, "timeout_ms": 500,
               "memory_mb": 256, "warm_workers": 0, "cold_start_us": [],
-              "reserved_concurrency": 0, "rate": 0, "burst": 0, "in_flight": 0},
+              "reserved_concurrency": 0, "rate": 0, "burst": 0, "in_flight": 0,
+              "isolation": "thread"},
 }
 FUNCTION_ECHO = {"calls": 42, "errors": 1, "timeouts": 0,
                  "throttles": {"reserved_concurrency": 2, "function_rate": 1},
@@ -181,7 +184,8 @@ def cases(r, tmp):
            check=json_line(STATS))
     r.case("functions", ["functions"], EXIT_OK, ["/turbine/functions"],
            stdout_has=["FUNCTION", "VERSION", "READY", "RESERVED", "MODULE", "110,95",
-                       "/opt/turbine/echo.so", "yes", "no"])
+                       "/opt/turbine/echo.so", "yes", "no", "ISOLATION", "process", "thread",
+                       "SANDBOXES", "ready,starting", "4021,4022", "RESTARTS", "0,3"])
     r.case("functions_json", ["functions", "--json"], EXIT_OK, ["/turbine/functions"],
            check=json_line(FUNCTIONS))
     r.case("function", ["function", "echo"], EXIT_OK, ["/turbine/function,echo"],

@@ -257,6 +257,7 @@ ctl_show_functions(FILE *out, const json_t *data)
 	static const struct format_column lead[] = {
 		{ "version", "VERSION", FORMAT_PLAIN },
 		{ "ready", "READY", FORMAT_YESNO },
+		{ "isolation", "ISOLATION", FORMAT_PLAIN },
 		{ "timeout_ms", "TIMEOUT_MS", FORMAT_PLAIN },
 		{ "memory_mb", "MEMORY_MB", FORMAT_PLAIN },
 		{ "warm_workers", "WARM", FORMAT_PLAIN },
@@ -269,6 +270,10 @@ ctl_show_functions(FILE *out, const json_t *data)
 	/* The long ones last, so that the short columns stay on screen. */
 	static const struct format_column trail[] = {
 		{ "cold_start_us", "COLD_START_US", FORMAT_PLAIN },
+		{ "network", "NETWORK", FORMAT_YESNO },
+		{ "sandbox_states", "SANDBOXES", FORMAT_PLAIN },
+		{ "sandbox_pids", "PIDS", FORMAT_PLAIN },
+		{ "sandbox_restarts", "RESTARTS", FORMAT_PLAIN },
 		{ "module", "MODULE", FORMAT_PLAIN },
 		{ NULL, NULL, FORMAT_PLAIN },
 	};
