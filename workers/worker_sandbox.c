@@ -238,6 +238,7 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 		counters_inc(c, COUNTER_sandbox_crashes);
 	}
 	if (done->kind == SANDBOX_DONE_UNRUN) {
+		w->sandboxes->refused += ws->stop_killed;
 		worker_sandbox_answered(rt, w, m, ws->stop_killed ? reply_stopping(rt, c, m, w->id)
 								  : worker_sandbox_refuse(rt, c, m, ws));
 		return;
@@ -340,6 +341,7 @@ worker_sandbox_backlog(const struct runtime *rt, struct worker *w, struct worker
 			ws->backlog_count--;
 			rc = stopping ? reply_stopping(rt, w->counters, m, w->id)
 				      : worker_sandbox_refuse(rt, w->counters, m, ws);
+			w->sandboxes->refused += stopping;
 			worker_sandbox_answered(rt, w, m, rc);
 			answered++;
 		}
@@ -424,7 +426,7 @@ worker_sandbox_lends(const struct worker_sandbox *ws, uint64_t now, uint64_t len
 }
 
 unsigned int
-worker_sandboxes_poll(const struct runtime *rt, struct worker *w, bool stopping)
+worker_sandboxes_poll(struct runtime *rt, struct worker *w, bool stopping)
 {
 	struct worker_sandboxes *s = w->sandboxes;
 	struct worker_sandbox *ws;
@@ -448,6 +450,10 @@ worker_sandboxes_poll(const struct runtime *rt, struct worker *w, bool stopping)
 	 * would hold the CPU until the scheduler's next tick. It runs the calls
 	 * handed to it, then sleeps, and the lcore comes back to their answers.
 	 */
+	if (s->refused != 0) {
+		__atomic_fetch_add(&rt->refused_at_stop, s->refused, __ATOMIC_RELAXED);
+		s->refused = 0;
+	}
 	if (!lend || answered != 0)
 		return answered;
 	sched_yield();
