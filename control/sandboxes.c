@@ -219,14 +219,23 @@ sandboxes_start(struct runtime *rt, unsigned int fn, const char *module, const c
 		/* A call's event, strings and answer are one datagram's bytes at most. */
 		.in_max = SANDBOXES_BUF,
 		.out_max = SANDBOXES_BUF,
-		/* Where a data lcore polls, a sandbox that spins waiting for its next call only
-		 * keeps that lcore from handing it one: it sleeps at once. */
-		.spin_us = sandboxes.cpus_polled ? 1 : 0,
 		.cpus = &sandboxes.cpus,
 	};
 	struct worker_sandbox *ws;
 	cpu_set_t shared;
 	int rc;
+
+	/*
+	 * Where a data lcore polls, a sandbox that spins waiting for its next
+	 * call only takes the CPU from it. On its own worker's CPU it gives the
+	 * CPU back once and stays runnable (the worker lends it the CPU with the
+	 * next call); on another lcore's it sleeps at once, so that the wake-up
+	 * of the next call is what brings it onto the CPU.
+	 */
+	CPU_AND(&shared, &lcore, &sandboxes.cpus);
+	p.shared_cpu = CPU_COUNT(&shared) != 0;
+	if (sandboxes.cpus_polled && !p.shared_cpu)
+		p.spin_us = 1;
 
 	*wsp = NULL;
 	ws = rte_zmalloc_socket("worker_sandbox", sizeof(*ws), RTE_CACHE_LINE_SIZE, p.socket_id);
@@ -238,8 +247,7 @@ sandboxes_start(struct runtime *rt, unsigned int fn, const char *module, const c
 	ws->function = (uint16_t)fn;
 	ws->worker = (uint16_t)w;
 	ws->spawns = 1;
-	CPU_AND(&shared, &lcore, &sandboxes.cpus);
-	ws->shares_cpu = CPU_COUNT(&shared) != 0;
+	ws->shares_cpu = p.shared_cpu;
 	rc = sandbox_create(&p, &ws->sb, err, errlen);
 	if (rc == 0)
 		rc = sandboxes_remember(ws);

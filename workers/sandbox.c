@@ -200,7 +200,8 @@ sandbox_config_build(struct sandbox *sb, const struct sandbox_params *p, char *e
 	char module[PATH_MAX];
 
 	memset(c, 0, sizeof(*c));
-	c->flags = p->network ? SANDBOX_CONFIG_NETWORK : 0;
+	c->flags = (p->network ? SANDBOX_CONFIG_NETWORK : 0) |
+		   (p->shared_cpu ? SANDBOX_CONFIG_SHARED_CPU : 0);
 	/* Namespaces and another user need root; without it the jail is the rest of the list. */
 	if (geteuid() == 0)
 		c->flags |= SANDBOX_CONFIG_NAMESPACES;

@@ -72,6 +72,8 @@ struct sandbox_params {
 	uint32_t in_max;             /* bytes of a call's event and strings; 0: 64 KiB */
 	uint32_t out_max;            /* bytes of a response; 0: 64 KiB */
 	uint32_t spin_us;            /* an idle sandbox polls this long before it sleeps; 0: 20 */
+	bool shared_cpu;             /* it runs on the CPU of a polling lcore: instead of spinning
+					it gives the CPU back once before it sleeps */
 	uint32_t uid, gid;           /* who the sandbox runs as when turbine is root; 0: 65534 */
 	const cpu_set_t *cpus;       /* the CPUs it may run on; NULL: the creating thread's */
 };

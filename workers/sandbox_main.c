@@ -1,5 +1,6 @@
 /* turbine-sandbox: one environment of a function in a jailed process, serving calls through its region. */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -209,12 +210,19 @@ sandbox_main_reaper(struct sandbox_main *m, pid_t child)
 	_exit(SANDBOX_MAIN_REPORTED);
 }
 
-/* Wait for call `idx`: spin a little (a busy function's next call is near), then sleep. */
+/*
+ * Wait for call `idx`: spin a little (a busy function's next call is near),
+ * then sleep. On the CPU of a polling lcore spinning would only keep that
+ * lcore from handing over the next call: the sandbox gives the CPU back
+ * instead, once, and stays runnable, so that a call handed over before the
+ * scheduler comes back to it needs no wake-up (the lcore lends it the CPU).
+ */
 static bool
 sandbox_main_wait(struct sandbox_main *m, uint32_t idx)
 {
 	struct sandbox_region *r = m->r;
-	uint64_t spin_ns = (uint64_t)m->config.spin_us * 1000u;
+	bool shared = m->config.flags & SANDBOX_CONFIG_SHARED_CPU, yielded = false;
+	uint64_t spin_ns = shared ? 0 : (uint64_t)m->config.spin_us * 1000u;
 	uint64_t until = sandbox_main_now_ns() + spin_ns;
 
 	for (;;) {
@@ -226,6 +234,11 @@ sandbox_main_wait(struct sandbox_main *m, uint32_t idx)
 			sandbox_ring_pause();
 			continue;
 		}
+		if (shared && !yielded) {
+			yielded = true;
+			sched_yield();
+			continue;
+		}
 		/* Say it, then look once more: sandbox_submit() stores the tail, then looks. */
 		atomic_store_explicit(&r->sleeping, 1, memory_order_seq_cst);
 		if (atomic_load_explicit(&r->req_tail, memory_order_seq_cst) == idx &&
@@ -233,6 +246,7 @@ sandbox_main_wait(struct sandbox_main *m, uint32_t idx)
 			syscall(SYS_futex, &r->req_tail, FUTEX_WAIT, idx, NULL, NULL, 0);
 		atomic_store_explicit(&r->sleeping, 0, memory_order_relaxed);
 		until = sandbox_main_now_ns() + spin_ns;
+		yielded = false;
 	}
 }
 

@@ -55,6 +55,7 @@ enum sandbox_resp_status {
 /* sandbox_config.flags */
 #define SANDBOX_CONFIG_NETWORK    0x1u  /* sockets allowed, no network namespace */
 #define SANDBOX_CONFIG_NAMESPACES 0x2u  /* started in new mount/PID(/network) namespaces */
+#define SANDBOX_CONFIG_SHARED_CPU 0x4u  /* a polling lcore runs on its CPU: yield, do not spin */
 
 /* What the sandbox runs, written by the worker's side before the process starts. */
 struct sandbox_config {

@@ -238,6 +238,7 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 		counters_inc(c, COUNTER_sandbox_crashes);
 	}
 	if (done->kind == SANDBOX_DONE_UNRUN) {
+		w->sandboxes->refused += ws->stop_killed;
 		worker_sandbox_answered(rt, w, m, ws->stop_killed ? reply_stopping(rt, c, m, w->id)
 								  : worker_sandbox_refuse(rt, c, m, ws));
 		return;
@@ -340,6 +341,7 @@ worker_sandbox_backlog(const struct runtime *rt, struct worker *w, struct worker
 			ws->backlog_count--;
 			rc = stopping ? reply_stopping(rt, w->counters, m, w->id)
 				      : worker_sandbox_refuse(rt, w->counters, m, ws);
+			w->sandboxes->refused += stopping;
 			worker_sandbox_answered(rt, w, m, rc);
 			answered++;
 		}
@@ -366,6 +368,21 @@ worker_sandbox_backlog(const struct runtime *rt, struct worker *w, struct worker
 	return answered;
 }
 
+/* Every answer the sandbox has ready, deadlines checked at `now`. */
+static unsigned int
+worker_sandbox_collect(const struct runtime *rt, struct worker *w, struct worker_sandbox *ws,
+		       uint64_t now)
+{
+	struct sandbox_done done;
+	unsigned int n = 0;
+
+	while (sandbox_poll(ws->sb, now, &done) == 1) {
+		worker_sandbox_finish(rt, w, ws, &done);
+		n++;
+	}
+	return n;
+}
+
 /* One environment, one loop: true when it was released (retired and idle). */
 static bool
 worker_sandbox_poll_one(const struct runtime *rt, struct worker *w, struct worker_sandbox *ws,
@@ -373,10 +390,7 @@ worker_sandbox_poll_one(const struct runtime *rt, struct worker *w, struct worke
 {
 	struct sandbox_done done;
 
-	while (sandbox_poll(ws->sb, now, &done) == 1) {
-		worker_sandbox_finish(rt, w, ws, &done);
-		(*answered)++;
-	}
+	*answered += worker_sandbox_collect(rt, w, ws, now);
 	if (ws->backlog_count != 0)
 		*answered += worker_sandbox_backlog(rt, w, ws, now, stopping);
 	/* Past the drain's deadline nothing more will be waited for: what it runs is cut short,
@@ -388,11 +402,9 @@ worker_sandbox_poll_one(const struct runtime *rt, struct worker *w, struct worke
 	if (ws->wake) {
 		sandbox_wake(ws->sb);
 		ws->wake = false;
-		/* On this lcore's CPU the sandbox took it at the wake, and has answered by now. */
-		while (ws->shares_cpu && sandbox_poll(ws->sb, rte_rdtsc(), &done) == 1) {
-			worker_sandbox_finish(rt, w, ws, &done);
-			(*answered)++;
-		}
+		/* On this lcore's CPU a sleeping sandbox took it at the wake, and has answered. */
+		if (ws->shares_cpu)
+			*answered += worker_sandbox_collect(rt, w, ws, rte_rdtsc());
 	}
 	worker_sandbox_publish(ws);
 	if (ws->call_tail != ws->call_head || ws->backlog_count != 0 ||
@@ -414,7 +426,7 @@ worker_sandbox_lends(const struct worker_sandbox *ws, uint64_t now, uint64_t len
 }
 
 unsigned int
-worker_sandboxes_poll(const struct runtime *rt, struct worker *w, bool stopping)
+worker_sandboxes_poll(struct runtime *rt, struct worker *w, bool stopping)
 {
 	struct worker_sandboxes *s = w->sandboxes;
 	struct worker_sandbox *ws;
@@ -438,8 +450,16 @@ worker_sandboxes_poll(const struct runtime *rt, struct worker *w, bool stopping)
 	 * would hold the CPU until the scheduler's next tick. It runs the calls
 	 * handed to it, then sleeps, and the lcore comes back to their answers.
 	 */
-	if (lend && answered == 0)
-		sched_yield();
+	if (s->refused != 0) {
+		__atomic_fetch_add(&rt->refused_at_stop, s->refused, __ATOMIC_RELAXED);
+		s->refused = 0;
+	}
+	if (!lend || answered != 0)
+		return answered;
+	sched_yield();
+	for (i = 0; i < s->nb; i++)
+		if (s->list[i]->shares_cpu)
+			answered += worker_sandbox_collect(rt, w, s->list[i], rte_rdtsc());
 	return answered;
 }
 

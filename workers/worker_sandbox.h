@@ -109,6 +109,7 @@ struct worker_sandbox {
 /* What a worker keeps of its environments. */
 struct worker_sandboxes {
 	struct rte_ring *adopt;     /* control thread -> worker: environments to poll */
+	unsigned int refused;       /* answered 503 past the drain's deadline, this loop */
 	unsigned int nb;
 	struct worker_sandbox *list[WORKER_SANDBOXES_MAX];
 };
@@ -142,7 +143,7 @@ int worker_sandbox_invoke(const struct runtime *rt, struct worker *w, struct cou
  * drain's deadline; what the backlogs hold is answered 503 and sandboxes
  * with calls in flight are killed. Returns how many calls were answered.
  */
-unsigned int worker_sandboxes_poll(const struct runtime *rt, struct worker *w, bool stopping);
+unsigned int worker_sandboxes_poll(struct runtime *rt, struct worker *w, bool stopping);
 
 /* Worker: nothing held in any sandbox or backlog (the drain may end). */
 bool worker_sandboxes_idle(const struct worker *w);

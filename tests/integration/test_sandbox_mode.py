@@ -348,6 +348,38 @@ def shared_tx_queue(c, bed):
         stopped(c, t, 'shared queue')
 
 
+def drain_deadline(c, bed):
+    """SIGTERM past drain_timeout_ms with a sandbox that never returns: cut short, all answered."""
+    fns = {'loop': process('loop', ',timeout_ms=10000,reserved_concurrency=4'),
+           'echo': process('echo')}
+    with bed.turbine(fns, lcores='0@0,1@1', args=['--drain-timeout-ms', '500']) as t:
+        cl = bed.client()
+        c.eq((cl.call({'id': 1, 'fn': 'echo'}) or {}).get('status'), 200, 'drain: served')
+        pids = [e['sandbox_pid'] for fn in fns for e in envs(t, fn).values()]
+        for i in range(4):
+            cl.send({'id': 10 + i, 'fn': 'loop'})
+        time.sleep(0.3)
+        start = time.monotonic()
+        t.proc.send_signal(signal.SIGTERM)
+        rc = t.wait_exit(10)
+        took = time.monotonic() - start
+        while cl.recv(0.3) is not None:
+            pass
+        got = {r.get('id'): r for r in cl.responses if isinstance(r, dict)}
+        c.eq(rc, 3, 'drain: exit 3, calls were left undone')
+        c.ok(took < 0.5 + 1.0, 'drain: within drain_timeout_ms and a second', '%.2f s' % took)
+        c.eq(fn_error(got.get(10)), ('Runtime.ExitError', 'RequestId: 10 Error: Runtime exited '
+                                     'with error: signal: killed'),
+             'drain: the running call cut short, Runtime.ExitError')
+        c.ok(all((got.get(i) or {}).get('status') == 503 and
+                 'drain_timeout_ms passed' in got[i].get('message', '') for i in (11, 12, 13)),
+             'drain: the calls behind it answered 503, stopping', [got.get(i) for i in (11, 12, 13)])
+        c.ok(any(re.search(r'3 queued call\(s\) answered 503', l) for l in t.err),
+             'drain: counted among the calls answered 503', t.output())
+        c.ok(harness.wait_until(lambda: not set(pids) & set(sandbox_pids()), 2),
+             'drain: no sandbox left', pids)
+
+
 def no_sandbox_left(c, bed):
     """SIGTERM and SIGKILL: no sandbox process outlives turbine."""
     fns = {'echo': process('echo'), 'counter': process('counter')}
@@ -412,6 +444,7 @@ def body(c):
         redeploy(c, bed)
         one_lcore(c, bed)
         shared_tx_queue(c, bed)
+        drain_deadline(c, bed)
         no_sandbox_left(c, bed)
 
 
