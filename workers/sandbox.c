@@ -423,6 +423,7 @@ sandbox_reset(struct sandbox *sb)
 	sb->resp_head = 0;
 	sb->nb_inflight = 0;
 	sb->killed = false;
+	sb->abandoned_head = false;
 	sb->wait_status = 0;
 	sb->out_of_memory = false;
 	sb->oom_call = 0;
@@ -1041,6 +1042,11 @@ sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done)
 	f = &sb->inflight[idx & (sb->nb_slots - 1)];
 	memset(done, 0, sizeof(*done));
 	done->cookie = f->cookie;
+	if (sb->abandoned_head) {
+		sb->abandoned_head = false;
+		sandbox_reply_exited(sb, f, done, "signal: killed");
+		return sandbox_complete(sb);
+	}
 	if (sb->killed) {
 		done->kind = SANDBOX_DONE_UNRUN;
 		return sandbox_complete(sb);
@@ -1078,6 +1084,22 @@ sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done)
 		return sandbox_complete(sb);
 	}
 	return 0;
+}
+
+void
+sandbox_abandon(struct sandbox *sb)
+{
+	struct sandbox_region *r = sb->region;
+	uint32_t started = atomic_load_explicit(&r->req_head, memory_order_acquire);
+	uint32_t tail = atomic_load_explicit(&r->resp_tail, memory_order_acquire);
+
+	if (sb->killed)
+		return;
+	sandbox_kill(sb);
+	sb->killed = true;
+	/* The oldest call had started and had no result yet: it was running. */
+	sb->abandoned_head = sb->nb_inflight != 0 && (int32_t)(started - sb->resp_head) > 0 &&
+			     tail == sb->resp_head;
 }
 
 void

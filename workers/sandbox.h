@@ -109,6 +109,7 @@ struct sandbox {
 	uint32_t resp_head;          /* calls answered */
 	uint32_t nb_inflight;
 	bool killed;                 /* SIGKILL sent: nothing more will come from it */
+	bool abandoned_head;         /* sandbox_abandon() cut the oldest call short as it ran */
 	uint64_t next_call_id;
 	struct sandbox_inflight inflight[SANDBOX_SLOTS_MAX];
 
@@ -239,6 +240,14 @@ int sandbox_poll(struct sandbox *sb, uint64_t now_tsc, struct sandbox_done *done
  */
 void sandbox_expire(const struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
 		    uint32_t resp_cap, struct sandbox_done *done);
+
+/*
+ * Worker: give up on the sandbox now (the drain's deadline passed): SIGKILL,
+ * and the calls it holds come back from the next sandbox_poll()s at once,
+ * without waiting for the control thread to reap it: the one it was running
+ * as Runtime.ExitError (signal: killed), the others SANDBOX_DONE_UNRUN.
+ */
+void sandbox_abandon(struct sandbox *sb);
 
 /* SIGKILL through the pidfd. 0 or -errno. */
 int sandbox_kill(struct sandbox *sb);

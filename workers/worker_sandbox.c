@@ -99,11 +99,17 @@ worker_sandbox_adopt(struct worker_sandboxes *s, struct worker_sandbox *ws)
 	return true;
 }
 
+/* What dispatchers see of the environment's load: its calls in the slots and `backlog` more. */
+static void
+worker_sandbox_publish_held(struct worker_sandbox *ws, uint32_t backlog)
+{
+	__atomic_store_n(&ws->held, ws->call_tail - ws->call_head + backlog, __ATOMIC_RELAXED);
+}
+
 static void
 worker_sandbox_publish(struct worker_sandbox *ws)
 {
-	__atomic_store_n(&ws->held, ws->call_tail - ws->call_head + ws->backlog_count,
-			 __ATOMIC_RELAXED);
+	worker_sandbox_publish_held(ws, ws->backlog_count);
 }
 
 /* A 503 for a call this environment cannot take now, saying why. */
@@ -229,6 +235,8 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 	int rc = -1;
 
 	ws->call_head++;
+	/* Before the answer goes out: its caller's next call may be dispatched as soon as it lands. */
+	worker_sandbox_publish(ws);
 	if (done->killed) {
 		worker_sandbox_set_out(ws, WORKER_SANDBOX_KILLED);
 		counters_inc(c, COUNTER_sandbox_kills);
@@ -312,6 +320,7 @@ worker_sandbox_expire_backlog(const struct runtime *rt, struct worker *w,
 		uint64_t deadline = request_desc_of(m)->deadline_tsc;
 
 		if (now >= deadline) {
+			worker_sandbox_publish_held(ws, n - answered - 1);
 			worker_sandbox_answered(rt, w, m, worker_sandbox_expire(rt, w, ws, m));
 			answered++;
 			continue;
@@ -339,6 +348,7 @@ worker_sandbox_backlog(const struct runtime *rt, struct worker *w, struct worker
 			m = ws->backlog[ws->backlog_head];
 			ws->backlog_head = (ws->backlog_head + 1) % WORKER_SANDBOX_BACKLOG;
 			ws->backlog_count--;
+			worker_sandbox_publish(ws);
 			rc = stopping ? reply_stopping(rt, w->counters, m, w->id)
 				      : worker_sandbox_refuse(rt, w->counters, m, ws);
 			w->sandboxes->refused += stopping;
@@ -394,10 +404,11 @@ worker_sandbox_poll_one(const struct runtime *rt, struct worker *w, struct worke
 	if (ws->backlog_count != 0)
 		*answered += worker_sandbox_backlog(rt, w, ws, now, stopping);
 	/* Past the drain's deadline nothing more will be waited for: what it runs is cut short,
-	 * and what it held comes back from sandbox_poll() once the control thread reaped it. */
+	 * and what it held is answered at once. */
 	if (stopping && !ws->stop_killed && ws->call_tail != ws->call_head) {
-		sandbox_kill(ws->sb);
+		sandbox_abandon(ws->sb);
 		ws->stop_killed = true;
+		*answered += worker_sandbox_collect(rt, w, ws, now);
 	}
 	if (ws->wake) {
 		sandbox_wake(ws->sb);
