@@ -646,6 +646,52 @@ test_deadline_bound(void **state)
 	sandbox_destroy(sb, 1000);
 }
 
+/* Abandoned (the drain's deadline passed): what it holds comes back at once, before any reap. */
+static void
+test_abandon(void **state)
+{
+	static const uint8_t forever[] = { 0x81, 0xa2, 'u', 's', 0xce, 0x3b, 0x9a, 0xca, 0x00 };
+	struct test_reply *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+	struct sandbox_params p;
+	struct sandbox *sb;
+	uint64_t end;
+
+	(void)state;
+	assert_true(a != NULL && b != NULL);
+	test_params(&p, test_module("spin"));
+	p.nb_slots = 2;
+	sb = test_start(&p, 0);
+	test_submit(sb, a, forever, sizeof(forever), 1, 10000);
+	test_submit(sb, b, forever, sizeof(forever), 2, 10000);
+	/* Until the sandbox runs the first one. */
+	end = test_now_ns() + (uint64_t)TEST_WAIT_MS * 1000000u;
+	while (atomic_load_explicit(&sb->region->req_head, memory_order_acquire) == 0) {
+		if (test_now_ns() > end)
+			fail_msg("the sandbox never started the call");
+		usleep(100);
+	}
+	sandbox_abandon(sb);
+	assert_int_equal(sandbox_poll(sb, rte_rdtsc(), &a->done), 1);
+	assert_ptr_equal(a->done.cookie, a);
+	assert_true(a->done.exited);
+	test_decode(a);
+	test_fn_error(a, "Runtime.ExitError", "RequestId: 1 Error: Runtime exited with error: "
+		      "signal: killed", false);
+	assert_int_equal(sandbox_poll(sb, rte_rdtsc(), &b->done), 1);
+	assert_ptr_equal(b->done.cookie, b);
+	assert_int_equal(b->done.kind, SANDBOX_DONE_UNRUN);
+	assert_int_equal(sandbox_submit(sb, &(struct invoke_args){ 0 }, b->buf, sizeof(b->buf), b),
+			 -ENOTCONN);
+	test_reply_free(a);
+	free(b);            /* nothing decoded in it */
+	/* The control thread's part is unchanged: reaped, drained, a new process. */
+	test_respawn(sb);
+	a = test_call(sb, NULL, 0, 3, 3000);
+	assert_null(test_get(&a->obj, "fn_error"));
+	test_reply_free(a);
+	sandbox_destroy(sb, 1000);
+}
+
 /* A call that waited in its worker until its deadline: Sandbox.Timedout in the sandbox's envelope. */
 static void
 test_expire(void **state)
@@ -1199,6 +1245,7 @@ main(void)
 		cmocka_unit_test(test_overrun),
 		cmocka_unit_test(test_deadline_bound),
 		cmocka_unit_test(test_expire),
+		cmocka_unit_test(test_abandon),
 		cmocka_unit_test(test_expired_in_queue),
 		cmocka_unit_test(test_memory_limit),
 		cmocka_unit_test(test_jail_properties),
