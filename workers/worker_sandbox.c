@@ -7,7 +7,7 @@
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 
-#include "dispatch.h"
+#include "request_desc.h"
 #include "reply.h"
 #include "worker.h"
 #include "worker_sandbox.h"
