@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 
@@ -884,6 +885,16 @@ test_address_space_limit(const char *limits, unsigned long long bytes)
 #endif
 }
 
+/* Does `path` (followed by the kernel) name the null device, 1:3? */
+static bool
+test_is_dev_null(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	       minor(st.st_rdev) == 3;
+}
+
 /* Descriptors, environment and limits of the sandbox's processes. */
 static void
 test_jail_inside(const struct sandbox *sb, pid_t call, pid_t init)
@@ -907,9 +918,9 @@ test_jail_inside(const struct sandbox *sb, pid_t call, pid_t init)
 	}
 	closedir(d);
 	assert_true(nfd >= 3);
+	/* By what it is, not by its name: under a chroot the link reads as the host's path. */
 	snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)call);
-	assert_int_equal(readlink(path, buf, sizeof(buf)), strlen("/dev/null"));
-	assert_memory_equal(buf, "/dev/null", strlen("/dev/null"));
+	assert_true(test_is_dev_null(path));
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)init);
 	d = opendir(path);
 	assert_non_null(d);
