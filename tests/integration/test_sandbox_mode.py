@@ -69,14 +69,20 @@ def timed_call(cl, req, timeout=5.0):
 
 
 def sandbox_pids():
-    """Every running process whose executable is this build's turbine-sandbox."""
+    """Every running process whose executable is this build's turbine-sandbox.
+
+    Compared by the file itself (device and inode, the kernel following the
+    link), not by the link's text: a process in another mount namespace, as a
+    sandbox is, shows the host's path when the test runs under a chroot.
+    """
+    want = os.stat(SANDBOX)
     pids = []
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
-            exe = os.readlink('/proc/%s/exe' % pid)
+            exe = os.stat('/proc/%s/exe' % pid)
         except OSError:
             continue
-        if exe == SANDBOX or exe == SANDBOX + ' (deleted)':
+        if (exe.st_dev, exe.st_ino) == (want.st_dev, want.st_ino):
             pids.append(int(pid))
     return sorted(pids)
 
