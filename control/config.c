@@ -12,6 +12,7 @@
 #include <rte_config.h>
 
 #include "config.h"
+#include "request.h"
 
 /* Lists hold distinct lcore ids, so a list never outgrows its array. */
 _Static_assert(CONFIG_MAX_LCORES >= RTE_MAX_LCORE, "lcore lists shorter than RTE_MAX_LCORE");
@@ -22,6 +23,7 @@ enum config_key_type {
 	CONFIG_KEY_WORD,       /* min..max characters of [A-Za-z0-9] and `extra` */
 	CONFIG_KEY_NAMES,      /* at most nb_max words, each as a WORD: "a:b:c" or ["a", "b"] */
 	CONFIG_KEY_CHOICE,     /* one of `choices` */
+	CONFIG_KEY_DESTINATION, /* one of `choices`, or function:NAME */
 	CONFIG_KEY_IPV4,       /* dotted quad, stored as uint32_t in network order */
 	CONFIG_KEY_LCORES,     /* lcore ids in min..max: "1,3-5" or [1, 3, 4, 5] */
 	CONFIG_KEY_PATH,       /* a file; relative ones resolve against the config file's folder */
@@ -92,6 +94,10 @@ _Static_assert(sizeof(((struct function_config *)0)->tenants) <= CONFIG_NAMES_BY
 /* The values of a function's isolation key; config_function_isolated() tells them apart. */
 static const char *const config_isolations[] = { "thread", "process", NULL };
 
+/* Where an Event's record goes (config.h: CONFIG_DESTINATION_*), besides function:NAME. */
+static const char *const config_success_destinations[] = { "none", "log", "dlq", NULL };
+static const char *const config_failure_destinations[] = { "dlq", "log", "none", NULL };
+
 /* Counting limits: generous bounds that still catch a slipped digit. */
 #define CONFIG_CONCURRENCY_MAX 100000
 #define CONFIG_RATE_MAX 10000000
@@ -135,6 +141,27 @@ static const struct config_key config_function_keys[] = {
 	{ .name = "burst", .type = CONFIG_KEY_UINT, .min = 0, .max = CONFIG_RATE_MAX, .def = "0",
 	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, burst),
 	  .help = "token bucket depth; 0: the rate" },
+	{ .name = "max_retry_attempts", .type = CONFIG_KEY_UINT, .min = 0, .max = 10, .def = "2",
+	  .runtime_modifiable = true, .in_arg = true,
+	  CONFIG_FIELD(function_config, max_retry_attempts),
+	  .help = "Event: retries after a function error" },
+	{ .name = "retry_delay_ms", .type = CONFIG_KEY_UINT, .min = 0, .max = 3600000, .def = "60000",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, retry_delay_ms),
+	  .help = "Event: wait before the first retry, doubling for each next one" },
+	{ .name = "max_event_age_s", .type = CONFIG_KEY_UINT, .min = 1, .max = 21600, .def = "21600",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, max_event_age_s),
+	  .help = "Event: older than this, it goes to on_failure (EventAgeExceeded)" },
+	{ .name = "dedupe_window_s", .type = CONFIG_KEY_UINT, .min = 0, .max = 86400, .def = "300",
+	  .runtime_modifiable = true, .in_arg = true, CONFIG_FIELD(function_config, dedupe_window_s),
+	  .help = "Event: how long an idempotency_key is remembered" },
+	{ .name = "on_success", .type = CONFIG_KEY_DESTINATION, .def = "none",
+	  .choices = config_success_destinations, .runtime_modifiable = true, .in_arg = true,
+	  CONFIG_FIELD(function_config, on_success),
+	  .help = "Event: where the record of a success goes" },
+	{ .name = "on_failure", .type = CONFIG_KEY_DESTINATION, .def = "dlq",
+	  .choices = config_failure_destinations, .runtime_modifiable = true, .in_arg = true,
+	  CONFIG_FIELD(function_config, on_failure),
+	  .help = "Event: where the record of a failure goes (retries or age exhausted)" },
 	{ .name = "tenants", .type = CONFIG_KEY_NAMES, .min = 1, .max = CONFIG_NAME_MAX, .extra = "_-",
 	  .def = "", .runtime_modifiable = true, .in_arg = true,
 	  CONFIG_NAMES(function_config, tenants, nb_tenants),
@@ -222,6 +249,14 @@ static const struct config_key config_keys[] = {
 	  .option = "drain-timeout-ms", .arg = "MS",
 	  .help = "on SIGINT/SIGTERM, how long admitted calls may still run; past it the rest "
 		  "are answered 503 and turbine exits 3" },
+	{ .name = "async_dir", .type = CONFIG_KEY_PATH, .min = 1, .max = PATH_MAX - 1,
+	  CONFIG_FIELD(turbine_config, async_dir),
+	  .option = "async-dir", .arg = "DIR",
+	  .help = "the asynchronous queue's folder (default /var/lib/turbine/<file-prefix>)" },
+	{ .name = "async_queue_max", .type = CONFIG_KEY_UINT, .min = 1, .max = 100000000,
+	  .def = "1000000", CONFIG_FIELD(turbine_config, async_queue_max),
+	  .option = "async-queue-max", .arg = "N",
+	  .help = "most Events queued and not finished; past it 429 AsyncQueueFull" },
 	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
 	  CONFIG_FIELD(turbine_config, quiet),
 	  .option = "quiet", .help = "no live status line" },
@@ -426,6 +461,25 @@ config_store_choice(void *base, const struct config_key *key, const char *s, cha
 	return config_fail(msg, msglen, "'%s' is not one of %s", s, list);
 }
 
+/* An asynchronous destination: a choice (dlq, log, none) or function:NAME. */
+static int
+config_store_destination(void *base, const struct config_key *key, const char *s, char *msg,
+			 size_t msglen)
+{
+	static const char prefix[] = CONFIG_DESTINATION_FUNCTION;
+	const char *name = s + sizeof(prefix) - 1;
+	char list[128];
+
+	if (strncmp(s, prefix, sizeof(prefix) - 1) != 0)
+		return config_store_choice(base, key, s, msg, msglen);
+	if (!request_name_valid(name, (uint32_t)strlen(name))) {
+		config_choices_text(key, ", ", list, sizeof(list));
+		return config_fail(msg, msglen, "'%s' is not one of %s or function:NAME", s, list);
+	}
+	memcpy((char *)base + key->offset, s, strlen(s) + 1);
+	return 0;
+}
+
 static int
 config_store_ipv4(void *base, const struct config_key *key, const char *s, char *msg, size_t msglen)
 {
@@ -564,6 +618,8 @@ config_store_text(void *base, const struct config_key *key, const char *text, ch
 		return config_store_names(base, key, names, nb);
 	case CONFIG_KEY_CHOICE:
 		return config_store_choice(base, key, text, msg, msglen);
+	case CONFIG_KEY_DESTINATION:
+		return config_store_destination(base, key, text, msg, msglen);
 	case CONFIG_KEY_IPV4:
 		return config_store_ipv4(base, key, text, msg, msglen);
 	case CONFIG_KEY_PATH:
@@ -657,6 +713,7 @@ config_store_setting(void *base, const struct config_key *key, const config_sett
 		return 0;
 	case CONFIG_KEY_WORD:
 	case CONFIG_KEY_CHOICE:
+	case CONFIG_KEY_DESTINATION:
 	case CONFIG_KEY_IPV4:
 	case CONFIG_KEY_PATH:
 		if (t != CONFIG_TYPE_STRING)
@@ -1178,6 +1235,10 @@ config_usage_bounds(const struct config_key *key, char *buf, size_t len)
 		break;
 	case CONFIG_KEY_CHOICE:
 		config_choices_text(key, "|", buf, len);
+		break;
+	case CONFIG_KEY_DESTINATION:
+		config_choices_text(key, "|", buf, len);
+		snprintf(buf + strlen(buf), len - strlen(buf), "|function:NAME");
 		break;
 	case CONFIG_KEY_PARAMS:
 		snprintf(buf, len, "at most %" PRId64, key->max);

@@ -14,6 +14,8 @@
 #define CONFIG_MAX_TENANTS 64
 #define CONFIG_POLICY_MAX 16
 #define CONFIG_ISOLATION_MAX 8
+#define CONFIG_DESTINATION_FUNCTION "function:"
+#define CONFIG_DESTINATION_MAX (sizeof(CONFIG_DESTINATION_FUNCTION) + CONFIG_NAME_MAX)
 
 /* A tenant's limits across all its functions (Lambda's account-level limits). */
 struct tenant_config {
@@ -43,6 +45,14 @@ struct function_config {
 	uint32_t burst;               /* bucket depth; 0 = the rate (at least 1) */
 	unsigned int nb_tenants;      /* tenants allowed to call it; 0 = every tenant */
 	char tenants[CONFIG_MAX_TENANTS][CONFIG_NAME_MAX + 1];
+
+	/* Asynchronous invocation (Event; all may change at run time). */
+	uint32_t max_retry_attempts;  /* after a function error; default 2, 0 .. 10 */
+	uint32_t retry_delay_ms;      /* the first retry's delay, doubling; default 60000 */
+	uint32_t max_event_age_s;     /* default 21600, 1 .. 21600 */
+	uint32_t dedupe_window_s;     /* idempotency_key remembered; default 300 */
+	char on_success[CONFIG_DESTINATION_MAX]; /* none (default), dlq, log, function:NAME */
+	char on_failure[CONFIG_DESTINATION_MAX]; /* dlq (default), log, none, function:NAME */
 };
 
 struct turbine_config {
@@ -69,6 +79,11 @@ struct turbine_config {
 	/* Shutdown: the longest SIGINT/SIGTERM waits for admitted calls to run; past it what
 	 * is still queued is answered 503 and turbine exits 3 (dataplane/shutdown.h). */
 	uint32_t drain_timeout_ms;
+
+	/* The asynchronous queue: its folder ("": /var/lib/turbine/<file-prefix>) and the most
+	 * Events it holds unfinished (429 AsyncQueueFull past it). */
+	char async_dir[PATH_MAX];
+	uint32_t async_queue_max;
 
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */

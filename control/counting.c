@@ -114,13 +114,22 @@ counting_limit_load(const struct counting_limit *l)
 static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
 					    const struct counting_fn_limits *limits,
 					    unsigned int tenant, uint64_t now_tsc,
-					    uint32_t *retry_after_ms);
+					    uint32_t *retry_after_ms, unsigned int checks);
 
 enum counting_verdict
 counting_admit(const struct counting_view *v, unsigned int fn, const struct counting_fn_limits *fl,
 	       unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms)
 {
-	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms);
+	return counting_admit_only(v, fn, fl, tenant, now_tsc, retry_after_ms, COUNTING_CHECK_ALL);
+}
+
+enum counting_verdict
+counting_admit_only(const struct counting_view *v, unsigned int fn,
+		    const struct counting_fn_limits *fl, unsigned int tenant, uint64_t now_tsc,
+		    uint32_t *retry_after_ms, unsigned int checks)
+{
+	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms,
+						       checks);
 
 	counting_count_verdict(v->d, fn, verdict);
 	return verdict;
@@ -129,8 +138,9 @@ counting_admit(const struct counting_view *v, unsigned int fn, const struct coun
 static enum counting_verdict
 counting_check(const struct counting_view *v, unsigned int fn,
 	       const struct counting_fn_limits *limits, unsigned int tenant, uint64_t now_tsc,
-	       uint32_t *retry_after_ms)
+	       uint32_t *retry_after_ms, unsigned int checks)
 {
+	bool concurrency = checks & COUNTING_CHECK_CONCURRENCY, rate = checks & COUNTING_CHECK_RATE;
 	struct counting_dispatcher *d = v->d;
 	const struct counting_limit *fl = &limits->share[v->dispatcher];
 	const struct counting_limit tenant_limit = counting_limit_load(&d->tenant_limit[tenant]);
@@ -141,32 +151,35 @@ counting_check(const struct counting_view *v, unsigned int fn,
 	if (!counting_allowed(limits, tenant))
 		return COUNTING_DENIED;
 	/* A slot frees when some call finishes: the soonest that can be is now. */
-	if (fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
+	if (concurrency && fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
 		*retry_after_ms = 1;
 		return COUNTING_FN_CONCURRENCY;
 	}
-	if (tl->has_concurrency && counting_tenant_in_flight(v, tenant) >= tl->concurrency) {
+	if (concurrency && tl->has_concurrency &&
+	    counting_tenant_in_flight(v, tenant) >= tl->concurrency) {
 		*retry_after_ms = 1;
 		return COUNTING_TENANT_CONCURRENCY;
 	}
-	if (fl->has_rate) {
+	if (rate && fl->has_rate) {
 		counting_refill(fb, fl, now_tsc, v->hz);
 		if (fb->tokens < v->hz) {
 			*retry_after_ms = counting_wait_ms(fb, fl, v->hz);
 			return COUNTING_FN_RATE;
 		}
 	}
-	if (tl->has_rate) {
+	if (rate && tl->has_rate) {
 		counting_refill(tb, tl, now_tsc, v->hz);
 		if (tb->tokens < v->hz) {
 			*retry_after_ms = counting_wait_ms(tb, tl, v->hz);
 			return COUNTING_TENANT_RATE;
 		}
 	}
-	if (fl->has_rate)
+	if (rate && fl->has_rate)
 		fb->tokens -= v->hz;
-	if (tl->has_rate)
+	if (rate && tl->has_rate)
 		tb->tokens -= v->hz;
+	if (!concurrency)
+		return COUNTING_ADMIT;
 	counting_add(&d->fn_admitted[fn], 1);
 	counting_add(&d->tenant_admitted[tenant], 1);
 	return COUNTING_ADMIT;

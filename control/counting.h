@@ -139,6 +139,19 @@ enum counting_verdict counting_admit(const struct counting_view *v, unsigned int
 				     const struct counting_fn_limits *fl, unsigned int tenant,
 				     uint64_t now_tsc, uint32_t *retry_after_ms);
 
+/*
+ * Part of an admission: an Event pays its rate tokens when it is accepted
+ * (COUNTING_CHECK_RATE: nothing is in flight yet), and each of its runs
+ * then counts against concurrency only (COUNTING_CHECK_CONCURRENCY).
+ */
+#define COUNTING_CHECK_CONCURRENCY 0x1u
+#define COUNTING_CHECK_RATE        0x2u
+#define COUNTING_CHECK_ALL         (COUNTING_CHECK_CONCURRENCY | COUNTING_CHECK_RATE)
+enum counting_verdict counting_admit_only(const struct counting_view *v, unsigned int fn,
+					  const struct counting_fn_limits *fl, unsigned int tenant,
+					  uint64_t now_tsc, uint32_t *retry_after_ms,
+					  unsigned int checks);
+
 /* Undo an admission whose call never reached a worker (every queue was full); `fl` as admitted. */
 void counting_cancel(const struct counting_view *v, unsigned int fn,
 		     const struct counting_fn_limits *fl, unsigned int tenant);

@@ -4,6 +4,7 @@
 #include <rte_cycles.h>
 #include <rte_mempool.h>
 
+#include "async.h"
 #include "status.h"
 #include "worker.h"
 
@@ -25,11 +26,15 @@ status_worker_stuck(const struct runtime *rt, unsigned int w, struct status_stuc
 void
 status_read(const struct runtime *rt, struct status_snapshot *s)
 {
+	struct async_stats async_st;
 	unsigned int w;
 
 	counters_sum(&s->sum);
 	s->mempool_in_use = rt->pool ? rte_mempool_in_use_count(rt->pool) : 0;
 	s->mempool_size = rt->pool ? rt->pool->size : 0;
+	async_get_stats(&async_st);
+	s->queued = async_st.q.depth;
+	s->queued_waiting = async_st.q.waiting;
 	s->nb_stuck = 0;
 	for (w = 0; w < rt->nb_workers; w++)
 		if (status_worker_stuck(rt, w, &s->stuck[s->nb_stuck]))
@@ -69,12 +74,12 @@ status_print_line(FILE *out, const struct status_snapshot *now, const struct sta
 		seconds = 1;
 	fprintf(out, "turbine: status: %.0f req/s, %.0f errors/s, %.0f drops/s | "
 		"%" PRIu64 " requests, %" PRIu64 " responses, %" PRIu64 " errors, %" PRIu64 " drops, "
-		"%u/%u mbufs in use",
+		"%u/%u mbufs in use, %" PRIu64 " Events queued (%" PRIu64 " waiting to retry)",
 		(c->v[COUNTER_requests] - p->v[COUNTER_requests]) / seconds,
 		(status_errors(c) - status_errors(p)) / seconds,
 		(status_drops(c) - status_drops(p)) / seconds,
 		c->v[COUNTER_requests], c->v[COUNTER_responses], status_errors(c), status_drops(c),
-		now->mempool_in_use, now->mempool_size);
+		now->mempool_in_use, now->mempool_size, now->queued, now->queued_waiting);
 	for (i = 0; i < now->nb_stuck; i++)
 		fprintf(out, "%s worker %u stuck in %s for %" PRIu64 " ms", i == 0 ? " |" : ",",
 			now->stuck[i].worker, now->stuck[i].function ? now->stuck[i].function : "its loop",
@@ -91,6 +96,6 @@ status_print_json(FILE *out, const struct status_snapshot *s)
 	fputc('{', out);
 	for (i = 0; i < COUNTER_MAX; i++)
 		fprintf(out, "\"%s\": %" PRIu64 ", ", counter_names[i], s->sum.v[i]);
-	fprintf(out, "\"mempool_in_use\": %u, \"mempool_size\": %u}", s->mempool_in_use,
-		s->mempool_size);
+	fprintf(out, "\"mempool_in_use\": %u, \"mempool_size\": %u, \"async_queued\": %" PRIu64 "}",
+		s->mempool_in_use, s->mempool_size, s->queued);
 }

@@ -21,6 +21,8 @@ struct status_snapshot {
 	struct counters sum;      /* every lcore's counters added up */
 	unsigned int mempool_in_use;
 	unsigned int mempool_size;
+	uint64_t queued;          /* Events in the asynchronous queue, not finished */
+	uint64_t queued_waiting;  /* of which waiting for a retry */
 	unsigned int nb_stuck;
 	struct status_stuck stuck[RUNTIME_MAX_WORKERS];
 };

@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_telemetry.h>
 
+#include "async.h"
 #include "deploy.h"
 #include "dispatch.h"
 #include "functions.h"
@@ -282,6 +284,79 @@ telemetry_function_calls(struct rte_tel_data *d, unsigned int f, struct hist *me
 	return 0;
 }
 
+/* The function's Events: queued, accepted, succeeded, retried, dead-lettered. */
+static int
+telemetry_function_async(struct rte_tel_data *d, unsigned int f)
+{
+	struct rte_tel_data *a = telemetry_new_dict();
+	struct async_stats *st = malloc(sizeof(*st));
+
+	if (a == NULL || st == NULL) {
+		rte_tel_data_free(a);
+		free(st);
+		return -ENOMEM;
+	}
+	async_get_stats(st);
+	rte_tel_data_add_dict_u64(a, "depth", st->q.fn_depth[f]);
+	rte_tel_data_add_dict_u64(a, "accepted", st->q.fn_accepted[f]);
+	rte_tel_data_add_dict_u64(a, "succeeded", st->fn_succeeded[f]);
+	rte_tel_data_add_dict_u64(a, "retried", st->fn_retried[f]);
+	rte_tel_data_add_dict_u64(a, "dead_lettered", st->fn_dead_lettered[f]);
+	telemetry_nest(d, "async", a);
+	free(st);
+	return 0;
+}
+
+/* /turbine/async: the asynchronous queue. */
+static int
+telemetry_async(const char *cmd __rte_unused, const char *params __rte_unused,
+		struct rte_tel_data *d)
+{
+	struct async_stats *st = malloc(sizeof(*st));
+	uint64_t now, oldest;
+	struct timespec ts;
+
+	if (st == NULL)
+		return -ENOMEM;
+	async_get_stats(st);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	oldest = st->q.oldest_accepted_ns;
+	rte_tel_data_start_dict(d);
+	rte_tel_data_add_dict_string(d, "backend", st->backend);
+	rte_tel_data_add_dict_string(d, "dir", st->dir);
+	rte_tel_data_add_dict_u64(d, "depth", st->q.depth);
+	rte_tel_data_add_dict_u64(d, "waiting", st->q.waiting);
+	rte_tel_data_add_dict_u64(d, "running", st->running);
+	rte_tel_data_add_dict_u64(d, "ready", st->q.depth - st->q.waiting - st->running);
+	rte_tel_data_add_dict_u64(d, "oldest_age_ms",
+				  oldest != 0 && now > oldest ? (now - oldest) / 1000000 : 0);
+	rte_tel_data_add_dict_u64(d, "accepted", st->q.accepted);
+	rte_tel_data_add_dict_u64(d, "duplicates", st->q.duplicates);
+	rte_tel_data_add_dict_u64(d, "refused_full", st->q.refused_full);
+	rte_tel_data_add_dict_u64(d, "runs", st->runs);
+	rte_tel_data_add_dict_u64(d, "succeeded", st->succeeded);
+	rte_tel_data_add_dict_u64(d, "retried_error", st->retried_error);
+	rte_tel_data_add_dict_u64(d, "retried_throttle", st->retried_throttle);
+	rte_tel_data_add_dict_u64(d, "unanswered", st->unanswered);
+	rte_tel_data_add_dict_u64(d, "dead_lettered", st->dead_lettered);
+	rte_tel_data_add_dict_u64(d, "retries_exhausted", st->retries_exhausted);
+	rte_tel_data_add_dict_u64(d, "aged_out", st->aged_out);
+	rte_tel_data_add_dict_u64(d, "to_success_log", st->to_success_log);
+	rte_tel_data_add_dict_u64(d, "to_function", st->to_function);
+	rte_tel_data_add_dict_u64(d, "accept_p50_us", st->q.accept_p50_ns / 1000);
+	rte_tel_data_add_dict_u64(d, "accept_p99_us", st->q.accept_p99_ns / 1000);
+	rte_tel_data_add_dict_u64(d, "replayed", st->q.replayed);
+	rte_tel_data_add_dict_u64(d, "torn", st->q.torn);
+	rte_tel_data_add_dict_u64(d, "segments", st->q.segments);
+	rte_tel_data_add_dict_u64(d, "reclaimed", st->q.reclaimed);
+	rte_tel_data_add_dict_u64(d, "log_bytes", st->q.log_bytes);
+	rte_tel_data_add_dict_u64(d, "syncs", st->q.syncs);
+	rte_tel_data_add_dict_u64(d, "last_sync_us", st->q.last_sync_ns / 1000);
+	free(st);
+	return 0;
+}
+
 /* /turbine/function,NAME: the summary, plus calls, errors, throttles and handler latency. */
 static int
 telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_tel_data *d)
@@ -304,6 +379,8 @@ telemetry_function(const char *cmd __rte_unused, const char *params, struct rte_
 	if (rc == 0)
 		rc = telemetry_function_envs(d, (unsigned int)f);
 	functions_unlock();
+	if (rc == 0)
+		rc = telemetry_function_async(d, (unsigned int)f);
 	free(merged);
 	return rc;
 }
@@ -526,6 +603,8 @@ static const struct {
 	{ "/turbine/workers", telemetry_workers,
 	  "Workers: state (stuck: in which function, for how long), busy fraction, queue depth, "
 	  "heartbeat age, functions held" },
+	{ "/turbine/async", telemetry_async,
+	  "The asynchronous queue: depth, oldest age, accepted, duplicates, outcomes, 202 latency, log" },
 	{ "/turbine/ports", telemetry_ports, "The port: name, MAC, queues, packet counts" },
 	{ "/turbine/set", telemetry_set,
 	  "Change a function's limit (params: FUNCTION,KEY=VALUE)" },

@@ -19,6 +19,8 @@
 
 /* Packets ahead of the one being classified whose headers are fetched early. */
 #define DISPATCH_PREFETCH 3
+/* Queued Events a dispatcher takes per loop, when its port left it time. */
+#define DISPATCH_QUEUED_BURST 8
 
 /* rx_stopped alone on its cache line (see struct dispatcher). */
 static void
@@ -251,6 +253,24 @@ dispatch_place(const struct runtime *rt, struct dispatcher *d, const struct depl
 					    rt->functions[desc->function].cfg->name, why));
 }
 
+/*
+ * An admitted Event to the asynchronous queue's persist thread, which hands
+ * it back once it is durable (dispatch_answer_queued). Its intake ring full
+ * means the disk is behind: refused with 429 AsyncQueueFull, never dropped.
+ */
+static enum dispatch_fate
+dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
+{
+	struct request_desc *desc = request_desc_of(m);
+
+	desc->queue.handed_tsc = rte_rdtsc();
+	if (rte_ring_mp_enqueue(rt->async.accepted, m) == 0)
+		return DISPATCH_QUEUED;
+	counters_inc(d->counters, COUNTER_queue_intake_full);
+	desc->queue.answer = REQUEST_QUEUE_FULL;
+	return dispatch_replied(reply_queued(rt, d->counters, m));
+}
+
 /* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
@@ -267,6 +287,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	const struct function *fn;
 	uint64_t timeout_tsc;
 	unsigned int tenant;
+	unsigned int checks;
 	uint32_t retry_ms;
 	int index;
 
@@ -298,9 +319,6 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 						    req->tenant.len ? (const char *)payload + req->tenant.off
 								    : "default", fn->cfg->name));
 	}
-	if (req->type == REQUEST_EVENT)
-		return dispatch_replied(reply_error(rt, c, m, 503,
-						    "asynchronous invocation is not enabled on this dispatcher"));
 	if (req->type == REQUEST_DRYRUN)
 		return dispatch_replied(reply_status(rt, c, m, 204));
 	/* Draining: the workers finish what was queued before, nothing new joins it. */
@@ -308,8 +326,11 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		return dispatch_replied(reply_error(rt, c, m, 503, "no worker can take function %s "
 						    "now: the dispatcher is stopping", fn->cfg->name));
 
-	verdict = counting_admit(&d->counting, (unsigned int)index, &lim->counting, tenant, rte_rdtsc(),
-				 &retry_ms);
+	/* An Event pays its rate when accepted; each run of it counts against concurrency only. */
+	checks = req->type == REQUEST_EVENT ? COUNTING_CHECK_RATE
+		 : desc->from.queued ? COUNTING_CHECK_CONCURRENCY : COUNTING_CHECK_ALL;
+	verdict = counting_admit_only(&d->counting, (unsigned int)index, &lim->counting, tenant,
+				      rte_rdtsc(), &retry_ms, checks);
 	if (verdict != COUNTING_ADMIT)
 		return dispatch_replied(reply_throttled(rt, c, m, counting_reason(verdict), retry_ms,
 							"%s %s is at its %s limit",
@@ -330,6 +351,8 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	desc->function = (uint16_t)index;
 	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
+	if (req->type == REQUEST_EVENT)
+		return dispatch_to_queue(rt, d, m);
 
 	/* This lcore also works and holds the function: run it here, to completion (or hand it
 	 * to the function's sandbox, whose answer this lcore sends when it comes back). */
@@ -398,6 +421,21 @@ dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
 }
 
 static void
+dispatch_settle(struct dispatcher *d, struct rte_mbuf *m, enum dispatch_fate fate)
+{
+	switch (fate) {
+	case DISPATCH_TX:
+		tx_send(&d->tx, m);
+		break;
+	case DISPATCH_FREE:
+		rte_pktmbuf_free(m);
+		break;
+	case DISPATCH_QUEUED:
+		break;
+	}
+}
+
+static uint16_t
 dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 {
 	struct rte_mbuf *pkts[RUNTIME_BURST];
@@ -405,24 +443,48 @@ dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 
 	nb_rx = rte_eth_rx_burst(rt->port_id, d->rx_queue, pkts, RUNTIME_BURST);
 	if (nb_rx == 0)
-		return;
+		return 0;
 	counters_add(d->counters, COUNTER_rx_packets, nb_rx);
 	for (i = 0; i < nb_rx && i < DISPATCH_PREFETCH; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < nb_rx; i++) {
 		if (i + DISPATCH_PREFETCH < nb_rx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DISPATCH_PREFETCH], void *));
-		switch (dispatch_one(rt, d, pkts[i])) {
-		case DISPATCH_TX:
-			tx_send(&d->tx, pkts[i]);
-			break;
-		case DISPATCH_FREE:
-			rte_pktmbuf_free(pkts[i]);
-			break;
-		case DISPATCH_QUEUED:
-			break;
-		}
+		dispatch_settle(d, pkts[i], dispatch_one(rt, d, pkts[i]));
 	}
+	return nb_rx;
+}
+
+/*
+ * Events the queue hands this dispatcher to run: parsed and admitted like
+ * any request (desc->from filled by the queue, marked queued). Synchronous
+ * calls come first: only when the last receive burst was short, and a few
+ * at a time, so a backlog fills idle capacity and never a busy port's.
+ */
+static void
+dispatch_queued_runs(const struct runtime *rt, struct dispatcher *d)
+{
+	struct rte_mbuf *pkts[DISPATCH_QUEUED_BURST];
+	unsigned int i, n;
+
+	n = rte_ring_sc_dequeue_burst(rt->async.runs[d->id], (void **)pkts, DISPATCH_QUEUED_BURST,
+				      NULL);
+	for (i = 0; i < n; i++) {
+		counters_inc(d->counters, COUNTER_queued_runs);
+		dispatch_settle(d, pkts[i], dispatch_request(rt, d, pkts[i], request_desc_of(pkts[i])));
+	}
+}
+
+/* Events the queue made durable (or refused): answer them. */
+static void
+dispatch_answer_queued(const struct runtime *rt, struct dispatcher *d)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int i, n;
+
+	n = rte_ring_sc_dequeue_burst(rt->async.durable[d->id], (void **)pkts, RUNTIME_BURST, NULL);
+	for (i = 0; i < n; i++)
+		dispatch_settle(d, pkts[i], dispatch_replied(reply_queued(rt, d->counters, pkts[i])));
 }
 
 /* Replies workers handed back because they have no TX queue of their own. */
@@ -456,7 +518,10 @@ dispatch_poll(struct runtime *rt, struct dispatcher *d)
 	if (!__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED) && runtime_quitting(rt))
 		/* Release: a worker that sees the flag also sees every request queued before it. */
 		__atomic_store_n(&d->rx_stopped, 1, __ATOMIC_RELEASE);
-	dispatch_rx(rt, d);
+	if (dispatch_rx(rt, d) < RUNTIME_BURST && rt->async.runs[d->id] != NULL)
+		dispatch_queued_runs(rt, d);
+	if (rt->async.durable[d->id] != NULL)
+		dispatch_answer_queued(rt, d);
 	dispatch_collect(rt, d);
 	watchdog_poll(rt, d);
 	/* Flushed every iteration: under load the batch fills anyway, when idle nothing waits. */
@@ -481,10 +546,7 @@ dispatch_requeue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf
 	} else {
 		fate = dispatch_place(rt, d, runtime_live(fn), runtime_limits(fn), m);
 	}
-	if (fate == DISPATCH_TX)
-		tx_send(&d->tx, m);
-	else if (fate == DISPATCH_FREE)
-		rte_pktmbuf_free(m);
+	dispatch_settle(d, m, fate);
 }
 
 unsigned int

@@ -248,6 +248,7 @@ frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
 	       bool verify_udp_cksum, struct frame_request *req)
 {
 	req->udp_cksum_partial = false;
+	req->queued = false;
 	if (len < FRAME_ETH_LEN)
 		return FRAME_drop_truncated;
 

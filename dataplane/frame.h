@@ -61,6 +61,11 @@ struct frame_request {
 	 * kernel sending through a veth), and so was not verified.
 	 */
 	bool udp_cksum_partial;
+	/*
+	 * Not from the wire: an Event the asynchronous queue hands a dispatcher
+	 * to run. Its answer goes back to the queue (tx.h), never to a port.
+	 */
+	bool queued;
 };
 
 /*

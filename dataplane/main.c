@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 
+#include "async.h"
 #include "config.h"
 #include "control.h"
 #include "dispatch.h"
@@ -83,6 +84,8 @@ main_mempool(struct runtime *rt, char *err, size_t errlen)
 	unsigned int n = (rt->nb_rx_queues + rt->nb_tx_queues) * 1024 +
 			 pairs * RUNTIME_RING_SIZE * 2 +
 			 rte_lcore_count() * (MAIN_MBUF_CACHE + 2 * RUNTIME_BURST + TX_BACKLOG) +
+			 /* Events between the dispatchers and the queue's disk, both ways. */
+			 2 * RUNTIME_ASYNC_RING_SIZE +
 			 2048;
 	int socket = main_caps.socket_id >= 0 ? main_caps.socket_id : (int)rte_socket_id();
 	uint16_t priv = RTE_ALIGN_CEIL(sizeof(struct request_desc), RTE_MBUF_PRIV_ALIGN);
@@ -157,6 +160,7 @@ static const struct {
 	{ "statistics", main_statistics },
 	{ "rings", lcore_rings_init },
 	{ "limits", quotas_init },
+	{ "asynchronous queue", async_init },
 	{ "port start", main_start_port },
 	{ "telemetry", telemetry_init },
 	{ "control thread", control_start },
@@ -168,6 +172,7 @@ main_teardown(struct runtime *rt)
 	telemetry_fini();
 	memif_guard_disable();
 	control_stop();
+	async_stop();
 	environments_fini(rt);
 	port_stop(rt);
 	quotas_fini(rt);
@@ -271,6 +276,7 @@ main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 
 	control_stop();
+	async_stop();
 	shutdown_print_final(rt);
 	main_teardown(rt);
 	return 0;

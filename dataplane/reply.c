@@ -8,6 +8,7 @@
 
 #include "reply.h"
 #include "request_desc.h"
+#include "tx.h"
 
 /* The smallest error reply: map header, v, id, status, error, a short message. */
 #define REPLY_MIN_ROOM 128u
@@ -46,6 +47,8 @@ reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_re
 	} else {
 		m->ol_flags = 0;
 	}
+	if (unlikely(to->queued))
+		m->ol_flags |= tx_queued_flag;
 }
 
 void
@@ -141,4 +144,31 @@ reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, u
 	response_encode_status(&pk, desc->req.id, status, payload + desc->req.trace.off,
 			       desc->req.trace.len);
 	return reply_end(rt, c, m, &rb, status);
+}
+
+int
+reply_queued(const struct runtime *rt, struct counters *c, struct rte_mbuf *m)
+{
+	struct request_desc *desc = request_desc_of(m);
+	const uint8_t *payload = request_payload(m, desc);
+	struct response_buf rb;
+	msgpack_packer pk;
+
+	switch (desc->queue.answer) {
+	case REQUEST_QUEUE_FULL:
+		return reply_throttled(rt, c, m, "AsyncQueueFull", 1000,
+				       "the asynchronous queue is full: Event not queued");
+	case REQUEST_QUEUE_FAILED:
+		return reply_error(rt, c, m, 500, "the asynchronous queue could not store the Event");
+	default:
+		break;
+	}
+	if (reply_begin(rt, m, &rb, &pk) < 0) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	response_encode_accepted(&pk, desc->req.id, desc->queue.event_id,
+				 desc->queue.answer == REQUEST_QUEUE_DUPLICATE,
+				 payload + desc->req.trace.off, desc->req.trace.len);
+	return reply_end(rt, c, m, &rb, 202);
 }

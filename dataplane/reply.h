@@ -42,7 +42,13 @@ int reply_throttled(const struct runtime *rt, struct counters *c, struct rte_mbu
 int reply_stopping(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		   unsigned int worker);
 
-/* A bodyless reply (204 DryRun, later 202), counted under its status. */
+/*
+ * The answer to an Event the asynchronous queue took (desc->queue says how):
+ * 202 with its event_id (and duplicate), 429 AsyncQueueFull, or 500.
+ */
+int reply_queued(const struct runtime *rt, struct counters *c, struct rte_mbuf *m);
+
+/* A bodyless reply (204 DryRun), counted under its status. */
 int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		  unsigned int status);
 

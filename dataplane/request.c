@@ -477,6 +477,14 @@ request_field(const uint8_t *payload, const uint8_t *key, uint32_t key_len,
 			request_fail(err, false, "field 'trace' must be at most %d bytes", REQUEST_TRACE_MAX);
 		else
 			req->trace = s;
+	} else if (request_key_is(key, key_len, "idempotency_key")) {
+		if (!request_value_str(v, &s))
+			request_fail(err, false, "field 'idempotency_key' must be a string");
+		else if (s.len < 1 || s.len > REQUEST_IDEMPOTENCY_KEY_MAX)
+			request_fail(err, false, "field 'idempotency_key' must be 1..%d bytes",
+				     REQUEST_IDEMPOTENCY_KEY_MAX);
+		else
+			req->idempotency_key = s;
 	}
 }
 

@@ -32,7 +32,11 @@ struct request {
 	struct request_span event;   /* the raw MessagePack value; len 0 when absent (means nil) */
 	struct request_span ctx;     /* raw MessagePack value of `ctx`; len 0 when absent */
 	struct request_span trace;   /* the string's bytes; len 0 when absent */
+	struct request_span idempotency_key; /* the string's bytes (1..64); len 0 when absent */
 };
+
+/* `idempotency_key`: 1..64 bytes (PROTOCOL.md); it matters for `Event`s only. */
+#define REQUEST_IDEMPOTENCY_KEY_MAX 64
 
 /* Why a request was refused with 400; the message names the field. */
 struct request_error {

@@ -9,6 +9,20 @@
 #include "frame.h"
 #include "request.h"
 
+/* How the asynchronous queue answers an Event it was handed (the dispatcher replies). */
+enum request_queue_answer {
+	REQUEST_QUEUE_ACCEPTED = 0,  /* 202 event_id: durable */
+	REQUEST_QUEUE_DUPLICATE,     /* 202 event_id, duplicate: its idempotency_key was seen */
+	REQUEST_QUEUE_FULL,          /* 429 AsyncQueueFull */
+	REQUEST_QUEUE_FAILED,        /* 500: it could not be made durable */
+};
+
+struct request_queue_verdict {
+	uint64_t handed_tsc;         /* when the dispatcher handed it over: the 202's latency */
+	uint8_t answer;              /* enum request_queue_answer */
+	char event_id[37];           /* the queue's id, as text (a UUID) */
+};
+
 /*
  * Kept in the mbuf's private area: the ring carries only the mbuf pointer,
  * and no byte of the payload is copied. A header of its own (DESIGN.md,
@@ -24,6 +38,7 @@ struct request_desc {
 	uint16_t function;          /* index in runtime.functions */
 	uint16_t tenant;            /* counting index of the tenant */
 	uint16_t dispatcher;        /* who received it (and transmits it, without own TX queues) */
+	struct request_queue_verdict queue; /* Event: what the asynchronous queue made of it */
 };
 
 static inline struct request_desc *

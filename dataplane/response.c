@@ -136,6 +136,24 @@ response_encode_status(msgpack_packer *pk, uint64_t id, unsigned int status,
 	}
 }
 
+void
+response_encode_accepted(msgpack_packer *pk, uint64_t id, const char *event_id, bool duplicate,
+			 const void *trace, uint32_t trace_len)
+{
+	msgpack_pack_map(pk, 4 + (trace_len > 0) + duplicate);
+	response_pack_head(pk, id, 202);
+	response_pack_cstr(pk, "event_id");
+	response_pack_cstr(pk, event_id);
+	if (duplicate) {
+		response_pack_cstr(pk, "duplicate");
+		msgpack_pack_true(pk);
+	}
+	if (trace_len > 0) {
+		response_pack_cstr(pk, "trace");
+		response_pack_bytes(pk, trace, trace_len);
+	}
+}
+
 /*
  * The map header is a map16 even when a fixmap would do: its count is only
  * known at the end, and a fixed-size header can be patched in place without

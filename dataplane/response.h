@@ -38,6 +38,9 @@ void response_encode_error(msgpack_packer *pk, uint64_t id, unsigned int status,
 			   const void *trace, uint32_t trace_len);
 
 /* A bodyless response: {v, id, status[, trace]}: 202 and 204. */
+/* 202: an Event is durable in the queue as `event_id` (PROTOCOL.md), or was already (duplicate). */
+void response_encode_accepted(msgpack_packer *pk, uint64_t id, const char *event_id, bool duplicate,
+			      const void *trace, uint32_t trace_len);
 void response_encode_status(msgpack_packer *pk, uint64_t id, unsigned int status,
 			    const void *trace, uint32_t trace_len);
 

@@ -20,6 +20,8 @@
 #define RUNTIME_BURST 32
 /* Requests waiting between one dispatcher and one worker. */
 #define RUNTIME_RING_SIZE 1024
+/* The asynchronous queue's rings (struct runtime_async): Events held on their way in and out. */
+#define RUNTIME_ASYNC_RING_SIZE 4096
 
 struct dispatcher;
 struct worker;
@@ -124,6 +126,17 @@ worker_set_has(const struct worker_set *ws, unsigned int w)
 	return false;
 }
 
+/*
+ * The asynchronous queue's rings (control/async.c creates them). The queue
+ * thread is their single consumer or producer, as named.
+ */
+struct runtime_async {
+	struct rte_ring *accepted;   /* MP/SC: Events dispatchers admitted, to be made durable */
+	struct rte_ring *answers;    /* MP/SC: the answers of queued Events that ran (tx.h) */
+	struct rte_ring *durable[RUNTIME_MAX_DISPATCHERS]; /* SP/SC: accepted Events to answer */
+	struct rte_ring *runs[RUNTIME_MAX_DISPATCHERS];    /* SP/SC: queued Events to run */
+};
+
 /* What a given lcore does; both set means it runs requests to completion itself. */
 struct lcore_role {
 	struct dispatcher *dispatcher;
@@ -160,6 +173,7 @@ struct runtime {
 	unsigned int nb_workers;
 	struct worker *workers[RUNTIME_MAX_WORKERS];
 	struct lcore_role roles[RTE_MAX_LCORE];
+	struct runtime_async async;
 
 	/*
 	 * Workers out of dispatch, read by dispatchers' policies. Several threads

@@ -4,8 +4,20 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
+#include <rte_ring.h>
 
 #include "tx.h"
+
+uint64_t tx_queued_flag;
+struct rte_ring *tx_queued_answers;
+
+void
+tx_send_queued(struct rte_mbuf *m)
+{
+	/* The queue keeps fewer Events running than the ring holds: this never waits long. */
+	while (rte_ring_mp_enqueue(tx_queued_answers, m) != 0)
+		rte_pause();
+}
 
 void
 tx_queue_init(struct tx_queue *q, uint16_t port_id, uint16_t queue_id, struct counters *counters)

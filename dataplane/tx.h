@@ -39,9 +39,25 @@ void tx_drain(struct tx_queue *q, unsigned int timeout_ms);
 /* Queue a frame for transmission; counted as drop_tx_full when even the backlog is full. */
 void tx_send_slow(struct tx_queue *q, struct rte_mbuf *m);
 
+/*
+ * The answers of Events the asynchronous queue ran carry this mbuf flag
+ * (a dynamic flag; 0 until the queue registers it) and go to this ring
+ * instead of a port: every reply, whoever builds it (a worker, a
+ * dispatcher's deadline, a refusal), passes through tx_send().
+ */
+extern uint64_t tx_queued_flag;
+extern struct rte_ring *tx_queued_answers;
+
+/* Hand a queued Event's answer back to the queue. */
+void tx_send_queued(struct rte_mbuf *m);
+
 static inline void
 tx_send(struct tx_queue *q, struct rte_mbuf *m)
 {
+	if (unlikely(m->ol_flags & tx_queued_flag)) {
+		tx_send_queued(m);
+		return;
+	}
 	if (q->len == TX_BACKLOG) {
 		tx_send_slow(q, m);
 		return;

@@ -345,11 +345,15 @@ static const struct ctl_command ctl_commands[] = {
 	{ "workers", "workers", "workers: lcore, state (stuck: in what, for how long), busy fraction, "
 	  "queue depth, functions held",
 	  0, 0, false, ctl_plan_query, ctl_show_workers },
+	{ "async", "async", "the asynchronous queue: depth, oldest event's age, accepted, duplicates,\n"
+	  "outcomes (succeeded, retried, dead-lettered), 202 latency, its log on disk",
+	  0, 0, false, ctl_plan_query, format_lines },
 	{ "ports", "ports", "ports and their counters",
 	  0, 0, false, ctl_plan_query, ctl_show_ports },
 	{ "set", "set FUNCTION KEY=VALUE...",
 	  "change a function at run time, one request per pair in order: reserved_concurrency,\n"
-	  "rate, burst, tenants (a:b:c), timeout_ms",
+	  "rate, burst, tenants (a:b:c), timeout_ms, and the Event keys max_retry_attempts,\n"
+	  "retry_delay_ms, max_event_age_s, dedupe_window_s, on_success, on_failure",
 	  2, -1, true, ctl_plan_pairs, ctl_show_mutation },
 	{ "tenant", "tenant NAME KEY=VALUE...",
 	  "change a tenant's limits, one request per pair: concurrency, rate, burst",
