@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <rte_hash_crc.h>
 
 #include "async_log.h"
 
@@ -386,13 +387,31 @@ flip_payload_byte(const char *path, off_t last)
 	poke(path, last + 16 + 50, &b, 1);
 }
 
-/* Lengths are never trusted: one past the file's end and one past any entry's size. */
+/* CRC32C as usually defined; the buffer is 8-byte aligned for rte_hash_crc(). */
+static uint32_t
+crc32c(const uint64_t *words, uint32_t len)
+{
+	return rte_hash_crc(words, len, 0xffffffffu) ^ 0xffffffffu;
+}
+
+/*
+ * Lengths are never trusted: one past the file's end, with the CRC that the
+ * bytes past it would give if read (zeros, in a mapping of the file), and
+ * one past any entry's size.
+ */
 static void
 length_past_end(const char *path, off_t last)
 {
-	uint8_t len[4] = { 205, 0, 0, 0 };   /* one more than the 204 bytes there */
+	uint64_t words[32] = { 0 };
+	uint8_t len[4] = { 204 + 8, 0, 0, 0 };
+	uint32_t crc;
+	int fd = open(path, O_RDONLY);
 
+	assert_int_equal(pread(fd, words, 204, last + 16), 204);
+	close(fd);
+	crc = crc32c(words, 204 + 8);
 	poke(path, last + 4, len, sizeof(len));
+	poke(path, last + 8, &crc, sizeof(crc));   /* little-endian host */
 }
 
 static void
@@ -564,6 +583,30 @@ test_second_open_is_refused(void **state)
 	async_log_close(other);
 }
 
+/* The format other tools read: a 16-byte little-endian header, CRC32C as usually defined. */
+static void
+test_entry_format(void **state)
+{
+	static const uint8_t want[] = {
+		'A', 'L', 'G', '1', 9, 0, 0, 0, 0x83, 0x92, 0x06, 0xe3, 0, 0, 0, 0,
+		'1', '2', '3', '4', '5', '6', '7', '8', '9',
+	};
+	struct fixture *f = *state;
+	struct async_log *log = open_log(f, 0);
+	char path[PATH_MAX];
+	uint8_t got[64];
+	int fd;
+
+	assert_int_equal(async_log_append(log, "123456789", 9, NULL), 0);
+	async_log_close(log);
+	segment_path(f, 1, path, sizeof(path));
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(read(fd, got, sizeof(got)), sizeof(want));
+	close(fd);
+	assert_memory_equal(got, want, sizeof(want));
+}
+
 static void
 test_entry_sizes(void **state)
 {
@@ -614,6 +657,7 @@ main(void)
 						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_is_refused, fixture_setup,
 						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_entry_format, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_entry_sizes, fixture_setup, fixture_teardown),
 	};
 
