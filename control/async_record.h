@@ -96,6 +96,9 @@ struct async_outcome {
  * {requestId, function "name:version", condition, approximateInvokeCount},
  * requestPayload (the event as sent), responseContext {statusCode,
  * executedVersion, functionError when it failed}, responsePayload.
+ * The version in "name:version" is the one that ran, else the qualifier
+ * asked for, else "$LATEST"; executedVersion is nil when no call ran.
+ * Returns 0, or -1 when the packer's writes failed.
  */
 int async_record_pack(msgpack_packer *pk, const struct async_event *ev,
 		      const struct async_outcome *out);
@@ -103,14 +106,16 @@ int async_record_pack(msgpack_packer *pk, const struct async_event *ev,
 /*
  * A destination file (the dead-letter queue, the success log): a map
  * {tenant, function, record}, where record is async_record_pack()'s map;
- * tenant and function let a redrive enqueue the event again.
+ * tenant and function (as a request names it, name[:qualifier]) let a
+ * redrive enqueue the event again.
  */
 int async_stored_pack(msgpack_packer *pk, const struct async_event *ev,
 		      const struct async_outcome *out);
 
 /*
  * Read a destination file back into the event it was about (id, tenant,
- * function, the event, attempts = approximateInvokeCount; accepted_ns 0).
+ * function, qualifier, the event, attempts = approximateInvokeCount;
+ * accepted_ns 0).
  * `record` (may be NULL) is set to the record map inside `zone`'s objects.
  * Returns the event (free() it) or NULL when the bytes are not one.
  */

@@ -518,6 +518,17 @@ request_read_value(struct request_reader *r, msgpack_zone *zone, struct request_
 }
 
 int
+request_value_len(const uint8_t *p, uint32_t len, uint32_t *value_len)
+{
+	struct request_reader r = { .p = p, .len = len, .off = 0 };
+
+	if (request_mp_skip(&r, 0) != REQUEST_MP_OK)
+		return -1;
+	*value_len = r.off;
+	return 0;
+}
+
+int
 request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
 	      struct request *req, struct request_error *err)
 {

@@ -62,4 +62,14 @@ bool request_name_valid(const char *s, uint32_t len);
 
 const char *request_type_name(enum request_type t);
 
+/*
+ * The length of the one MessagePack value at p (within len bytes), checked
+ * as request_parse() checks a request: every count and length against the
+ * bytes there are, nesting no deeper than msgpack-c decodes, nothing
+ * allocated. Returns 0 with *value_len set, or -1 when the bytes do not
+ * start with one complete value. What passes msgpack_unpack()s into a zone
+ * of a size bounded by len.
+ */
+int request_value_len(const uint8_t *p, uint32_t len, uint32_t *value_len);
+
 #endif /* TURBINE_REQUEST_H */
