@@ -54,8 +54,13 @@ def body(c):
         c.ok('call' in str(second.get('log', '')), '--log-tail prints the handler\'s log', second)
         expect(c, inv('--trace', 'Root=1-cli', 'echo', '1'), 0, '--trace echoed', trace='Root=1-cli')
         expect(c, inv('--type', 'DryRun', 'echo'), 0, 'DryRun', v=1, status=204)
-        expect(c, inv('--type', 'Event', 'echo', '{}'), 2, 'Event (async not enabled)', status=503,
-               error='ServiceUnavailableException')
+        event = expect(c, inv('--type', 'Event', 'echo', '{}'), 0, 'Event accepted', status=202)
+        again = expect(c, inv('--type', 'Event', '--idempotency-key', 'cli-1', 'echo', '{}'), 0,
+                       'Event with an idempotency key', status=202)
+        expect(c, inv('--type', 'Event', '--idempotency-key', 'cli-1', 'echo', '{}'), 0,
+               'the same key again: a duplicate of the first', status=202, duplicate=True,
+               event_id=again.get('event_id'))
+        c.ok(event.get('event_id') != again.get('event_id'), 'each Event its own event_id')
         expect(c, inv('nope'), 2, 'unknown function', status=404, error='ResourceNotFoundException')
         expect(c, inv('echo:$LATEST', '5'), 0, 'qualifier $LATEST', status=200, body=5)
         expect(c, inv('echo:1', '6'), 0, 'qualifier 1', status=200, body=6, version='1')

@@ -1,5 +1,6 @@
 """PROTOCOL.md end to end: a Python msgpack client on a kernel UDP socket against turbine on af_packet."""
 
+import re
 import os
 import sys
 
@@ -110,9 +111,13 @@ def qualifiers_and_limits(c, cl):
     check_error(c, cl.call({'id': 48, 'fn': 'small', 'event': 'x' * 100}), 48, 413,
                 'RequestTooLargeException', '413 event over max_event_bytes')
     resp = cl.call({'id': 49, 'fn': 'echo', 'type': 'Event', 'event': {}})
-    check_error(c, resp, 49, 503, 'ServiceUnavailableException', '503 for Event')
-    c.ok(isinstance(resp, dict) and 'asynchronous' in str(resp.get('message', '')).lower(),
-         '503 message says asynchronous invocation is not enabled', resp)
+    c.ok(isinstance(resp, dict) and resp.get('status') == 202 and resp.get('id') == 49 and
+         re.fullmatch(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}',
+                      str(resp.get('event_id'))) is not None and set(resp) == {'v', 'id', 'status', 'event_id'},
+         '202 for Event, with its event_id and nothing else', resp)
+    for i, (key, what) in enumerate([(5, 'not a string'), ('', 'empty'), ('k' * 65, '65 bytes')]):
+        check_error(c, cl.call({'id': 60 + i, 'fn': 'echo', 'type': 'Event', 'idempotency_key': key}),
+                    60 + i, 400, 'InvalidRequestContentException', '400 for an idempotency_key ' + what)
     c.eq(cl.call({'id': 50, 'fn': 'echo', 'type': 'RequestResponse', 'event': 5}), ok_body(50, 5),
          'explicit RequestResponse')
     check_error(c, cl.call({'id': 51, 'fn': 'nope', 'type': 'DryRun'}), 51, 404, NOT_FOUND,

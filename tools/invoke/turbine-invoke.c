@@ -47,6 +47,7 @@ struct invoke_args {
 	const char *type;
 	const char *tenant;
 	const char *trace;
+	const char *idempotency_key;
 	const char *event_arg;       /* JSON text, "-" for stdin, NULL: no event */
 	uint64_t id;
 	bool has_id;
@@ -77,6 +78,8 @@ invoke_usage(FILE *out)
 		"  --id N                request id, 0..2^64-1 (default: random)\n"
 		"  --trace T             trace id, handed to the handler and echoed\n"
 		"  --qualifier Q         version or alias; the same as FN:Q\n"
+		"  --idempotency-key K   Event: a second Event with the same key (within the function's\n"
+		"                        dedupe_window_s) is answered 202 duplicate and not queued\n"
 		"  -h, --help            print this help and exit\n"
 		"\n"
 		"Values are sent as given; the dispatcher checks them. Put `--` before an EVENT_JSON\n"
@@ -152,7 +155,8 @@ invoke_parse_to(const char *s, struct sockaddr_in *to)
 static int
 invoke_parse_args(int argc, char **argv, struct invoke_args *a)
 {
-	enum { OPT_TO = 256, OPT_TYPE, OPT_TENANT, OPT_TIMEOUT, OPT_LOG_TAIL, OPT_ID, OPT_TRACE, OPT_QUALIFIER };
+	enum { OPT_TO = 256, OPT_TYPE, OPT_TENANT, OPT_TIMEOUT, OPT_LOG_TAIL, OPT_ID, OPT_TRACE, OPT_QUALIFIER,
+	       OPT_IDEMPOTENCY_KEY };
 	static const struct option opts[] = {
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "type", required_argument, NULL, OPT_TYPE },
@@ -162,6 +166,7 @@ invoke_parse_args(int argc, char **argv, struct invoke_args *a)
 		{ "id", required_argument, NULL, OPT_ID },
 		{ "trace", required_argument, NULL, OPT_TRACE },
 		{ "qualifier", required_argument, NULL, OPT_QUALIFIER },
+		{ "idempotency-key", required_argument, NULL, OPT_IDEMPOTENCY_KEY },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -209,6 +214,9 @@ invoke_parse_args(int argc, char **argv, struct invoke_args *a)
 			break;
 		case OPT_QUALIFIER:
 			a->qualifier = optarg;
+			break;
+		case OPT_IDEMPOTENCY_KEY:
+			a->idempotency_key = optarg;
 			break;
 		case ':':
 			invoke_warn("%s: missing argument", argv[optind - 1]);
@@ -282,6 +290,7 @@ invoke_pack_request(msgpack_packer *pk, const struct invoke_args *a, const json_
 	n += a->has_timeout;
 	n += a->log_tail;
 	n += a->trace != NULL;
+	n += a->idempotency_key != NULL;
 	msgpack_pack_map(pk, n);
 
 	invoke_pack_cstr(pk, "v");
@@ -321,6 +330,10 @@ invoke_pack_request(msgpack_packer *pk, const struct invoke_args *a, const json_
 	if (a->trace != NULL) {
 		invoke_pack_cstr(pk, "trace");
 		invoke_pack_cstr(pk, a->trace);
+	}
+	if (a->idempotency_key != NULL) {
+		invoke_pack_cstr(pk, "idempotency_key");
+		invoke_pack_cstr(pk, a->idempotency_key);
 	}
 }
 
