@@ -38,7 +38,8 @@
 	X(sandbox_crashes)   /* a sandbox died in a call: Runtime.ExitError/OutOfMemory */ \
 	X(sandbox_kills)     /* a sandbox killed at a call's deadline: Sandbox.Timedout */ \
 	X(rx_csum_partial)   /* UDP checksum the sender left partial */          \
-	X(queued_runs)       /* Events the asynchronous queue ran here (also in requests) */ \
+	X(queued_runs)       /* Events the asynchronous queue handed this lcore to run */ \
+	X(queued_answers)    /* their answers, back to the queue (not in responses) */ \
 	X(queue_intake_full) /* Events answered 429 AsyncQueueFull: the queue's intake ring was full */ \
 	FRAME_DROP_REASONS(X)                                                    \
 	X(drop_tx_full)      /* the port's queue and the TX backlog were both full */ \

@@ -370,7 +370,8 @@ dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf
 {
 	struct request_error err;
 
-	counters_inc(d->counters, COUNTER_requests);
+	if (likely(!desc->from.queued))
+		counters_inc(d->counters, COUNTER_requests);
 	memset(&desc->req, 0, sizeof(desc->req));
 	if (request_parse(request_payload(m, desc), desc->from.payload_len, &d->zone, &desc->req,
 			  &err) < 0)

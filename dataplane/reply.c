@@ -52,10 +52,15 @@ reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_re
 }
 
 void
-reply_count(struct counters *c, unsigned int status)
+reply_count(struct counters *c, const struct frame_request *to, unsigned int status)
 {
 	enum counter_id id = counters_for_status(status);
 
+	/* The counters describe the wire: a queued Event's answer never reaches it. */
+	if (unlikely(to->queued)) {
+		counters_inc(c, COUNTER_queued_answers);
+		return;
+	}
 	if (id != COUNTER_MAX)
 		counters_inc(c, id);
 	counters_inc(c, COUNTER_responses);
@@ -70,7 +75,7 @@ reply_end(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		return -1;
 	}
 	reply_finish(rt, m, &request_desc_of(m)->from, rb);
-	reply_count(c, status);
+	reply_count(c, &request_desc_of(m)->from, status);
 	return 0;
 }
 

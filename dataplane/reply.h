@@ -52,7 +52,7 @@ int reply_queued(const struct runtime *rt, struct counters *c, struct rte_mbuf *
 int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 		  unsigned int status);
 
-/* Count a finished reply: `responses` and its status. */
-void reply_count(struct counters *c, unsigned int status);
+/* Count a finished reply to `to`: `responses` and its status (queued_answers for a queued Event). */
+void reply_count(struct counters *c, const struct frame_request *to, unsigned int status);
 
 #endif /* TURBINE_REPLY_H */

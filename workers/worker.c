@@ -165,7 +165,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
 	}
 	reply_finish(rt, m, &desc->from, &rb);
-	reply_count(c, 200);
+	reply_count(c, &desc->from, 200);
 	return 0;
 }
 

@@ -266,7 +266,7 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 	if (done->kind == SANDBOX_DONE_REPLY && reply_begin(rt, m, &rb, &pk) == 0) {
 		rb.len = done->resp_len;
 		reply_finish(rt, m, &desc->from, &rb);
-		reply_count(c, 200);
+		reply_count(c, &desc->from, 200);
 		rc = 0;
 	} else {
 		rc = reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
@@ -302,7 +302,7 @@ worker_sandbox_expire(const struct runtime *rt, struct worker *w, struct worker_
 	stats->timeouts++;
 	rb.len = done.resp_len;
 	reply_finish(rt, m, &desc->from, &rb);
-	reply_count(w->counters, 200);
+	reply_count(w->counters, &desc->from, 200);
 	return 0;
 }
 

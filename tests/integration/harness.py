@@ -23,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -344,6 +345,10 @@ class Turbine:
         cmd += ['--']
         if ip:
             cmd += ['--ip', bed.turbine_ip]
+        # The asynchronous queue in a folder of its own, removed with the process's files;
+        # a test that keeps its queue across restarts passes --async-dir itself (it comes later).
+        self.own_async_dir = tempfile.mkdtemp(prefix='turbine-async-')
+        cmd += ['--async-dir', self.own_async_dir]
         cmd += fn_args(fns) + list(args)
         if quiet:
             cmd.append('--quiet')
@@ -447,6 +452,7 @@ class Turbine:
     def cleanup_files(self):
         if self.proc is not None and self.proc.poll() is not None:
             remove_dpdk_files(self.prefix)
+            shutil.rmtree(self.own_async_dir, ignore_errors=True)
 
     # -- telemetry
 
