@@ -626,13 +626,36 @@ async_init(struct runtime *rt, char *err, size_t errlen)
 	return 0;
 }
 
+/* Free the buffers left in a ring: nobody will answer or run them now. */
+static void
+async_free_ring(struct rte_ring *r)
+{
+	struct rte_mbuf *pkts[RUNTIME_BURST];
+	unsigned int n;
+
+	if (r == NULL)
+		return;
+	while ((n = rte_ring_dequeue_burst(r, (void **)pkts, RUNTIME_BURST, NULL)) > 0)
+		rte_pktmbuf_free_bulk(pkts, n);
+}
+
 void
 async_stop(void)
 {
+	unsigned int d;
+
 	if (async.started) {
 		__atomic_store_n(&async.stop, 1, __ATOMIC_RELEASE);
 		pthread_join(async.thread, NULL);
 		async.started = false;
+		/* The lcores have stopped: Events accepted but never answered 202 were not
+		 * promised (the client retries), and unfinished runs are in the log. */
+		async_free_ring(async.rt->async.accepted);
+		async_free_ring(async.rt->async.answers);
+		for (d = 0; d < async.rt->nb_dispatchers; d++) {
+			async_free_ring(async.rt->async.durable[d]);
+			async_free_ring(async.rt->async.runs[d]);
+		}
 	}
 	if (async.q != NULL) {
 		async.ops->close(async.q);

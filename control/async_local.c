@@ -211,10 +211,12 @@ local_dedupe_window_s(const struct async_queue *q, const char *function)
 static void
 local_remember_key(struct async_queue *q, const struct async_event *ev, uint64_t segment)
 {
-	uint64_t until = ev->accepted_ns +
-			 (uint64_t)local_dedupe_window_s(q, ev->function) * 1000000000ull;
+	uint64_t until;
 
-	if (ev->key_len == 0 || until <= local_clock(CLOCK_REALTIME))
+	if (ev->key_len == 0)
+		return;
+	until = ev->accepted_ns + (uint64_t)local_dedupe_window_s(q, ev->function) * 1000000000ull;
+	if (until <= local_clock(CLOCK_REALTIME))
 		return;
 	async_dedupe_add(q->dedupe, ev->tenant, ev->function, ev->key, ev->key_len, &ev->id, until);
 	async_log_keep_until(q->log, segment, until);
