@@ -34,7 +34,7 @@ TURBINE = os.environ.get('TURBINE', '')
 TURBINE_INVOKE = os.environ.get('TURBINE_INVOKE', '')
 MODULES = {name: os.environ.get('TURBINE_MODULE_' + name.upper(), '')
            for name in ('echo', 'hello', 'spin', 'fail', 'counter', 'loop', 'crash', 'hog',
-                        'initfail')}
+                        'journal', 'initfail')}
 SERVICE_PORT = 9000
 
 # DPDK memory for every turbine the tests start. Anonymous memory (--no-huge)

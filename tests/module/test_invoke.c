@@ -1,4 +1,5 @@
 /* Tests of invoke_run with real modules: every outcome decoded from the encoded response. */
+#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <rte_cycles.h>
@@ -90,11 +92,11 @@ test_path(const char *name, bool example)
 }
 
 static struct test_fn *
-test_fn_open(const char *name, bool example)
+test_fn_open_params(const char *name, bool example, const char *const *params)
 {
 	struct turbine_env_config cfg = {
 		.function = name, .version = "1", .worker_id = 3, .memory_mb = 128,
-		.timeout_ms = 3000,
+		.timeout_ms = 3000, .params = params,
 	};
 	struct test_fn *f = calloc(1, sizeof(*f));
 	char err[512];
@@ -116,6 +118,12 @@ test_fn_open(const char *name, bool example)
 	f->args.ctx.worker_id = 3;
 	f->args.ctx.tsc_hz = test_tsc_hz;
 	return f;
+}
+
+static struct test_fn *
+test_fn_open(const char *name, bool example)
+{
+	return test_fn_open_params(name, example, NULL);
 }
 
 static void
@@ -673,6 +681,137 @@ test_no_room_at_all(void **state)
 	test_fn_close(f);
 }
 
+/* The journal's file, whole, into buf (NUL-terminated). */
+static void
+test_read_file(const char *path, char *buf, size_t cap)
+{
+	FILE *fp = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(fp);
+	n = fread(buf, 1, cap - 1, fp);
+	buf[n] = '\0';
+	fclose(fp);
+}
+
+static void
+test_pack_str(msgpack_packer *pk, const char *s)
+{
+	msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void
+test_journal(void **state)
+{
+	char path[] = "/tmp/test_journal_XXXXXX", param[64], text[512];
+	const char *params[] = { param, NULL };
+	struct test_fn *f;
+	uint64_t t0;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(param, sizeof(param), "path=%s", path);
+	f = test_fn_open_params("journal", true, params);
+
+	/* A tag with a space, and a sleep: one line, then {"tag": ...} after the sleep. */
+	msgpack_pack_map(&f->event_pk, 2);
+	test_pack_str(&f->event_pk, "tag");
+	test_pack_str(&f->event_pk, "a b");
+	test_pack_str(&f->event_pk, "sleep_ms");
+	msgpack_pack_uint32(&f->event_pk, 30);
+	t0 = test_now_ns();
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	assert_true(test_now_ns() - t0 >= 30000000u);
+	test_assert_str(test_get(test_ok_envelope(f, false), "tag"), "a_b");
+
+	/* fail: true fails; fail: "NAME" only in the function NAME. */
+	msgpack_sbuffer_clear(&f->event);
+	msgpack_pack_map(&f->event_pk, 2);
+	test_pack_str(&f->event_pk, "tag");
+	test_pack_str(&f->event_pk, "x");
+	test_pack_str(&f->event_pk, "fail");
+	msgpack_pack_true(&f->event_pk);
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	test_assert_str(test_fn_error_body(f, "Journal.Failed"), "failed as the event asked: x 3");
+	msgpack_sbuffer_clear(&f->event);
+	msgpack_pack_map(&f->event_pk, 2);
+	test_pack_str(&f->event_pk, "tag");
+	test_pack_str(&f->event_pk, "y");
+	test_pack_str(&f->event_pk, "fail");
+	test_pack_str(&f->event_pk, "journal");
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	test_fn_error_body(f, "Journal.Failed");
+	msgpack_sbuffer_clear(&f->event);
+	msgpack_pack_map(&f->event_pk, 2);
+	test_pack_str(&f->event_pk, "tag");
+	test_pack_str(&f->event_pk, "z");
+	test_pack_str(&f->event_pk, "fail");
+	test_pack_str(&f->event_pk, "other");
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	test_assert_str(test_get(test_ok_envelope(f, false), "tag"), "z");
+
+	/* A destination record: the tag of the event it is about, and its condition. */
+	msgpack_sbuffer_clear(&f->event);
+	msgpack_pack_map(&f->event_pk, 2);
+	test_pack_str(&f->event_pk, "requestContext");
+	msgpack_pack_map(&f->event_pk, 1);
+	test_pack_str(&f->event_pk, "condition");
+	test_pack_str(&f->event_pk, "Success");
+	test_pack_str(&f->event_pk, "requestPayload");
+	msgpack_pack_map(&f->event_pk, 1);
+	test_pack_str(&f->event_pk, "tag");
+	test_pack_str(&f->event_pk, "r");
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	test_assert_str(test_get(test_ok_envelope(f, false), "tag"), "r");
+
+	/* No event: "-", and a nil tag. The sleep ends by the deadline. */
+	msgpack_sbuffer_clear(&f->event);
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	assert_int_equal(test_get(test_ok_envelope(f, false), "tag")->type, MSGPACK_OBJECT_NIL);
+	msgpack_pack_map(&f->event_pk, 1);
+	test_pack_str(&f->event_pk, "sleep_ms");
+	msgpack_pack_uint32(&f->event_pk, 60000);
+	t0 = test_now_ns();
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 50), 0);
+	assert_true(test_now_ns() - t0 < 1000000000u);
+
+	test_fn_close(f);
+	test_read_file(path, text, sizeof(text));
+	assert_string_equal(text, "a_b 3\nx 3\ny 3\nz 3\nr 3 Success\n- 3\n- 3\n");
+	unlink(path);
+}
+
+static void
+test_journal_params(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const other[] = { "path=/tmp/x", "colour=blue", NULL };
+	static const char *const unwritable[] = { "path=/nonexistent/dir/journal", NULL };
+	struct turbine_env_config cfg = {
+		.function = "journal", .version = "1", .memory_mb = 128, .timeout_ms = 3000,
+	};
+	struct environment env;
+	struct module mod;
+	char err[512];
+
+	(void)state;
+	assert_int_equal(module_load(&mod, test_path("journal", true), err, sizeof(err)), 0);
+	cfg.params = none;
+	assert_int_equal(module_env_init(&env, &mod, &cfg), -EINVAL);
+	assert_string_equal(env.error, "journal: params need path (the file to append to)");
+	cfg.params = other;
+	assert_int_equal(module_env_init(&env, &mod, &cfg), -EINVAL);
+	assert_string_equal(env.error, "journal: unknown param \"colour=blue\" (path)");
+	cfg.params = unwritable;
+	assert_int_equal(module_env_init(&env, &mod, &cfg), -ENOENT);
+	assert_string_equal(env.error, "journal: cannot open /nonexistent/dir/journal: "
+			    "No such file or directory");
+	module_unload(&mod);
+}
+
 static void
 test_remaining_ms(void **state)
 {
@@ -710,6 +849,8 @@ main(void)
 		cmocka_unit_test(test_body_fits_trailer_does_not),
 		cmocka_unit_test(test_no_room_at_all),
 		cmocka_unit_test(test_remaining_ms),
+		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_journal_params),
 	};
 
 	test_tsc_hz = test_measure_tsc_hz();
