@@ -288,21 +288,16 @@ telemetry_function_calls(struct rte_tel_data *d, unsigned int f, struct hist *me
 static int
 telemetry_function_async(struct rte_tel_data *d, unsigned int f)
 {
-	struct rte_tel_data *a = telemetry_new_dict();
 	struct async_stats *st = malloc(sizeof(*st));
 
-	if (a == NULL || st == NULL) {
-		rte_tel_data_free(a);
-		free(st);
+	if (st == NULL)
 		return -ENOMEM;
-	}
 	async_get_stats(st);
-	rte_tel_data_add_dict_u64(a, "depth", st->q.fn_depth[f]);
-	rte_tel_data_add_dict_u64(a, "accepted", st->q.fn_accepted[f]);
-	rte_tel_data_add_dict_u64(a, "succeeded", st->fn_succeeded[f]);
-	rte_tel_data_add_dict_u64(a, "retried", st->fn_retried[f]);
-	rte_tel_data_add_dict_u64(a, "dead_lettered", st->fn_dead_lettered[f]);
-	telemetry_nest(d, "async", a);
+	rte_tel_data_add_dict_u64(d, "async_depth", st->q.fn_depth[f]);
+	rte_tel_data_add_dict_u64(d, "async_accepted", st->q.fn_accepted[f]);
+	rte_tel_data_add_dict_u64(d, "async_succeeded", st->fn_succeeded[f]);
+	rte_tel_data_add_dict_u64(d, "async_retried", st->fn_retried[f]);
+	rte_tel_data_add_dict_u64(d, "async_dead_lettered", st->fn_dead_lettered[f]);
 	free(st);
 	return 0;
 }
