@@ -315,17 +315,6 @@ async_read_id(struct async_reader *r, struct async_event_id *id)
 	return 0;
 }
 
-/* Text kept NUL-terminated in the event: a NUL inside would cut it short. */
-static int
-async_copy_text(char *dst, const uint8_t *s, uint32_t len)
-{
-	if (memchr(s, '\0', len) != NULL)
-		return -1;
-	memcpy(dst, s, len);
-	dst[len] = '\0';
-	return 0;
-}
-
 static int
 async_read_name(struct async_reader *r, char dst[CONFIG_NAME_MAX + 1])
 {
@@ -335,7 +324,9 @@ async_read_name(struct async_reader *r, char dst[CONFIG_NAME_MAX + 1])
 	if (async_read_bytes(r, MSGPACK_OBJECT_STR, CONFIG_NAME_MAX, &s, &len) < 0 ||
 	    !request_name_valid((const char *)s, len))
 		return -1;
-	return async_copy_text(dst, s, len);
+	memcpy(dst, s, len);
+	dst[len] = '\0';
+	return 0;
 }
 
 /* The event last: its size is only known once the fields before it are read. */
@@ -356,8 +347,10 @@ async_read_enqueue(struct async_reader *r)
 	    async_read_name(r, head.function) < 0)
 		return NULL;
 	if (async_read_bytes(r, MSGPACK_OBJECT_STR, ASYNC_QUALIFIER_MAX, &s, &len) < 0 ||
-	    async_copy_text(head.qualifier, s, len) < 0)
+	    (len > 0 && !request_qualifier_valid((const char *)s, len)))
 		return NULL;
+	memcpy(head.qualifier, s, len);
+	head.qualifier[len] = '\0';
 	if (async_read_bytes(r, MSGPACK_OBJECT_BIN, ASYNC_KEY_MAX, &s, &len) < 0)
 		return NULL;
 	memcpy(head.key, s, len);
@@ -656,9 +649,12 @@ async_stored_function(const msgpack_object *o, struct async_event *head)
 	head->function[name_len] = '\0';
 	if (colon == NULL)
 		return 0;
-	if (len - name_len - 1 == 0 || len - name_len - 1 > ASYNC_QUALIFIER_MAX)
+	len -= name_len + 1;
+	if (len > ASYNC_QUALIFIER_MAX || !request_qualifier_valid(colon + 1, len))
 		return -1;
-	return async_copy_text(head->qualifier, (const uint8_t *)colon + 1, len - name_len - 1);
+	memcpy(head->qualifier, colon + 1, len);
+	head->qualifier[len] = '\0';
+	return 0;
 }
 
 static int

@@ -281,8 +281,7 @@ request_name_valid(const char *s, uint32_t len)
 	return true;
 }
 
-/* A version number or alias; '$' admits Lambda's "$LATEST". */
-static bool
+bool
 request_qualifier_valid(const char *s, uint32_t len)
 {
 	uint32_t i;

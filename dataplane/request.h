@@ -60,6 +60,9 @@ int request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
 /* 1..64 chars of [A-Za-z0-9_-]: the rule for function and tenant names. */
 bool request_name_valid(const char *s, uint32_t len);
 
+/* 1..64 chars of [A-Za-z0-9_$-]: a version number or alias ('$' admits Lambda's "$LATEST"). */
+bool request_qualifier_valid(const char *s, uint32_t len);
+
 const char *request_type_name(enum request_type t);
 
 /*

@@ -8,14 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/un.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "format.h"
+#include "telemetry_client.h"
 
 /* Exit codes, as --help documents them. */
 enum {
@@ -25,18 +23,9 @@ enum {
 	CTL_EXIT_USAGE = 64,      /* bad option or argument (EX_USAGE) */
 };
 
-#define CTL_SOCKET_NAME "dpdk_telemetry.v2"
-#define CTL_DEFAULT_PREFIX "rte"
 /* A deploy answers once the new module's init has run on every worker: allow for slow inits. */
 #define CTL_DEFAULT_TIMEOUT_MS 30000
 #define CTL_MAX_TIMEOUT_MS 3600000
-/* rte_telemetry reads a request into 1024 bytes and keeps the last for its terminator: a longer
- * request would be cut short silently, so it is refused here instead. */
-#define CTL_MAX_REQUEST 1023
-/* The server formats its greeting into 1024 bytes; the rest is margin for other DPDK versions. */
-#define CTL_GREETING_SIZE 4096
-/* DPDK announces 16 KiB; anything beyond this bound is not a telemetry server worth trusting. */
-#define CTL_MAX_OUTPUT_LEN (64u << 20)
 
 struct ctl_args {
 	const char *file_prefix;
@@ -52,14 +41,6 @@ struct ctl_args {
 struct ctl_plan {
 	char **requests;
 	unsigned int n;
-};
-
-struct ctl_conn {
-	int fd;
-	const char *path;
-	unsigned int timeout_ms;
-	char *buf;              /* one reply: the server's max_output_len bytes */
-	size_t buf_len;
 };
 
 struct ctl_command {
@@ -110,9 +91,9 @@ ctl_plan_add(struct ctl_plan *plan, const char *fmt, ...)
 		ctl_warn("out of memory");
 		return -1;
 	}
-	if (len > CTL_MAX_REQUEST) {
+	if (len > TELEMETRY_CLIENT_MAX_REQUEST) {
 		ctl_warn("request '%.40s...' is %d bytes; the telemetry socket takes at most %d",
-			 req, len, CTL_MAX_REQUEST);
+			 req, len, TELEMETRY_CLIENT_MAX_REQUEST);
 		free(req);
 		return -1;
 	}
@@ -415,7 +396,7 @@ ctl_usage(FILE *out)
 		"  2   the socket cannot be reached, closed, did not answer in time, or answered\n"
 		"      something that is not telemetry\n"
 		"  64  usage error: bad option, argument or request\n",
-		CTL_DEFAULT_PREFIX, CTL_SOCKET_NAME, CTL_MAX_TIMEOUT_MS, CTL_DEFAULT_TIMEOUT_MS);
+		TELEMETRY_CLIENT_DEFAULT_PREFIX, TELEMETRY_CLIENT_SOCKET_NAME, CTL_MAX_TIMEOUT_MS, CTL_DEFAULT_TIMEOUT_MS);
 }
 
 static const struct ctl_command *
@@ -507,28 +488,19 @@ ctl_parse_args(int argc, char **argv, struct ctl_args *a)
 	return optind;
 }
 
-/* As DPDK's EAL and dpdk-telemetry.py place it. */
+/* Given with --socket, or where EAL places it for the file prefix. */
 static int
 ctl_socket_path(const struct ctl_args *a, char *path, size_t len)
 {
-	const char *dir = getenv("RUNTIME_DIRECTORY");
-	int n;
+	int rc, n;
 
 	if (a->socket_path != NULL) {
 		n = snprintf(path, len, "%s", a->socket_path);
+		rc = n < 0 || (size_t)n >= len || path[0] == '\0' ? -1 : 0;
 	} else {
-		if (dir == NULL || dir[0] == '\0') {
-			dir = getenv("XDG_RUNTIME_DIR");
-			if (getuid() == 0)
-				dir = "/var/run";
-			else if (dir == NULL || dir[0] == '\0')
-				dir = "/tmp";
-		}
-		n = snprintf(path, len, "%s/dpdk/%s/%s", dir,
-			     a->file_prefix != NULL ? a->file_prefix : CTL_DEFAULT_PREFIX,
-			     CTL_SOCKET_NAME);
+		rc = telemetry_client_path(a->file_prefix, path, len);
 	}
-	if (n < 0 || (size_t)n >= len || path[0] == '\0') {
+	if (rc < 0) {
 		ctl_warn("socket path '%s' is empty or longer than a Unix socket path can be (%zu)",
 			 path, len - 1);
 		return -1;
@@ -536,140 +508,17 @@ ctl_socket_path(const struct ctl_args *a, char *path, size_t len)
 	return 0;
 }
 
-/* One message: SOCK_SEQPACKET keeps the boundaries, and flags one that did not fit. */
-static ssize_t
-ctl_recv(struct ctl_conn *c, char *buf, size_t len, const char *what)
+static void
+ctl_connect_failed(const char *path, int err)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	do
-		n = recvmsg(c->fd, &msg, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-		ctl_warn("%s: no %s within %u ms", c->path, what, c->timeout_ms);
-		return -1;
-	}
-	if (n < 0) {
-		ctl_warn("%s: reading the %s: %s", c->path, what, strerror(errno));
-		return -1;
-	}
-	if (n == 0) {
-		/* rte_telemetry closes at once, without a greeting, a connection beyond its limit. */
-		ctl_warn("%s: the server closed the connection instead of sending its %s%s", c->path,
-			 what, strcmp(what, "greeting") == 0 ? " (too many telemetry clients at once?)" : "");
-		return -1;
-	}
-	if (msg.msg_flags & MSG_TRUNC) {
-		ctl_warn("%s: the %s is longer than the %zu bytes the server announced", c->path,
-			 what, len);
-		return -1;
-	}
-	return n;
-}
-
-/* Counters are u64: one beyond INT64_MAX is read as a real rather than refused. */
-static json_t *
-ctl_parse_json(const char *buf, size_t len, json_error_t *error)
-{
-	json_t *j = json_loadb(buf, len, 0, error);
-
-	if (j == NULL && json_error_code(error) == json_error_numeric_overflow)
-		j = json_loadb(buf, len, JSON_DECODE_INT_AS_REAL, error);
-	return j;
-}
-
-static int
-ctl_connect(struct ctl_conn *c)
-{
-	struct timeval tv = {
-		.tv_sec = c->timeout_ms / 1000,
-		.tv_usec = (c->timeout_ms % 1000) * 1000,
-	};
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	char greeting[CTL_GREETING_SIZE];
-	json_error_t error;
-	json_t *j, *max;
-	ssize_t n;
-
-	strcpy(addr.sun_path, c->path);
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->fd < 0) {
-		ctl_warn("socket: %s", strerror(errno));
-		return -1;
-	}
-	/* The send timeout also bounds connect() when the server's backlog is full. */
-	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-		ctl_warn("setsockopt: %s", strerror(errno));
-		return -1;
-	}
-	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		ctl_warn("cannot connect to %s: %s", c->path, strerror(errno));
-		if (errno == EACCES)
-			ctl_warn("run as the user turbine runs as (root for /var/run/dpdk)");
-		else if (errno == ECONNREFUSED)
-			ctl_warn("the socket exists but nothing listens: turbine exited, or runs "
-				 "with --no-telemetry");
-		ctl_warn("is turbine running? Give its EAL --file-prefix with -f/--file-prefix P "
-			 "(default %s), or the socket with --socket PATH", CTL_DEFAULT_PREFIX);
-		return -1;
-	}
-
-	n = ctl_recv(c, greeting, sizeof(greeting), "greeting");
-	if (n < 0)
-		return -1;
-	j = ctl_parse_json(greeting, (size_t)n, &error);
-	max = json_object_get(j, "max_output_len");
-	if (!json_is_integer(max) || json_integer_value(max) < 2 ||
-	    json_integer_value(max) > CTL_MAX_OUTPUT_LEN) {
-		ctl_warn("%s: not a DPDK telemetry v2 socket (greeting '%.*s')", c->path,
-			 (int)(n > 200 ? 200 : n), greeting);
-		json_decref(j);
-		return -1;
-	}
-	c->buf_len = (size_t)json_integer_value(max);
-	json_decref(j);
-	c->buf = malloc(c->buf_len);
-	if (c->buf == NULL) {
-		ctl_warn("out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* Sends one request and returns its reply's data (JSON null when refused), or NULL on failure. */
-static json_t *
-ctl_request(struct ctl_conn *c, const char *req)
-{
-	json_error_t error;
-	json_t *reply, *data;
-	const char *key;
-	ssize_t n;
-
-	do
-		n = send(c->fd, req, strlen(req), MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		ctl_warn("%s: sending '%s': %s", c->path, req, strerror(errno));
-		return NULL;
-	}
-	n = ctl_recv(c, c->buf, c->buf_len, "reply");
-	if (n < 0)
-		return NULL;
-	reply = ctl_parse_json(c->buf, (size_t)n, &error);
-	/* {"<command>": data}: the key is the command without its parameters, cut to 56 bytes. */
-	if (!json_is_object(reply) || json_object_size(reply) != 1) {
-		ctl_warn("%s: the reply to '%s' is not one {\"command\": data} object: %s", c->path,
-			 req, reply == NULL ? error.text : "another shape");
-		json_decref(reply);
-		return NULL;
-	}
-	key = json_object_iter_key(json_object_iter(reply));
-	data = json_incref(json_object_get(reply, key));
-	json_decref(reply);
-	return data;
+	ctl_warn("cannot connect to %s: %s", path, strerror(err));
+	if (err == EACCES)
+		ctl_warn("run as the user turbine runs as (root for /var/run/dpdk)");
+	else if (err == ECONNREFUSED)
+		ctl_warn("the socket exists but nothing listens: turbine exited, or runs "
+			 "with --no-telemetry");
+	ctl_warn("is turbine running? Give its EAL --file-prefix with -f/--file-prefix P "
+		 "(default %s), or the socket with --socket PATH", TELEMETRY_CLIENT_DEFAULT_PREFIX);
 }
 
 /* rte_telemetry has no boolean type: "ok" may come as true/false, 1/0 or "true"/"false". */
@@ -733,16 +582,20 @@ ctl_judge(const struct ctl_command *cmd, const char *req, const json_t *data)
 
 static int
 ctl_run(const struct ctl_args *a, const struct ctl_command *cmd, const struct ctl_plan *plan,
-	struct ctl_conn *c)
+	struct telemetry_client *c)
 {
-	unsigned int i;
-	json_t *data;
 	int rc = CTL_EXIT_OK;
+	unsigned int i;
+	int connect_err;
+	json_t *data;
 
-	if (ctl_connect(c) < 0)
+	if (telemetry_client_open(c, &connect_err) < 0) {
+		if (connect_err != 0)
+			ctl_connect_failed(c->path, connect_err);
 		return CTL_EXIT_UNREACHABLE;
+	}
 	for (i = 0; i < plan->n && rc == CTL_EXIT_OK; i++) {
-		data = ctl_request(c, plan->requests[i]);
+		data = telemetry_client_request(c, plan->requests[i]);
 		if (data == NULL) {
 			if (i > 0)
 				ctl_warn("the %u request%s before it took effect", i, i == 1 ? "" : "s");
@@ -767,7 +620,7 @@ main(int argc, char **argv)
 {
 	struct ctl_args a = { 0 };
 	struct ctl_plan plan = { 0 };
-	struct ctl_conn c = { .fd = -1 };
+	struct telemetry_client c = { .fd = -1 };
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	const struct ctl_command *cmd;
 	char request[64];
@@ -802,9 +655,7 @@ main(int argc, char **argv)
 		ctl_warn("writing the output: %s", strerror(errno));
 		rc = CTL_EXIT_FAILED;
 	}
-	if (c.fd >= 0)
-		close(c.fd);
-	free(c.buf);
+	telemetry_client_close(&c);
 	ctl_plan_free(&plan);
 	return rc;
 }

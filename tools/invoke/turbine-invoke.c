@@ -340,61 +340,9 @@ invoke_pack_request(msgpack_packer *pk, const struct invoke_args *a, const json_
 static void
 invoke_print_base64(FILE *out, const uint8_t *p, size_t len)
 {
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint32_t v;
-	size_t i;
-
 	fputc('"', out);
-	for (i = 0; i + 2 < len; i += 3) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-		fputc(abc[v >> 18], out);
-		fputc(abc[(v >> 12) & 63], out);
-		fputc(abc[(v >> 6) & 63], out);
-		fputc(abc[v & 63], out);
-	}
-	if (len - i == 1) {
-		v = (uint32_t)p[i] << 16;
-		fprintf(out, "%c%c==", abc[v >> 18], abc[(v >> 12) & 63]);
-	} else if (len - i == 2) {
-		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-		fprintf(out, "%c%c%c=", abc[v >> 18], abc[(v >> 12) & 63], abc[(v >> 6) & 63]);
-	}
+	json_msgpack_base64(out, p, len);
 	fputc('"', out);
-}
-
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629), or 0 when it is not one. */
-static size_t
-invoke_utf8_len(const uint8_t *p, size_t avail)
-{
-	size_t n, i;
-	uint32_t cp;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		n = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		n = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		n = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[i] & 0x3f);
-	}
-	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || (cp >= 0xd800 && cp <= 0xdfff) ||
-	    cp > 0x10ffff)
-		return 0;
-	return n;
 }
 
 static void
@@ -404,7 +352,7 @@ invoke_print_string(FILE *out, const uint8_t *p, size_t len)
 
 	fputc('"', out);
 	while (i < len) {
-		n = invoke_utf8_len(p + i, len - i);
+		n = json_msgpack_utf8_len(p + i, len - i);
 		if (n == 0) {
 			fputs("\\ufffd", out);
 			i++;

@@ -1,4 +1,4 @@
-/* turbinectl's human-readable output: aligned tables and "name value" lines from telemetry JSON. */
+/* The tools' human-readable output: aligned tables and "name value" lines from JSON. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>

@@ -1,6 +1,6 @@
-/* turbinectl's human-readable output: aligned tables and "name value" lines from telemetry JSON. */
-#ifndef TURBINE_CTL_FORMAT_H
-#define TURBINE_CTL_FORMAT_H
+/* The tools' human-readable output: aligned tables and "name value" lines from JSON. */
+#ifndef TOOLS_FORMAT_H
+#define TOOLS_FORMAT_H
 
 #include <stdio.h>
 
@@ -39,4 +39,4 @@ int format_lines(FILE *out, const json_t *data);
 /* A table when data is an object of objects, lines otherwise. */
 int format_auto(FILE *out, const json_t *data);
 
-#endif /* TURBINE_CTL_FORMAT_H */
+#endif /* TOOLS_FORMAT_H */
