@@ -21,7 +21,7 @@ void async_event_id_format(const struct async_event_id *id, char out[ASYNC_EVENT
 int async_event_id_parse(const char *text, struct async_event_id *id);
 
 #define ASYNC_KEY_MAX 64         /* idempotency_key: 1..64 bytes (PROTOCOL.md) */
-#define ASYNC_QUALIFIER_MAX 32
+#define ASYNC_QUALIFIER_MAX 64   /* a request's qualifier: REQUEST_QUALIFIER_MAX */
 #define ASYNC_TRACE_MAX 256
 
 /* An event as the queue keeps it, in memory and (async_entry_enqueue) on disk. */
