@@ -116,6 +116,36 @@ test_reserved_concurrency_holds_and_frees(void **state)
 	assert_int_equal(admit(f, 0, 0, 0, 7, &retry), COUNTING_FN_CONCURRENCY);
 }
 
+/*
+ * An Event pays its rate when accepted (nothing in flight then), and each
+ * run of it counts against concurrency without paying again.
+ */
+static void
+test_event_pays_rate_once_and_runs_count_concurrency(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(1, 1, 1);
+	uint32_t retry;
+
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	/* At HZ, a second in: the bucket is full. */
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, HZ, &retry,
+					     COUNTING_CHECK_RATE), COUNTING_ADMIT);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
+	/* The one token is spent: a second Event at once is refused by the rate... */
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, HZ + 1, &retry,
+					     COUNTING_CHECK_RATE), COUNTING_FN_RATE);
+	/* ...while the first one's run needs no token, only a concurrency slot. */
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, HZ + 2, &retry,
+					     COUNTING_CHECK_CONCURRENCY), COUNTING_ADMIT);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 1);
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, HZ + 3, &retry,
+					     COUNTING_CHECK_CONCURRENCY), COUNTING_FN_CONCURRENCY);
+	/* An accept never takes a slot, even when they are all taken. */
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, 3 * HZ, &retry,
+					     COUNTING_CHECK_RATE), COUNTING_ADMIT);
+}
+
 static void
 test_finished_elsewhere_does_not_free(void **state)
 {
@@ -324,6 +354,8 @@ main(void)
 		cmocka_unit_test(test_share_splits_exactly),
 		cmocka_unit_test_setup_teardown(test_no_limits_admit_everything, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_concurrency_holds_and_frees, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_event_pays_rate_once_and_runs_count_concurrency,
+						fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_finished_elsewhere_does_not_free, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_tenant_concurrency_spans_functions, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_bucket_refills_at_the_rate, fixture_setup, fixture_teardown),
