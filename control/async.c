@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ether.h>
@@ -34,8 +35,14 @@
  */
 #define ASYNC_MAX_RUNNING 256
 #define ASYNC_SLOT_BITS 16
-/* An answer this long past the call's timeout is not coming (its mbuf was lost): try again. */
-#define ASYNC_ANSWER_GRACE_NS 5000000000ull
+/*
+ * A run not started within this is dropped by its dispatcher (busy with
+ * synchronous calls all that time), and one not answered this long after
+ * its start-by time plus its timeout is not coming (its buffer was lost):
+ * either way the Event is tried again, as a throttle.
+ */
+#define ASYNC_START_WITHIN_NS 5000000000ull
+#define ASYNC_ANSWER_GRACE_NS 1000000000ull
 #define ASYNC_EXPIRE_EVERY_NS 10000000ull
 #define ASYNC_STATS_EVERY_NS 100000000ull
 /* With nothing to do, the thread naps this long: about the 202's added latency when idle. */
@@ -359,7 +366,10 @@ async_launch(uint64_t now)
 		}
 		timeout_ms = rt->functions[job->function].cfg->timeout_ms;
 		job->sent_ns = now;
-		job->give_up_ns = now + (uint64_t)timeout_ms * 1000000ull + ASYNC_ANSWER_GRACE_NS;
+		job->give_up_ns = now + ASYNC_START_WITHIN_NS + (uint64_t)timeout_ms * 1000000ull +
+				  ASYNC_ANSWER_GRACE_NS;
+		request_desc_of(m)->queue.start_by_tsc =
+			rte_rdtsc() + ASYNC_START_WITHIN_NS / 1000000 * (rte_get_tsc_hz() / 1000);
 		async.running[slot] = job;
 		async.nb_running++;
 		async.st.runs++;

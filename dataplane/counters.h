@@ -40,6 +40,7 @@
 	X(rx_csum_partial)   /* UDP checksum the sender left partial */          \
 	X(queued_runs)       /* Events the asynchronous queue handed this lcore to run */ \
 	X(queued_answers)    /* their answers, back to the queue (not in responses) */ \
+	X(queued_runs_expired) /* handed over too late: the queue had given up on them */ \
 	X(queue_intake_full) /* Events answered 429 AsyncQueueFull: the queue's intake ring was full */ \
 	FRAME_DROP_REASONS(X)                                                    \
 	X(drop_tx_full)      /* the port's queue and the TX backlog were both full */ \

@@ -19,7 +19,7 @@
 
 /* Packets ahead of the one being classified whose headers are fetched early. */
 #define DISPATCH_PREFETCH 3
-/* Queued Events a dispatcher takes per loop, when its port left it time. */
+/* Queued Events a dispatcher takes per loop at most, when its port left it time. */
 #define DISPATCH_QUEUED_BURST 8
 
 /* rx_stopped alone on its cache line (see struct dispatcher). */
@@ -456,21 +456,46 @@ dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 	return nb_rx;
 }
 
+/* Workers this dispatcher sends to with nothing queued: where a queued Event may go now. */
+static unsigned int
+dispatch_idle_workers(const struct runtime *rt, const struct dispatcher *d)
+{
+	unsigned int w, idle = d->local != NULL;
+
+	for (w = 0; w < rt->nb_workers && idle < DISPATCH_QUEUED_BURST; w++)
+		if (d->to_worker[w] != NULL && rte_ring_count(d->to_worker[w]) == 0 &&
+		    __atomic_load_n(&d->worker_out[w], __ATOMIC_RELAXED) == 0)
+			idle++;
+	return idle;
+}
+
 /*
  * Events the queue hands this dispatcher to run: parsed and admitted like
- * any request (desc->from filled by the queue, marked queued). Synchronous
- * calls come first: only when the last receive burst was short, and a few
- * at a time, so a backlog fills idle capacity and never a busy port's.
+ * any request (desc->from filled by the queue, marked queued).
+ * Synchronous calls come first: a dispatcher takes queued Events only when
+ * its last receive burst was short, and only as many as it has workers with
+ * empty queues, so that a synchronous call finds at most the one Event a
+ * worker is running ahead of it, never a backlog.
  */
 static void
 dispatch_queued_runs(const struct runtime *rt, struct dispatcher *d)
 {
 	struct rte_mbuf *pkts[DISPATCH_QUEUED_BURST];
-	unsigned int i, n;
+	unsigned int i, n = dispatch_idle_workers(rt, d);
+	uint64_t now;
 
-	n = rte_ring_sc_dequeue_burst(rt->async.runs[d->id], (void **)pkts, DISPATCH_QUEUED_BURST,
-				      NULL);
+	if (n == 0)
+		return;
+	n = rte_ring_sc_dequeue_burst(rt->async.runs[d->id], (void **)pkts, n, NULL);
+	now = rte_rdtsc();
 	for (i = 0; i < n; i++) {
+		/* The queue gave up on it and sends it again: running this one too would
+		 * run the Event twice. */
+		if (now > request_desc_of(pkts[i])->queue.start_by_tsc) {
+			counters_inc(d->counters, COUNTER_queued_runs_expired);
+			rte_pktmbuf_free(pkts[i]);
+			continue;
+		}
 		counters_inc(d->counters, COUNTER_queued_runs);
 		dispatch_settle(d, pkts[i], dispatch_request(rt, d, pkts[i], request_desc_of(pkts[i])));
 	}

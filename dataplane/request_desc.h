@@ -19,6 +19,8 @@ enum request_queue_answer {
 
 struct request_queue_verdict {
 	uint64_t handed_tsc;         /* when the dispatcher handed it over: the 202's latency */
+	uint64_t start_by_tsc;       /* a queued run not started by then is dropped: the queue has
+				      * given up on it and tries again (async.c) */
 	uint8_t answer;              /* enum request_queue_answer */
 	char event_id[37];           /* the queue's id, as text (a UUID) */
 };

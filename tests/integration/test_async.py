@@ -387,6 +387,36 @@ def throttled_run_later(c, bed, root):
         c.eq(k.records(), [], 'throttled: the DLQ is empty')
 
 
+def sync_first(c, bed, root):
+    """A backlog of slow Events on the only worker: synchronous calls still wait for one at most."""
+    slow_ms, backlog = 100, 30
+    with Case(c, bed, root, 'sync_first', {'js': {}, 'echo': {'module': MODULES['echo']}}) as k:
+        tags = ['backlog-%d' % i for i in range(backlog)]
+        rids = [k.send({'fn': 'js', 'type': 'Event', 'event': {'tag': t, 'sleep_ms': slow_ms}})
+                for t in tags]
+        got = k.wait(rids)
+        if not c.eq(sorted(set((got.get(r) or {}).get('status') for r in rids)), [202],
+                    'sync_first: the backlog accepted'):
+            return
+        # The backlog takes backlog * slow_ms to drain; a synchronous call waits for the
+        # Event the worker is running and, at worst, the one taken while it looked idle.
+        waits = []
+        for i in range(10):
+            t0 = time.monotonic()
+            r = k.call({'fn': 'echo', 'event': i}, timeout=5.0)
+            waits.append(time.monotonic() - t0)
+            c.ok(isinstance(r, dict) and r.get('status') == 200 and r.get('body') == i,
+                 'sync_first: synchronous call %d answered during the backlog' % i, r)
+            time.sleep(0.05)
+        c.ok(max(waits) < 3 * slow_ms / 1000 + 0.2,
+             'sync_first: no synchronous call waited behind the backlog (longest %.0f ms, '
+             'backlog %d ms)' % (max(waits) * 1000, backlog * slow_ms), waits)
+        c.ok(len(k.tags('js')) < backlog, 'sync_first: the backlog was still draining meanwhile',
+             len(k.tags('js')))
+        counts = k.wait_tags('js', tags, backlog * slow_ms / 1000 + RUN_WITHIN)
+        c.eq(counts, {t: 1 for t in tags}, 'sync_first: then every Event of the backlog ran once')
+
+
 def chained_success(c, bed, root):
     """on_success = function:cb: cb receives the Success record of the event ca ran."""
     with Case(c, bed, root, 'chain', {'ca': {'on_success': 'function:cb'}, 'cb': {}}) as k:
@@ -575,7 +605,7 @@ def why(e):
     return lines[0] + (': ' + ours[-1] if ours else '')
 
 
-CASES = [accepted_and_run, retries_exhausted, event_age_exceeded, throttled_run_later,
+CASES = [accepted_and_run, retries_exhausted, event_age_exceeded, throttled_run_later, sync_first,
          chained_success, success_log, dlq_tool, idempotency, queue_full, admission]
 
 
