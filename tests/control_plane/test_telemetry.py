@@ -87,6 +87,16 @@ def body(c):
                 c.eq(ctl(t, *sub).returncode, 0, 'turbinectl %s' % ' '.join(sub))
             p = ctl(t, '--json', 'workers')
             c.eq(json.loads(p.stdout).get('0', {}).get('lcore'), 1, 'turbinectl --json workers')
+            # The asynchronous queue: one Event, seen by turbinectl once it ran.
+            ev = client.call({'id': 90, 'fn': 'echo', 'type': 'Event', 'event': 1})
+            c.eq((ev or {}).get('status'), 202, 'an Event accepted')
+            ran = harness.wait_until(
+                lambda: json.loads(ctl(t, '--json', 'async').stdout).get('succeeded') == 1, 5.0)
+            c.ok(ran, 'turbinectl --json async: the Event succeeded', ctl(t, '--json', 'async').stdout)
+            p = ctl(t, 'async')
+            c.ok(p.returncode == 0 and any(line.split()[:2] == ['depth', '0']
+                                           for line in p.stdout.splitlines()),
+                 'turbinectl async: depth 0 once it ran', p.stdout)
 
             # A call that keeps the only worker busy for 2.5 s: its loop stops coming round.
             client.send({'id': 100, 'fn': 'spin', 'event': {'us': 2500000}})
