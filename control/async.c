@@ -469,18 +469,26 @@ async_answer(struct rte_mbuf *m, msgpack_zone *zone)
 	async_decide_job(job, fn_error != NULL ? ASYNC_RESULT_FUNCTION_ERROR : ASYNC_RESULT_OK);
 }
 
+/*
+ * Every answer waiting, up to the most that can be running: a pass ends in
+ * a sync, so one burst a pass would hold the pollers to 32 runs per fdatasync.
+ */
 static unsigned int
 async_collect(msgpack_zone *zone)
 {
 	struct rte_mbuf *pkts[RUNTIME_BURST];
-	unsigned int i, n;
+	unsigned int i, n, total = 0;
 
-	n = rte_ring_sc_dequeue_burst(async.rt->async.answers, (void **)pkts, RUNTIME_BURST, NULL);
-	for (i = 0; i < n; i++) {
-		async_answer(pkts[i], zone);
-		rte_pktmbuf_free(pkts[i]);
-	}
-	return n;
+	do {
+		n = rte_ring_sc_dequeue_burst(async.rt->async.answers, (void **)pkts, RUNTIME_BURST,
+					      NULL);
+		for (i = 0; i < n; i++) {
+			async_answer(pkts[i], zone);
+			rte_pktmbuf_free(pkts[i]);
+		}
+		total += n;
+	} while (n == RUNTIME_BURST && total < ASYNC_MAX_RUNNING);
+	return total;
 }
 
 /* Runs whose answer is long overdue (its buffer was dropped somewhere): tried again. */

@@ -13,6 +13,10 @@ import time
 # leftovers of a dead run from those of a live one.
 TAG = 'tbperf'
 RUNTIME_DIR = '/var/run/dpdk'
+# Where the async step keeps its queue folders: a real disk (/tmp may be tmpfs).
+ASYNC_ROOT = '/var/tmp'
+# Turbine's queue folder without --async-dir: <here>/<file-prefix>, made by every Turbine.
+DEFAULT_QUEUE_ROOT = '/var/lib/turbine'
 HUGEPAGES_SYSFS = '/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages'
 HUGEPAGES = 512
 
@@ -76,7 +80,8 @@ def _pid_alive(pid):
 
 
 def remove_stale():
-    """Namespaces and DPDK runtime folders left by a suite run whose process is gone."""
+    """Namespaces, DPDK runtime folders and queue folders left by a suite run whose process is
+    gone."""
     stale = re.compile(r'^%s-(\d+)-' % TAG)
     p = run(['ip', 'netns', 'list'], check=False)
     for line in p.stdout.splitlines():
@@ -84,11 +89,13 @@ def remove_stale():
         m = stale.match(name)
         if m and not _pid_alive(int(m.group(1))):
             run(['ip', 'netns', 'del', name], check=False)
-    if os.path.isdir(RUNTIME_DIR):
-        for name in os.listdir(RUNTIME_DIR):
+    for parent in (RUNTIME_DIR, ASYNC_ROOT, DEFAULT_QUEUE_ROOT):
+        if not os.path.isdir(parent):
+            continue
+        for name in os.listdir(parent):
             m = stale.match(name)
             if m and not _pid_alive(int(m.group(1))):
-                shutil.rmtree(os.path.join(RUNTIME_DIR, name), ignore_errors=True)
+                shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
 
 class Proc:

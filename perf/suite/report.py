@@ -3,7 +3,7 @@ against offered load, and the comparison of two runs for regression suites.
 
 Figures are flat names with one number each: `<step>.<what>` or `<step>.<load>.<what>`.
 Names ending in `_rps` or `_pps` are rates (higher is better); everything else (latencies in
-ns, instructions) is a cost (lower is better)."""
+ns, instructions, counts, ratios such as `_per_fdatasync`) is a cost (lower is better)."""
 
 import json
 import math
@@ -19,6 +19,12 @@ def expected_figures():
     names = ['ceiling.peak_pps'] + ['ceiling.low.' + k for k in lat]
     names += ['memif.peak_rps'] + ['memif.low.' + k for k in lat]
     names += ['memif.%s.%s' % (l, k) for l in LOADS for k in lat]
+    names += ['async.peak_rps', 'async.peak.events_per_sync', 'async.peak.refused_429',
+              'async.peak.queue_sync_p50_ns']
+    names += ['async.load50.' + k for k in lat]
+    names += ['async.load50.%s' % k for k in ('accepted_rps', 'events_per_sync', 'refused_429',
+                                              'queue_sync_p50_ns', 'p99_per_fdatasync')]
+    names += ['async.fdatasync.p50_ns', 'async.fdatasync.p99_ns']
     for mode in ('thread', 'process'):
         names += ['isolation.%s.peak_rps' % mode] + ['isolation.%s.low.%s' % (mode, k) for k in lat]
     names += ['isolation.process.low.p50_added_ns']
@@ -43,6 +49,15 @@ def ratio_definitions():
          'memif.low.p99_ns', 'ceiling.low.p99_ns'),
         ('turbine_vs_kernel.peak', 'Turbine af_packet peak / kernel peak',
          'af_packet.peak_rps', 'kernel.peak_rps'),
+        ('async_vs_memif.peak', 'Events accepted (202, durable) at peak / Turbine memif echo peak',
+         'async.peak_rps', 'memif.peak_rps'),
+        ('async_vs_fdatasync.load50_p50', '202 p50 at half the async peak / fdatasync p50',
+         'async.load50.p50_ns', 'async.fdatasync.p50_ns'),
+        ('async_vs_fdatasync.load50_p99', '202 p99 at half the async peak / fdatasync p50 '
+         '(goal <= 2)', 'async.load50.p99_ns', 'async.fdatasync.p50_ns'),
+        ('async_vs_fdatasync.queue_sync', "the queue's own sync during that run (p50) / the "
+         "disk's fdatasync p50 before it", 'async.load50.queue_sync_p50_ns',
+         'async.fdatasync.p50_ns'),
         ('process_vs_thread.peak', 'process mode memif peak / thread mode peak (goal >= 0.25)',
          'isolation.process.peak_rps', 'isolation.thread.peak_rps'),
         ('process_vs_thread.low_p50', 'process mode p50 / thread mode p50, low load',
@@ -59,6 +74,7 @@ def ratio_definitions():
               [('isolation.%s.low' % m, 'Turbine memif, %s mode, low load' % m)
                for m in ('thread', 'process')] +
               [('memif.%s' % l, 'Turbine memif, %s%% of peak' % l[4:]) for l in LOADS] +
+              [('async.load50', 'Events (202), 50% of the async peak')] +
               [('kernel.%s' % l, 'kernel, %s%% of peak' % l[4:]) for l in LOADS] +
               [('af_packet.%s' % l, 'Turbine af_packet, %s%% of kernel peak' % l[4:])
                for l in LOADS] +
@@ -90,7 +106,30 @@ def fmt_value(name, v):
         return '%d ns' % v
     if name.endswith(('_rps', '_pps')):
         return '{:,.0f}/s'.format(v)
+    if name.endswith(('_per_sync', '_per_fdatasync')):
+        return '{:,.2f}'.format(v)
     return '{:,.0f}'.format(v)
+
+
+# (figure, label, the goal's bound, True: the figure must reach it; False: stay within it)
+GOALS = [
+    ('async.peak_rps', 'durable Events accepted (202) per second on one dispatcher lcore',
+     100000, True),
+    ('async.load50.p99_per_fdatasync', '202 p99 at half the async peak, in fdatasync p50s', 2,
+     False),
+]
+
+
+def goals(figures):
+    """Each goal with the figure that decides it: met True or False, None when not measured."""
+    out = []
+    for name, label, bound, at_least in GOALS:
+        v = figures.get(name)
+        met = None if not finite(v) else (v >= bound if at_least else v <= bound)
+        out.append({'figure': name, 'label': label, 'goal': '%s %s' % ('>=' if at_least else '<=',
+                                                                         fmt_value(name, bound)),
+                    'value': v, 'met': met})
+    return out
 
 
 def markdown(doc):
@@ -109,6 +148,13 @@ def markdown(doc):
             r['label'], '-' if r['value'] is None else '%.2f' % r['value'],
             fmt_value(r['numerator'], figs.get(r['numerator'])),
             fmt_value(r['denominator'], figs.get(r['denominator']))))
+    measured = [g for g in goals(figs) if g['met'] is not None]
+    if measured:
+        lines += ['', '| goal | figure | value | met |', '|---|---|---:|---|']
+        lines += ['| %s %s | `%s` | %s | %s |' % (g['label'], g['goal'], g['figure'],
+                                                  fmt_value(g['figure'], g['value']),
+                                                  'yes' if g['met'] else 'NO')
+                  for g in measured]
     lines += ['', '| figure | value |', '|---|---:|']
     for name in expected_figures():
         if name in figs:

@@ -1,14 +1,18 @@
-"""The suite's six steps. Each starts its system under test on CPU 0, drives it with
+"""The suite's seven steps. Each starts its system under test on CPU 0, drives it with
 turbine-gen on CPU 1, and returns its figures (flat names, see report.py) and the details
 behind them (every run's offered and achieved rate, losses, warnings, and its raw JSON)."""
 
 import json
+import math
 import os
 import shutil
+import subprocess
+import tempfile
+import threading
 import time
 
 from . import callgrind
-from .procs import Dpdk, Netns, Proc, SuiteError, log, run
+from .procs import ASYNC_ROOT, DEFAULT_QUEUE_ROOT, TAG, Dpdk, Netns, Proc, SuiteError, log, run
 from .report import fmt_value
 
 SUT_CPU = 0
@@ -20,6 +24,16 @@ GEN_LCORES = '0@%d' % GEN_CPU
 TESTPMD_LCORES = '0@%d,1@%d' % (SUT_CPU, SUT_CPU)
 
 ECHO_EVENT = '{"hello": "world"}'
+# Group commit answers a whole batch per fdatasync, so a closed loop's throughput is its window
+# over the 202's latency (a sync and a pass of the queue thread at least): memif's 512 would
+# measure the sync cycle rather than acceptance. 2048 is half the queue's intake ring
+# (RUNTIME_ASYNC_RING_SIZE, 4096): the window alone never fills it and turns acceptance into 429s.
+ASYNC_WINDOW = 2048
+# Far above what a run can accept (seconds at most of a few 100,000/s): the run measures
+# acceptance, never the 429 of a full queue. Accepted events are held in memory until they ran.
+ASYNC_QUEUE_MAX = 10000000
+ASYNC_SAMPLE_S = 0.2
+PROBE_BYTES = 4096
 BIMODAL = [(995, 'spin', '{"us": 1}'), (5, 'spin', '{"us": 100}')]
 MEMIF_IP = '198.18.0.1'      # turbine's default address; the generator's default target
 
@@ -41,8 +55,10 @@ class Plan:
         self.rate_cap = 20000 if quick else None
         # Requests in flight for --max: memif's default window; on af_packet a deep window only
         # queues in the kernel's socket buffers and adds latency, so it gets a shallower one.
-        self.window = {'memif': 512, 'af_packet': 64}
+        self.window = {'memif': 512, 'af_packet': 64, 'async': ASYNC_WINDOW}
         self.batch = 200 if quick else 1000
+        # The disk's own fdatasync, timed this many times before each Turbine of the async step.
+        self.sync_probes = 50 if quick else 200
 
     def rate(self, peak, fraction):
         r = peak * fraction
@@ -57,6 +73,9 @@ class Plan:
                 'bimodal_fractions': list(self.bimodal_fractions), 'low_rate_rps': self.low_rate,
                 'rate_cap_rps': self.rate_cap, 'max_outstanding': dict(self.window),
                 'arrivals': 'poisson', 'callgrind_batch': self.batch,
+                'async': {'root': ASYNC_ROOT, 'queue_max': ASYNC_QUEUE_MAX,
+                          'fdatasync_probes': self.sync_probes, 'probe_bytes': PROBE_BYTES,
+                          'telemetry_every_s': ASYNC_SAMPLE_S},
                 'cpus': {'system_under_test': SUT_CPU, 'generator': GEN_CPU},
                 'lcores': {'turbine': SUT_LCORES, 'testpmd': TESTPMD_LCORES,
                            'turbine-gen': GEN_LCORES, 'kernel_threads': 1},
@@ -78,6 +97,7 @@ class Suite:
         self.modules = {m: os.path.join(build, 'workers', 'modules', m + '.so')
                         for m in ('echo', 'spin')}
         self.sandbox = os.path.join(build, 'workers', 'turbine-sandbox')
+        self.ctl = os.path.join(build, 'tools', 'ctl', 'turbinectl')
         self.testpmd = shutil.which('dpdk-testpmd') or '/usr/bin/dpdk-testpmd'
 
     def raw(self, name):
@@ -87,7 +107,7 @@ class Suite:
         return os.path.relpath(path, os.path.dirname(self.raw_dir))
 
     def required(self):
-        return ([self.turbine, self.gen, self.baseline, self.testpmd, self.sandbox] +
+        return ([self.turbine, self.gen, self.baseline, self.testpmd, self.sandbox, self.ctl] +
                 list(self.modules.values()))
 
     def generate(self, name, vdev, load, netns=None, extra=()):
@@ -162,8 +182,9 @@ def open_loop(rate):
     return ['--rate', str(rate), '--poisson']
 
 
-def start_turbine(suite, name, vdevs, functions, netns=None, ip=None, keys=''):
-    """`keys`: ",key=value..." for every function (",isolation=process")."""
+def start_turbine(suite, name, vdevs, functions, netns=None, ip=None, keys='', extra=()):
+    """`keys`: ",key=value..." for every function (",isolation=process"); `extra`: more of
+    Turbine's own options."""
     eal = Dpdk(name)
     cmd = [suite.turbine, '--lcores', SUT_LCORES] + eal.args
     for v in vdevs:
@@ -173,7 +194,7 @@ def start_turbine(suite, name, vdevs, functions, netns=None, ip=None, keys=''):
         cmd += ['--fn', '%s=%s%s' % (fn, suite.modules[fn], keys)]
     if ip is not None:
         cmd += ['--ip', ip]
-    cmd += ['--quiet']
+    cmd += list(extra) + ['--quiet']
     p = Proc(name, cmd, suite.raw(name + '.log'), netns=netns, cpu=SUT_CPU)
     p.eal = eal
     try:
@@ -187,6 +208,8 @@ def start_turbine(suite, name, vdevs, functions, netns=None, ip=None, keys=''):
 def stop_turbine(p):
     rc = p.stop(30)
     p.eal.cleanup()
+    # The queue folder a Turbine without --async-dir makes for its prefix: ours, and empty.
+    shutil.rmtree(os.path.join(DEFAULT_QUEUE_ROOT, p.eal.prefix), ignore_errors=True)
     final = None
     for line in p.output():
         if line.startswith('turbine: final '):
@@ -223,15 +246,24 @@ def testpmd_run(suite, name, load):
     return s
 
 
-def turbine_memif_run(suite, name, load, functions=('echo',), keys=''):
-    """One generator run against a fresh Turbine on its embedded default (a memif server)."""
-    t = start_turbine(suite, name + '-turbine', [], functions, keys=keys)
+def turbine_memif_run(suite, name, load, functions=('echo',), keys='', extra=(), watch=None):
+    """One generator run against a fresh Turbine on its embedded default (a memif server).
+    `watch(turbine)`, when given, starts something that lasts the run: its stop() is called
+    after the generator, before Turbine stops, and what it returns is kept as s['watch']."""
+    t = start_turbine(suite, name + '-turbine', [], functions, keys=keys, extra=extra)
+    w = None
     try:
         sock = t.wait_for(r'memif server at (\S+)', 5).group(1)
+        w = watch(t) if watch is not None else None
         d, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
     finally:
-        res = stop_turbine(t)
+        try:
+            watched = w.stop() if w is not None else None
+        finally:
+            res = stop_turbine(t)
     s['sut'] = dict(res, program='turbine', log=suite.rel(t.log_path))
+    if w is not None:
+        s['watch'] = watched
     return d, s
 
 
@@ -265,6 +297,192 @@ def step_memif(suite):
         _, s = turbine_memif_run(suite, 'memif-' + name, echo_load(open_loop(plan.rate(peak, fr))))
         det['runs'][name] = s
         latency_figures(figs, 'memif.' + name, s)
+    return figs, det
+
+
+def percentile(values, p):
+    """HdrHistogram's (and turbine-gen's) semantics: the value at rank ceil(p% of n)."""
+    v = sorted(values)
+    return v[max(int(math.ceil(p / 100.0 * len(v))) - 1, 0)] if v else None
+
+
+def fdatasync_probe(folder, count):
+    """The disk's own fdatasync, as the queue's log meets it: `count` appends of PROBE_BYTES to
+    a new file in `folder`, each made durable on its own. Run while nothing of ours competes."""
+    path = os.path.join(folder, 'fdatasync-probe')
+    block = b'\0' * PROBE_BYTES
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        for _ in range(count):
+            os.write(fd, block)
+            t = time.perf_counter_ns()
+            os.fdatasync(fd)
+            times.append(time.perf_counter_ns() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    out = {'count': count, 'bytes': PROBE_BYTES, 'min': min(times), 'max': max(times),
+           'mean': int(sum(times) / count)}
+    out.update({k: percentile(times, p) for k, p in (('p50', 50), ('p90', 90), ('p99', 99))})
+    log('    fdatasync of %d bytes, %d times: p50 %s p99 %s'
+        % (PROBE_BYTES, count, fmt_value('p50_ns', out['p50']), fmt_value('p99_ns', out['p99'])))
+    return out
+
+
+def queue_folder():
+    """A fresh folder on a real disk for the queue: tmpfs would make every fdatasync free."""
+    folder = tempfile.mkdtemp(prefix='%s-%d-async-' % (TAG, os.getpid()), dir=ASYNC_ROOT)
+    fstype = run(['stat', '-f', '-c', '%T', folder]).stdout.strip()
+    mount = run(['findmnt', '-n', '-o', 'SOURCE,FSTYPE,OPTIONS', '-T', folder], check=False)
+    where = {'folder': folder, 'statfs_type': fstype, 'mount': mount.stdout.split()}
+    if fstype in ('tmpfs', 'ramfs'):
+        shutil.rmtree(folder, ignore_errors=True)
+        raise SuiteError('%s is on %s: its fdatasync costs nothing, the step would measure no '
+                         'disk' % (ASYNC_ROOT, fstype))
+    return folder, where
+
+
+class AsyncWatch:
+    """/turbine/async (turbinectl --json async) every ASYNC_SAMPLE_S while a run goes on."""
+
+    def __init__(self, suite, turbine):
+        self.cmd = [suite.ctl, '-f', turbine.eal.prefix, '--json', 'async']
+        self.t0 = time.monotonic()
+        self.samples = []
+        self.errors = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self):
+        try:
+            p = run(self.cmd, check=False, timeout=5)
+            d = json.loads(p.stdout) if p.returncode == 0 else None
+        except (subprocess.TimeoutExpired, ValueError):
+            d = None   # a machine too busy to answer in time: the look is counted as missed
+        if isinstance(d, dict):
+            self.samples.append(dict(d, t=round(time.monotonic() - self.t0, 3)))
+        else:
+            self.errors += 1
+
+    def _run(self):
+        while not self.done.wait(ASYNC_SAMPLE_S):
+            self._sample()
+
+    def stop(self):
+        self.done.set()
+        self.thread.join(10)
+        # The queue thread publishes every 100 ms: one more look sees the end of the run.
+        time.sleep(0.15)
+        self._sample()
+        return {'samples': self.samples, 'errors': self.errors}
+
+
+def async_batches(samples):
+    """Accepted Events per fdatasync while Events came in: from the first look to the last
+    that saw `accepted` grow (syncs after that carry only the pollers' entries)."""
+    grew = [i for i in range(1, len(samples)) if samples[i]['accepted'] > samples[i - 1]['accepted']]
+    if not grew:
+        return None, None
+    first, last = samples[0], samples[grew[-1]]
+    syncs = last['syncs'] - first['syncs']
+    accepted = last['accepted'] - first['accepted']
+    # The queue's own last sync (write and fdatasync) at each look while Events came in.
+    took = [samples[i]['last_sync_us'] * 1000 for i in grew]
+    return (accepted / syncs if syncs > 0 else None), {
+        'accepted': accepted, 'syncs': syncs, 'from_s': first['t'], 'to_s': last['t'],
+        'queue_sync_ns': {'looks': len(took), 'p50': percentile(took, 50),
+                          'p90': percentile(took, 90), 'max': max(took)}}
+
+
+def async_run(suite, name, folder, load):
+    """One generator run of Events against a fresh Turbine and queue folder; its telemetry
+    looked at throughout. Accepted means answered 202 (durable)."""
+    sub = os.path.join(folder, name)
+    os.mkdir(sub)
+    d, s = turbine_memif_run(suite, name, load,
+                             extra=['--async-dir', sub, '--async-queue-max', str(ASYNC_QUEUE_MAX)],
+                             watch=lambda t: AsyncWatch(suite, t))
+    by_status = s['by_status']
+    s['accepted'] = by_status.get('202', 0)
+    s['accepted_rps'] = s['accepted'] / d['duration_s'] if d.get('duration_s') else None
+    s['refused_429'] = by_status.get('429', 0)
+    s['not_202'] = (s['received'] or 0) - s['accepted']
+    s['by_error'] = d.get('by_error', {})
+    samples = s['watch']['samples']
+    s['events_per_sync'], s['batches'] = async_batches(samples)
+    s['queue'] = samples[-1] if samples else None
+    s['queue_depth_max'] = max((x['depth'] for x in samples), default=None)
+    s['telemetry_missed'] = s['watch']['errors']
+    with open(suite.raw(name + '-async.json'), 'w') as f:
+        json.dump(s.pop('watch'), f, indent=1)
+        f.write('\n')
+    s['telemetry'] = suite.rel(suite.raw(name + '-async.json'))
+    shutil.rmtree(sub, ignore_errors=True)
+    q = s['queue'] or {}
+    took = (s['batches'] or {}).get('queue_sync_ns') or {}
+    log('    %s Events accepted (202), %d refused (429), %s per fdatasync; the queue: '
+        '202 p50 %s us p99 %s us, %s syncs, a sync took %s (p50 of %s looks)'
+        % (fmt_value('accepted_rps', s['accepted_rps']), s['refused_429'],
+           '-' if s['events_per_sync'] is None else '%.1f' % s['events_per_sync'],
+           q.get('accept_p50_us'), q.get('accept_p99_us'), q.get('syncs'),
+           fmt_value('p50_ns', took.get('p50')), took.get('looks')))
+    return s
+
+
+def queue_sync_p50(s):
+    return ((s['batches'] or {}).get('queue_sync_ns') or {}).get('p50')
+
+
+def step_async(suite):
+    """Events into Turbine's durable queue (group commit on a real disk) over memif, one lcore,
+    echo: the peak of accepted Events, then the 202's latency open loop at half of it, each
+    beside the disk's own fdatasync timed just before."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}, 'fdatasync': {}, 'notes': []}
+    event_load = ['--type', 'Event']
+    folder, det['disk'] = queue_folder()
+    try:
+        det['fdatasync']['before_peak'] = fdatasync_probe(folder, plan.sync_probes)
+        s = det['runs']['peak'] = async_run(
+            suite, 'async-peak', folder,
+            echo_load(event_load + ['--max', '--outstanding', str(plan.window['async'])]))
+        peak = figs['async.peak_rps'] = s['accepted_rps']
+        figs['async.peak.events_per_sync'] = s['events_per_sync']
+        figs['async.peak.refused_429'] = s['refused_429']
+        figs['async.peak.queue_sync_p50_ns'] = queue_sync_p50(s)
+        if not peak:
+            raise SuiteError('no Event was accepted at the peak (see %s)' % s['raw'])
+        sync = det['fdatasync']['before_load50'] = fdatasync_probe(folder, plan.sync_probes)
+        s = det['runs']['load50'] = async_run(
+            suite, 'async-load50', folder,
+            echo_load(event_load + open_loop(plan.rate(peak, 0.5))))
+        latency_figures(figs, 'async.load50', s)
+        figs['async.load50.accepted_rps'] = s['accepted_rps']
+        figs['async.load50.events_per_sync'] = s['events_per_sync']
+        figs['async.load50.refused_429'] = s['refused_429']
+        figs['async.load50.queue_sync_p50_ns'] = queue_sync_p50(s)
+        figs['async.fdatasync.p50_ns'] = sync['p50']
+        figs['async.fdatasync.p99_ns'] = sync['p99']
+        p99 = s['latency_ns']['corrected']['p99']
+        if p99 is not None and sync['p50']:
+            figs['async.load50.p99_per_fdatasync'] = p99 / sync['p50']
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    for name, s in det['runs'].items():
+        if s['telemetry_missed']:
+            det['notes'].append('%s: %d looks at /turbine/async went unanswered'
+                                % (name, s['telemetry_missed']))
+        if s['not_202']:
+            det['notes'].append('%s: %d answers other than 202 (%s; errors %s): the latency '
+                                'figures include them' % (name, s['not_202'], s['by_status'],
+                                                          s['by_error']))
+    a, b = (det['fdatasync'][k]['p50'] for k in ('before_peak', 'before_load50'))
+    if max(a, b) > 2 * min(a, b):
+        det['notes'].append('the disk\'s own fdatasync p50 moved from %s (before the peak) to '
+                            '%s (before the latency run)'
+                            % (fmt_value('p50_ns', a), fmt_value('p50_ns', b)))
     return figs, det
 
 

@@ -168,6 +168,27 @@ def closed_loop(c, bed, t, sock, tmp):
     check_latency(c, d.get('latency_ns', {}), d.get('received'), 'closed')
 
 
+def events(c, bed, t, sock, tmp):
+    """Events: answered 202 once durable, counted under "202" and timed like any reply."""
+    out = os.path.join(tmp, 'events.json')
+    before = stats(t)
+    p = run_gen(bed, sock, '0@1', ['--fn', 'echo', '--event', '{"n": 2}', '--type', 'Event',
+                                   '--rate', '500', '--duration', '1', '--warmup', '0.2',
+                                   '--json', out, '--quiet'])
+    c.eq(p.returncode, 0, 'events: exit status 0')
+    d = load(out)
+    after = stats(t)
+    check_counts(c, d, 'events')
+    c.eq(d.get('by_status'), {'202': d.get('received')}, 'events: by_status is {"202": received}')
+    c.eq(d.get('by_error'), {}, 'events: no errors')
+    check_latency(c, d.get('latency_ns', {}), d.get('received'), 'events')
+    c.eq(((d.get('config') or {}).get('mix') or [{}])[0].get('type'), 'Event',
+         'events: the type is recorded')
+    total = d.get('sent', 0) + d.get('warmup', {}).get('sent', 0)
+    delta = harness.counter_delta(before, after, ['status_202'])
+    c.eq(delta['status_202'], total, "events: turbine answered 202 to every one")
+
+
 def refusals(c, bed, t, sock, tmp):
     """No ARP answer for another address: a clear failure, not a run with zero replies."""
     p = run_gen(bed, sock, '0@1', ['--to', '198.18.0.77', '--fn', 'echo', '--rate', '10',
@@ -180,14 +201,15 @@ def body(c):
     fns = {'echo': harness.MODULES['echo'], 'spin': harness.MODULES['spin']}
     with tempfile.TemporaryDirectory(prefix='tb-gen-') as tmp, \
             harness.Testbed('gen_e2e', 0, network=False) as bed:
-        t = bed.turbine(fns, vdevs=[], netns=False)
+        # The queue's folder in ours, removed with it.
+        t = bed.turbine(fns, vdevs=[], netns=False, args=['--async-dir', os.path.join(tmp, 'queue')])
         t.start()
         # memif sockets are abstract by default: the path is a name, not a file to look for.
         said = [l for l in t.out if 'serving the embedded default, a memif server at ' in l]
         if not c.ok(said, 'turbine serves its embedded memif socket', t.output()):
             return
         sock = said[0].rsplit(' ', 1)[1]
-        for step in (open_loop, mix_two_lcores, closed_loop, refusals):
+        for step in (open_loop, mix_two_lcores, closed_loop, events, refusals):
             step(c, bed, t, sock, tmp)
         rc, _ = t.stop()
         if not c.eq(rc, 0, 'turbine exits 0'):

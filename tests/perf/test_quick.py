@@ -33,7 +33,15 @@ def expected_figures():
                         'offered_rps')]
     names += ['isolation.%s.peak_rps' % m for m in ('thread', 'process')]
     names += ['isolation.%s.low.%s' % (m, k) for m in ('thread', 'process') for k in LATENCY]
+    names += ['async.peak_rps', 'async.peak.events_per_sync', 'async.peak.queue_sync_p50_ns',
+              'async.fdatasync.p50_ns', 'async.fdatasync.p99_ns']
+    names += ['async.load50.' + k for k in LATENCY + ('accepted_rps', 'events_per_sync',
+                                                      'queue_sync_p50_ns', 'p99_per_fdatasync')]
     return names
+
+
+# Counts that are present but may well be 0.
+COUNTS = ('async.peak.refused_429', 'async.load50.refused_429')
 
 
 class Checks:
@@ -63,13 +71,20 @@ def check_figures(c, doc):
     c.ok(not absent, 'every expected figure is present', absent)
     bad = [(n, figs[n]) for n in expected_figures() if n in figs and not (number(figs[n]) and figs[n] > 0)]
     c.ok(not bad, 'every figure is a positive number', bad)
+    bad = [(n, figs.get(n)) for n in COUNTS if not (number(figs.get(n)) and figs[n] >= 0)]
+    c.ok(not bad, 'every count is there, 0 or more', bad)
+    goals = {g.get('figure'): g for g in doc.get('goals', [])}
+    c.ok(set(goals) == {'async.peak_rps', 'async.load50.p99_per_fdatasync'} and
+         all(g.get('met') in (True, False) and g.get('value') == figs.get(f)
+             for f, g in goals.items()),
+         'the async goals are judged on their figures', doc.get('goals'))
     c.ok(not doc.get('errors'), 'no step failed', doc.get('errors'))
 
 
 def check_ratios(c, doc):
     figs, ratios = doc.get('figures', {}), doc.get('ratios', {})
     for family in ('turbine_vs_ceiling.', 'turbine_vs_kernel.', 'corrected_vs_uncorrected.',
-                   'process_vs_thread.'):
+                   'process_vs_thread.', 'async_vs_memif.', 'async_vs_fdatasync.'):
         c.ok(any(n.startswith(family) for n in ratios), 'ratios include %s*' % family, list(ratios))
     c.ok('turbine_vs_ceiling.peak' in ratios and 'turbine_vs_kernel.peak' in ratios and
          'process_vs_thread.peak' in ratios, 'the peak ratios are there', list(ratios))
