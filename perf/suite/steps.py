@@ -32,6 +32,9 @@ ASYNC_WINDOW = 2048
 # Far above what a run can accept (seconds at most of a few 100,000/s): the run measures
 # acceptance, never the 429 of a full queue. Accepted events are held in memory until they ran.
 ASYNC_QUEUE_MAX = 10000000
+# The issue's goal: 100,000 durable Events/s, and the 202's p99 at half that rate. A peak above
+# the goal does not raise the latency run's rate past half the goal.
+ASYNC_GOAL_RPS = 100000
 ASYNC_SAMPLE_S = 0.2
 PROBE_BYTES = 4096
 BIMODAL = [(995, 'spin', '{"us": 1}'), (5, 'spin', '{"us": 100}')]
@@ -457,7 +460,7 @@ def step_async(suite):
         sync = det['fdatasync']['before_load50'] = fdatasync_probe(folder, plan.sync_probes)
         s = det['runs']['load50'] = async_run(
             suite, 'async-load50', folder,
-            echo_load(event_load + open_loop(plan.rate(peak, 0.5))))
+            echo_load(event_load + open_loop(plan.rate(min(peak, ASYNC_GOAL_RPS), 0.5))))
         latency_figures(figs, 'async.load50', s)
         figs['async.load50.accepted_rps'] = s['accepted_rps']
         figs['async.load50.events_per_sync'] = s['events_per_sync']
