@@ -48,8 +48,19 @@
 #define ASYNC_ANSWER_GRACE_NS 1000000000ull
 #define ASYNC_EXPIRE_EVERY_NS 10000000ull
 #define ASYNC_STATS_EVERY_NS 100000000ull
-/* The queue thread's nice value (see async_main). */
-#define ASYNC_NICE -20
+/*
+ * While Events flow, the queue thread runs at the highest weight among
+ * ordinary threads: when its fdatasync returns or its nap ends on a CPU a
+ * dispatcher busy-polls, the scheduler lets it run at once instead of at the
+ * next tick (4 ms at 250 Hz), which every 202 would wait for. It sleeps
+ * whenever it has nothing to do, so it takes from the lcore only the time its
+ * work needs. After a second without Events it goes back to the ordinary
+ * weight, so that an idle queue never jumps ahead of sandboxes and other
+ * control threads.
+ */
+#define ASYNC_NICE_BUSY -20
+#define ASYNC_NICE_IDLE 0
+#define ASYNC_CALM_NS 1000000000ull
 /*
  * With nothing to do, the thread naps: 50 us at first, doubling while it
  * stays idle, up to 1 ms. Busy, an Event waits at most the short nap; an
@@ -535,25 +546,33 @@ async_publish(uint64_t now)
 	pthread_mutex_unlock(&async.published_lock);
 }
 
+/* True when the thread's nice value is now `nice`; without the privilege it runs as it is. */
+static bool
+async_set_nice(int nice)
+{
+	static bool warned;
+
+	if (warned)
+		return false;
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), nice) == 0)
+		return true;
+	if (!warned)
+		fprintf(stderr, "turbine: async: cannot set the queue thread's priority (%s); its "
+			"202s may wait for the scheduler's tick\n", strerror(errno));
+	warned = true;
+	return false;
+}
+
 static void *
 async_main(void *arg)
 {
 	struct timespec nap = { .tv_nsec = ASYNC_NAP_FIRST_NS };
 	msgpack_zone *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+	uint64_t now, last_work = 0;
+	bool boosted = false;
 	unsigned int work;
-	uint64_t now;
 
 	(void)arg;
-	/*
-	 * The highest weight among ordinary threads: when its fdatasync returns or
-	 * its nap ends on a CPU a dispatcher busy-polls, the scheduler lets it run
-	 * at once instead of at the next tick (4 ms at 250 Hz), which the 202s would
-	 * wait for. It sleeps whenever it has nothing to do, so it takes from the
-	 * lcore only the time its work needs. Without the privilege, it runs as is.
-	 */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), ASYNC_NICE) != 0)
-		fprintf(stderr, "turbine: async: cannot raise the queue thread's priority (%s); "
-			"its 202s may wait for the scheduler's tick\n", strerror(errno));
 	while (!__atomic_load_n(&async.stop, __ATOMIC_ACQUIRE)) {
 		now = async_clock(CLOCK_MONOTONIC);
 		work = async_intake();
@@ -564,8 +583,13 @@ async_main(void *arg)
 		async_publish(now);
 		if (work != 0) {
 			nap.tv_nsec = ASYNC_NAP_FIRST_NS;
+			last_work = now;
+			if (!boosted)
+				boosted = async_set_nice(ASYNC_NICE_BUSY);
 			continue;
 		}
+		if (boosted && now - last_work > ASYNC_CALM_NS)
+			boosted = !async_set_nice(ASYNC_NICE_IDLE);
 		nanosleep(&nap, NULL);
 		nap.tv_nsec = RTE_MIN(nap.tv_nsec * 2, ASYNC_NAP_MAX_NS);
 	}
