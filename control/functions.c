@@ -5,7 +5,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <rte_errno.h>
 #include <rte_rcu_qsbr.h>
 
 #include "functions.h"
@@ -68,12 +67,6 @@ functions_synchronize(struct runtime *rt)
 }
 
 int
-runtime_find_function(const struct runtime *rt, const char *name, uint32_t len)
-{
-	return names_find(rt->function_index, name, len);
-}
-
-int
 functions_load(struct runtime *rt, char *err, size_t errlen)
 {
 	unsigned int i;
@@ -83,10 +76,10 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 		snprintf(err, errlen, "no function declared: give --fn NAME=MODULE.so or --config FILE");
 		return -EINVAL;
 	}
-	rt->function_index = names_create("turbine_functions", CONFIG_MAX_FUNCTIONS * 2);
+	rt->function_index = names_create(CONFIG_MAX_FUNCTIONS);
 	if (rt->function_index == NULL) {
-		snprintf(err, errlen, "cannot create the function index: %s", rte_strerror(rte_errno));
-		return -rte_errno;
+		snprintf(err, errlen, "cannot create the function index: out of memory");
+		return -ENOMEM;
 	}
 	for (i = 0; i < rt->cfg.nb_functions; i++) {
 		const struct function_config *cfg = &rt->cfg.functions[i];
@@ -98,7 +91,7 @@ functions_load(struct runtime *rt, char *err, size_t errlen)
 		rc = names_add(rt->function_index, cfg->name, i);
 		if (rc != 0) {
 			snprintf(err, errlen, "function %s: cannot index it: %s", cfg->name,
-				 rte_strerror(-rc));
+				 strerror(-rc));
 			return rc;
 		}
 	}

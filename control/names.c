@@ -1,73 +1,174 @@
 /* Name indexes: function and tenant names to table indexes, read lock-free by the data plane. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
-
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_jhash.h>
-#include <rte_lcore.h>
 
 #include "config.h"
 #include "names.h"
 
-/* Keys are names zero-padded to a fixed length, as rte_hash wants. */
-struct names_key {
-	char name[CONFIG_NAME_MAX];
+/*
+ * A small open-addressing table rather than rte_hash: rte_hash keys have
+ * one fixed length, so each lookup zero-padded the name to 64 bytes and
+ * hashed all 64 (about 400 instructions a request, for a function and a
+ * tenant). Here a name is taken as the words of its own bytes, 8 at a time
+ * with its length; the hash and the compare both read only those words.
+ *
+ * Entries are only ever added, never changed or removed, by one writer at a
+ * time: functions_load() before any lcore starts, quotas.c under
+ * functions_lock() (a tenant first named by turbinectl or a redeploy's
+ * `tenants`). An entry is written whole first, then published by a release
+ * store of its tag, which no empty slot has; a reader that loads a tag with
+ * acquire sees the whole entry behind it. A lookup racing an insertion finds
+ * the new name or does not, as if it had come just before: no RCU, no lock.
+ */
+
+#define NAMES_WORDS (CONFIG_NAME_MAX / 8)
+/* 2^64 / the golden ratio: a multiplier that spreads any bit of a word into the high ones. */
+#define NAMES_MUL 0x9e3779b97f4a7c15ull
+
+struct names_entry {
+	uint32_t tag;                     /* the hash with its low bit set; 0: empty */
+	uint16_t len;
+	uint16_t index;
+	uint64_t words[NAMES_WORDS];      /* as names_words() makes them */
 };
 
-struct rte_hash *
-names_create(const char *name, unsigned int entries)
-{
-	struct rte_hash_parameters params = {
-		.name = name,
-		.entries = entries,
-		.key_len = sizeof(struct names_key),
-		.hash_func = rte_jhash,
-		.socket_id = (int)rte_socket_id(),
-		/* Names are added at run time (a tenant first named by turbinectl) while
-		 * dispatchers look them up: one writer, lock-free readers. */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
-	};
+struct names {
+	uint32_t mask;                    /* slots - 1: at least twice `max`, a power of two */
+	unsigned int nb;
+	unsigned int max;
+	struct names_entry slots[];
+};
 
-	return rte_hash_create(&params);
+/* The last n (< 8) bytes of a name as one word: three loads, never a byte beyond the name. */
+static inline uint64_t
+names_tail(const char *p, uint32_t n)
+{
+	uint64_t w = 0;
+	uint32_t at = 0;
+	uint32_t x4;
+	uint16_t x2;
+
+	if (n & 4) {
+		memcpy(&x4, p, 4);
+		w = x4;
+		at = 4;
+	}
+	if (n & 2) {
+		memcpy(&x2, p + at, 2);
+		w |= (uint64_t)x2 << (at * 8);
+		at += 2;
+	}
+	if (n & 1)
+		w |= (uint64_t)(uint8_t)p[at] << (at * 8);
+	return w;
+}
+
+/*
+ * The name as words (the last one zero-extended) and its hash. Both sides
+ * of a compare are made here, so the words' layout never has to match a
+ * plain load's. Returns how many words.
+ */
+static inline unsigned int
+names_words(const char *name, uint32_t len, uint64_t w[NAMES_WORDS], uint32_t *tag)
+{
+	unsigned int i, nb = len / 8;
+	uint64_t h = len;
+
+	for (i = 0; i < nb; i++) {
+		memcpy(&w[i], name + 8 * i, 8);
+		h = (h ^ w[i]) * NAMES_MUL;
+	}
+	if (len % 8) {
+		w[nb] = names_tail(name + 8 * nb, len % 8);
+		h = (h ^ w[nb]) * NAMES_MUL;
+		nb++;
+	}
+	*tag = (uint32_t)(h >> 32) | 1;
+	return nb;
+}
+
+static inline bool
+names_match(const struct names_entry *e, const uint64_t *w, unsigned int nb, uint32_t len)
+{
+	uint64_t diff = 0;
+	unsigned int i;
+
+	if (e->len != len)
+		return false;
+	for (i = 0; i < nb; i++)
+		diff |= e->words[i] ^ w[i];
+	return diff == 0;
+}
+
+struct names *
+names_create(unsigned int max)
+{
+	uint32_t slots = 2;
+	struct names *n;
+
+	while (slots < 2 * max)
+		slots *= 2;
+	n = calloc(1, sizeof(*n) + slots * sizeof(n->slots[0]));
+	if (n == NULL)
+		return NULL;
+	n->mask = slots - 1;
+	n->max = max;
+	return n;
 }
 
 void
-names_free(struct rte_hash *h)
+names_free(struct names *n)
 {
-	rte_hash_free(h);
-}
-
-static int
-names_key(struct names_key *key, const char *name, uint32_t len)
-{
-	if (len == 0 || len > sizeof(key->name))
-		return -1;
-	memset(key, 0, sizeof(*key));
-	memcpy(key->name, name, len);
-	return 0;
+	free(n);
 }
 
 int
-names_add(struct rte_hash *h, const char *name, unsigned int index)
+names_find(const struct names *n, const char *name, uint32_t len)
 {
-	struct names_key key;
+	uint64_t w[NAMES_WORDS];
+	unsigned int nb;
+	uint32_t tag, i;
 
-	if (names_key(&key, name, (uint32_t)strnlen(name, sizeof(key.name) + 1)) < 0)
+	if (len == 0 || len > CONFIG_NAME_MAX)
+		return -1;
+	nb = names_words(name, len, w, &tag);
+	/* At most half full: an empty slot ends every probe. */
+	for (i = tag >> 1;; i++) {
+		const struct names_entry *e = &n->slots[i & n->mask];
+		uint32_t t = __atomic_load_n(&e->tag, __ATOMIC_ACQUIRE);
+
+		if (t == 0)
+			return -1;
+		if (t == tag && names_match(e, w, nb, len))
+			return e->index;
+	}
+}
+
+int
+names_add(struct names *n, const char *name, unsigned int index)
+{
+	uint32_t len = (uint32_t)strnlen(name, CONFIG_NAME_MAX + 1);
+	uint64_t words[NAMES_WORDS] = { 0 };
+	struct names_entry *e;
+	uint32_t tag, i;
+
+	if (len == 0 || len > CONFIG_NAME_MAX || index > UINT16_MAX)
 		return -EINVAL;
-	/* The table index travels as the entry's data: rte_hash's own positions differ. */
-	return rte_hash_add_key_data(h, &key, (void *)(uintptr_t)index);
-}
-
-int
-names_find(const struct rte_hash *h, const char *name, uint32_t len)
-{
-	struct names_key key;
-	void *index;
-
-	if (names_key(&key, name, len) < 0)
-		return -1;
-	if (rte_hash_lookup_data(h, &key, &index) < 0)
-		return -1;
-	return (int)(uintptr_t)index;
+	if (names_find(n, name, len) >= 0)
+		return -EEXIST;
+	if (n->nb >= n->max)
+		return -ENOSPC;
+	names_words(name, len, words, &tag);
+	for (i = tag >> 1; n->slots[i & n->mask].tag != 0; i++)
+		;
+	e = &n->slots[i & n->mask];
+	memcpy(e->words, words, sizeof(words));
+	e->len = (uint16_t)len;
+	e->index = (uint16_t)index;
+	/* Last, and with release: a reader that sees the tag sees the rest. */
+	__atomic_store_n(&e->tag, tag, __ATOMIC_RELEASE);
+	n->nb++;
+	return 0;
 }

@@ -4,14 +4,14 @@
 
 #include <stdint.h>
 
-struct rte_hash;
+struct names;
 
-/* An index for up to `entries` names; the control thread adds, any lcore finds. */
-struct rte_hash *names_create(const char *name, unsigned int entries);
-void names_free(struct rte_hash *h);
-/* 0, or a negative errno. */
-int names_add(struct rte_hash *h, const char *name, unsigned int index);
-/* The index of a name given as bytes, or -1. */
-int names_find(const struct rte_hash *h, const char *name, uint32_t len);
+/* An index for up to `max` names; one writer at a time adds, any thread finds. NULL: no memory. */
+struct names *names_create(unsigned int max);
+void names_free(struct names *n);
+/* 0, -EINVAL (empty or longer than CONFIG_NAME_MAX), -EEXIST, or -ENOSPC (`max` reached). */
+int names_add(struct names *n, const char *name, unsigned int index);
+/* The index of a name given as `len` bytes, or -1. */
+int names_find(const struct names *n, const char *name, uint32_t len);
 
 #endif /* TURBINE_NAMES_H */

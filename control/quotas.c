@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <rte_errno.h>
 #include <rte_malloc.h>
 
 #include "dispatch.h"
@@ -14,15 +13,10 @@
 #include "worker.h"
 
 unsigned int
-runtime_find_tenant(const struct runtime *rt, const char *name, uint32_t len)
+runtime_find_named_tenant(const struct runtime *rt, const char *name, uint32_t len)
 {
-	int t;
+	int t = names_find(rt->tenant_index, name, len);
 
-	if (len == 0) {
-		name = "default";
-		len = 7;
-	}
-	t = names_find(rt->tenant_index, name, len);
 	return t < 0 ? COUNTING_OTHER_TENANT : (unsigned int)t;
 }
 
@@ -41,6 +35,9 @@ quotas_tenant_slot(struct runtime *rt, const char *name)
 	if (names_add(rt->tenant_index, name, (unsigned int)t) != 0)
 		return -1;
 	rt->nb_tenants++;
+	/* Calls that name no tenant take this index from now on, without a lookup each. */
+	if (strcmp(name, RUNTIME_DEFAULT_TENANT) == 0)
+		__atomic_store_n(&rt->default_tenant, (unsigned int)t, __ATOMIC_RELEASE);
 	return t;
 }
 
@@ -108,10 +105,12 @@ quotas_init(struct runtime *rt, char *err, size_t errlen)
 	unsigned int i;
 	int rc;
 
-	rt->tenant_index = names_create("turbine_tenants", COUNTING_MAX_TENANTS * 2);
+	/* Until a tenant called "default" is named, calls without a tenant count with the others. */
+	rt->default_tenant = COUNTING_OTHER_TENANT;
+	rt->tenant_index = names_create(COUNTING_OTHER_TENANT);
 	if (rt->tenant_index == NULL) {
-		snprintf(err, errlen, "cannot create the tenant index: %s", rte_strerror(rte_errno));
-		return -rte_errno;
+		snprintf(err, errlen, "cannot create the tenant index: out of memory");
+		return -ENOMEM;
 	}
 	for (i = 0; i < rt->nb_workers; i++) {
 		struct worker *w = rt->workers[i];

@@ -14,6 +14,7 @@
 #include "counting.h"
 #include "frame.h"
 #include "module.h"
+#include "names.h"
 
 #define RUNTIME_MAX_DISPATCHERS 16
 #define RUNTIME_MAX_WORKERS 64
@@ -158,8 +159,9 @@ struct runtime {
 	struct rte_mempool *pool;
 	struct rte_rcu_qsbr *rcu;        /* every data lcore reports quiescence once per loop */
 	const struct dispatch_policy *policy; /* how dispatchers pick among environments */
-	struct rte_hash *function_index; /* zero-padded name -> index in functions[] */
-	struct rte_hash *tenant_index;   /* tenant name -> counting index */
+	struct names *function_index;    /* name -> index in functions[] (names.h) */
+	struct names *tenant_index;      /* tenant name -> counting index */
+	unsigned int default_tenant;     /* counting index of calls without a tenant (quotas.c) */
 	unsigned int nb_tenants;         /* named tenants: declared, or listed by a function */
 	char tenant_names[COUNTING_MAX_TENANTS][CONFIG_NAME_MAX + 1];
 	struct counting_worker *counting_workers[RUNTIME_MAX_WORKERS];
@@ -212,9 +214,31 @@ runtime_quitting(const struct runtime *rt)
 	return __atomic_load_n(&rt->quit, __ATOMIC_RELAXED) != 0;
 }
 
+/* The tenant of a call that names none. */
+#define RUNTIME_DEFAULT_TENANT "default"
+
 /* Index of a function by name, or -1. Lock-free: safe from any lcore. */
-int runtime_find_function(const struct runtime *rt, const char *name, uint32_t len);
-/* Counting index of a tenant by name (len 0: "default"); unnamed tenants share one slot. */
-unsigned int runtime_find_tenant(const struct runtime *rt, const char *name, uint32_t len);
+static inline int
+runtime_find_function(const struct runtime *rt, const char *name, uint32_t len)
+{
+	return names_find(rt->function_index, name, len);
+}
+
+/* Counting index of a named tenant; tenants never named in the configuration share one slot. */
+unsigned int runtime_find_named_tenant(const struct runtime *rt, const char *name, uint32_t len);
+
+/*
+ * Counting index of a tenant by name (len 0: RUNTIME_DEFAULT_TENANT). The
+ * default's index is resolved when tenants are named (quotas.c), not looked
+ * up per call; tenants are never removed, so it changes at most once, from
+ * the shared slot to its own.
+ */
+static inline unsigned int
+runtime_find_tenant(const struct runtime *rt, const char *name, uint32_t len)
+{
+	if (len == 0)
+		return __atomic_load_n(&rt->default_tenant, __ATOMIC_ACQUIRE);
+	return runtime_find_named_tenant(rt, name, len);
+}
 
 #endif /* TURBINE_RUNTIME_H */

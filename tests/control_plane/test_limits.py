@@ -144,6 +144,17 @@ def body(c):
             c.ok(p.returncode == 1 and 'cannot change' in p.stderr, 'a key that cannot change is refused')
             p = ctl(t, 'set', 'echo', 'reserved_concurrency=200000')
             c.ok(p.returncode == 1 and 'out of range' in p.stderr, 'an out-of-range value is refused')
+            # A call that names no tenant is the default tenant's: named while running, its
+            # limit applies to such calls at once (the dispatcher does not look the name up per call).
+            c.eq(ctl(t, 'tenant', 'default', 'rate=1', 'burst=1').returncode, 0,
+                 'turbinectl declares the default tenant')
+            got = burst(client, [{'id': 7000 + i, 'fn': 'echo'} for i in range(5)], gap_s=0)
+            statuses = sorted(v[0]['status'] for v in got.values())
+            c.eq(statuses, [200, 429, 429, 429, 429], 'calls without a tenant take its rate at once')
+            c.ok(all(v[0].get('reason') == 'CallerRateLimitExceeded' for v in got.values()
+                     if v[0]['status'] == 429), 'with the caller rate reason')
+            r = client.call({'id': 7100, 'fn': 'echo', 'tenant': 'acme'})
+            c.eq(r['status'], 200, 'a named tenant is not held back by it')
 
             client.close()
             rc, final = t.stop()
