@@ -90,13 +90,6 @@ counting_wait_ms(const struct counting_bucket *b, const struct counting_limit *l
 	return (uint32_t)((cycles * 1000 + hz - 1) / hz);
 }
 
-/* A count only this dispatcher changes, and other threads read (see counting.h). */
-static void
-counting_add(uint64_t *count, int64_t n)
-{
-	__atomic_store_n(count, *count + (uint64_t)n, __ATOMIC_RELAXED);
-}
-
 /* A tenant's limit as the control thread last published it (in place: see counting_set_tenant). */
 static struct counting_limit
 counting_limit_load(const struct counting_limit *l)
@@ -111,30 +104,7 @@ counting_limit_load(const struct counting_limit *l)
 	return out;
 }
 
-static enum counting_verdict counting_check(const struct counting_view *v, unsigned int fn,
-					    const struct counting_fn_limits *limits,
-					    unsigned int tenant, uint64_t now_tsc,
-					    uint32_t *retry_after_ms, unsigned int checks);
-
-enum counting_verdict
-counting_admit(const struct counting_view *v, unsigned int fn, const struct counting_fn_limits *fl,
-	       unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms)
-{
-	return counting_admit_only(v, fn, fl, tenant, now_tsc, retry_after_ms, COUNTING_CHECK_ALL);
-}
-
-enum counting_verdict
-counting_admit_only(const struct counting_view *v, unsigned int fn,
-		    const struct counting_fn_limits *fl, unsigned int tenant, uint64_t now_tsc,
-		    uint32_t *retry_after_ms, unsigned int checks)
-{
-	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms,
-						       checks);
-
-	counting_count_verdict(v->d, fn, verdict);
-	return verdict;
-}
-
+/* The limits of a call the fast path (counting_admit_only()) could not admit alone. */
 static enum counting_verdict
 counting_check(const struct counting_view *v, unsigned int fn,
 	       const struct counting_fn_limits *limits, unsigned int tenant, uint64_t now_tsc,
@@ -148,8 +118,6 @@ counting_check(const struct counting_view *v, unsigned int fn,
 	struct counting_bucket *fb = &d->fn_bucket[fn], *tb = &d->tenant_bucket[tenant];
 
 	*retry_after_ms = 0;
-	if (!counting_allowed(limits, tenant))
-		return COUNTING_DENIED;
 	/* A slot frees when some call finishes: the soonest that can be is now. */
 	if (concurrency && fl->has_concurrency && counting_fn_in_flight(v, fn) >= fl->concurrency) {
 		*retry_after_ms = 1;
@@ -183,6 +151,30 @@ counting_check(const struct counting_view *v, unsigned int fn,
 	counting_add(&d->fn_admitted[fn], 1);
 	counting_add(&d->tenant_admitted[tenant], 1);
 	return COUNTING_ADMIT;
+}
+
+enum counting_verdict
+counting_admit(const struct counting_view *v, unsigned int fn, const struct counting_fn_limits *fl,
+	       unsigned int tenant, uint64_t now_tsc, uint32_t *retry_after_ms)
+{
+	if (!counting_allowed(fl, tenant)) {
+		*retry_after_ms = 0;
+		counting_count_verdict(v->d, fn, COUNTING_DENIED);
+		return COUNTING_DENIED;
+	}
+	return counting_admit_only(v, fn, fl, tenant, now_tsc, retry_after_ms, COUNTING_CHECK_ALL);
+}
+
+enum counting_verdict
+counting_admit_limited(const struct counting_view *v, unsigned int fn,
+		       const struct counting_fn_limits *fl, unsigned int tenant, uint64_t now_tsc,
+		       uint32_t *retry_after_ms, unsigned int checks)
+{
+	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms,
+						       checks);
+
+	counting_count_verdict(v->d, fn, verdict);
+	return verdict;
 }
 
 void
@@ -227,6 +219,7 @@ counting_fn_limits_init(struct counting_fn_limits *fl, const struct function_con
 	unsigned int d, t;
 
 	memset(fl, 0, sizeof(*fl));
+	fl->limited = cfg->reserved_concurrency != 0 || cfg->rate != 0;
 	for (d = 0; d < n && d < COUNTING_MAX_DISPATCHERS; d++)
 		fl->share[d] = counting_limit_share(cfg->reserved_concurrency, cfg->rate, cfg->burst,
 						    d, n);

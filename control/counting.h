@@ -60,9 +60,11 @@ struct counting_limit {
  * is admitted against one version of the limits, never a mix of two.
  */
 struct counting_fn_limits {
-	struct counting_limit share[COUNTING_MAX_DISPATCHERS]; /* by dispatcher index */
+	/* A reserved concurrency or a rate is set; false: admission has nothing to check. */
+	bool limited;
 	/* Tenants allowed, a bitmap over tenant indexes; all ones when unrestricted. */
 	uint64_t tenants[COUNTING_MAX_TENANTS / 64];
+	struct counting_limit share[COUNTING_MAX_DISPATCHERS]; /* by dispatcher index */
 };
 
 /* A dispatcher's admission state: tenant limits set by the control side, the rest by itself. */
@@ -110,9 +112,15 @@ uint64_t counting_tenant_in_flight(const struct counting_view *v, unsigned int t
  * (a plain load or store on x86-64, and no race for ThreadSanitizer).
  */
 static inline void
+counting_add(uint64_t *count, int64_t n)
+{
+	__atomic_store_n(count, *count + (uint64_t)n, __ATOMIC_RELAXED);
+}
+
+static inline void
 counting_count_verdict(struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
 {
-	__atomic_store_n(&d->fn_verdicts[fn][v], d->fn_verdicts[fn][v] + 1, __ATOMIC_RELAXED);
+	counting_add(&d->fn_verdicts[fn][v], 1);
 }
 
 /* How many calls of fn the dispatcher gave verdict v: from any thread. */
@@ -147,10 +155,47 @@ enum counting_verdict counting_admit(const struct counting_view *v, unsigned int
 #define COUNTING_CHECK_CONCURRENCY 0x1u
 #define COUNTING_CHECK_RATE        0x2u
 #define COUNTING_CHECK_ALL         (COUNTING_CHECK_CONCURRENCY | COUNTING_CHECK_RATE)
-enum counting_verdict counting_admit_only(const struct counting_view *v, unsigned int fn,
-					  const struct counting_fn_limits *fl, unsigned int tenant,
-					  uint64_t now_tsc, uint32_t *retry_after_ms,
-					  unsigned int checks);
+
+/* counting_admit_only() for a function or a tenant with a limit. */
+enum counting_verdict counting_admit_limited(const struct counting_view *v, unsigned int fn,
+					     const struct counting_fn_limits *fl,
+					     unsigned int tenant, uint64_t now_tsc,
+					     uint32_t *retry_after_ms, unsigned int checks);
+
+/* Has the control thread given this tenant a limit on this dispatcher (counting_set_tenant())? */
+static inline bool
+counting_tenant_limited(const struct counting_dispatcher *d, unsigned int tenant)
+{
+	return __atomic_load_n(&d->tenant_limit[tenant].has_concurrency, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&d->tenant_limit[tenant].has_rate, __ATOMIC_RELAXED);
+}
+
+/*
+ * counting_admit() once the caller has found the tenant allowed
+ * (counting_allowed(): the dispatcher answers 403 before anything else is
+ * decided), for the `checks` asked. The usual call is inline: a function
+ * and a tenant without limits have nothing to check, and what is left to
+ * count is the call in flight (the worker manager and telemetry read it,
+ * and a limit set later must find the calls already running) and its
+ * admission, for telemetry.
+ */
+static inline enum counting_verdict
+counting_admit_only(const struct counting_view *v, unsigned int fn,
+		    const struct counting_fn_limits *fl, unsigned int tenant, uint64_t now_tsc,
+		    uint32_t *retry_after_ms, unsigned int checks)
+{
+	struct counting_dispatcher *d = v->d;
+
+	if (fl->limited || counting_tenant_limited(d, tenant))
+		return counting_admit_limited(v, fn, fl, tenant, now_tsc, retry_after_ms, checks);
+	*retry_after_ms = 0;
+	if (checks & COUNTING_CHECK_CONCURRENCY) {
+		counting_add(&d->fn_admitted[fn], 1);
+		counting_add(&d->tenant_admitted[tenant], 1);
+	}
+	counting_count_verdict(d, fn, COUNTING_ADMIT);
+	return COUNTING_ADMIT;
+}
 
 /* Undo an admission whose call never reached a worker (every queue was full); `fl` as admitted. */
 void counting_cancel(const struct counting_view *v, unsigned int fn,

@@ -92,6 +92,47 @@ test_no_limits_admit_everything(void **state)
 	assert_int_equal(counting_tenant_in_flight(&f->view[0], 3), 10000);
 }
 
+/*
+ * Without limits admission takes its inline way, which checks nothing but
+ * still counts what the rest needs: the calls in flight (a limit set later
+ * finds them), the admissions (telemetry). A tenant given a limit takes the
+ * checked way again, for a function without one too.
+ */
+static void
+test_unlimited_still_counted(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(3, 0, 0);
+	struct tenant_config t = { .name = "acme", .concurrency = 1 };
+	uint32_t retry = 7;
+
+	assert_false(f->limits[0].limited);
+	assert_int_equal(admit(f, 0, 0, 0, 1, &retry), COUNTING_ADMIT);
+	assert_int_equal(retry, 0);
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, 2, &retry,
+					     COUNTING_CHECK_ALL), COUNTING_ADMIT);
+	/* An Event accepted: rate only, nothing in flight yet. */
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, 3, &retry,
+					     COUNTING_CHECK_RATE), COUNTING_ADMIT);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 2);
+	assert_int_equal(counting_tenant_in_flight(&f->view[0], 0), 2);
+	assert_int_equal(counting_verdicts(&f->d[0], 0, COUNTING_ADMIT), 3);
+
+	/* Reserved now: the two already running count against it. */
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	assert_true(f->limits[0].limited);
+	assert_int_equal(admit(f, 0, 0, 0, 4, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 0, 0, 5, &retry), COUNTING_FN_CONCURRENCY);
+	assert_int_equal(counting_verdicts(&f->d[0], 0, COUNTING_ADMIT), 4);
+	assert_int_equal(counting_verdicts(&f->d[0], 0, COUNTING_FN_CONCURRENCY), 1);
+
+	/* Function 1 has no limit; tenant 5 now has one, on dispatcher 0 only. */
+	counting_set_tenant(&f->d[0], 5, &t, 0, 1);
+	assert_int_equal(admit(f, 0, 1, 5, 6, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 5, 7, &retry), COUNTING_TENANT_CONCURRENCY);
+	assert_int_equal(admit(f, 1, 1, 5, 7, &retry), COUNTING_ADMIT);
+}
+
 static void
 test_reserved_concurrency_holds_and_frees(void **state)
 {
@@ -353,6 +394,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_share_splits_exactly),
 		cmocka_unit_test_setup_teardown(test_no_limits_admit_everything, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_unlimited_still_counted, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_concurrency_holds_and_frees, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_event_pays_rate_once_and_runs_count_concurrency,
 						fixture_setup, fixture_teardown),
