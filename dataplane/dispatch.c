@@ -392,15 +392,19 @@ static enum dispatch_fate
 dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
 {
 	struct request_desc *desc = request_desc_of(m);
-	bool verify_cksum;
+	unsigned int verify = FRAME_VERIFY_ALL;
 	enum frame_verdict v;
 
 	if (m->nb_segs > 1) {
 		counters_inc(d->counters, COUNTER_drop_multiseg);
 		return DISPATCH_FREE;
 	}
-	verify_cksum = (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) != RTE_MBUF_F_RX_L4_CKSUM_GOOD;
-	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &rt->svc, verify_cksum,
+	/* What the port found good is not summed again; anything else (bad, unknown) is. */
+	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		verify &= ~FRAME_VERIFY_IP_CKSUM;
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		verify &= ~FRAME_VERIFY_UDP_CKSUM;
+	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &rt->svc, verify,
 			   &desc->from);
 	if (desc->from.udp_cksum_partial)
 		counters_inc(d->counters, COUNTER_rx_csum_partial);

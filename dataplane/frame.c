@@ -55,15 +55,116 @@ frame_put_be16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* One's complement sum of `len` bytes folded to 16 bits; 0xffff means "verifies". */
-static uint16_t
-frame_sum_folded(const void *buf, uint32_t len, uint16_t initial)
+/*
+ * Checksums in software, for ports without offload (net_pcap, af_packet,
+ * memif). DPDK 22.11's rte_raw_cksum() adds 2 bytes a step; the Internet
+ * checksum can be summed 8 bytes a step instead (RFC 1071): a 64-bit word
+ * is four 16-bit words side by side, and adding words with the carry out of
+ * the top added back in at the bottom (end-around carry, add then adc)
+ * keeps the sum modulo 2^64 - 1, a multiple of 2^16 - 1. Folded to 16 bits
+ * at the end it is the very value rte_raw_cksum() gives, 0 only for bytes
+ * all zero. Loads are unaligned (memcpy): a frame may start anywhere.
+ */
+static inline uint64_t
+frame_cksum_add(uint64_t sum, uint64_t w)
 {
-	uint32_t sum = (uint32_t)rte_raw_cksum(buf, len) + initial;
+	sum += w;
+	return sum + (sum < w);
+}
 
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+static inline uint64_t
+frame_cksum_load(const uint8_t *p)
+{
+	uint64_t w;
+
+	memcpy(&w, p, sizeof(w));
+	return w;
+}
+
+/* The unfolded sum of `len` bytes, added to `sum`. Inline: a constant `len` unrolls. */
+static inline uint64_t
+frame_cksum_sum(const void *buf, uint32_t len, uint64_t sum)
+{
+	const uint8_t *p = buf;
+	uint32_t w4;
+	uint16_t w2;
+
+	for (; len >= 32; len -= 32, p += 32) {
+		sum = frame_cksum_add(sum, frame_cksum_load(p));
+		sum = frame_cksum_add(sum, frame_cksum_load(p + 8));
+		sum = frame_cksum_add(sum, frame_cksum_load(p + 16));
+		sum = frame_cksum_add(sum, frame_cksum_load(p + 24));
+	}
+	/*
+	 * The last 0-31 bytes by their length's bits, without a loop: datagrams
+	 * here are short, and a loop's control would cost as much as its sums.
+	 * Every piece starts at an even offset: a 16-bit word counts the same
+	 * wherever it sits in a 64-bit one (2^16 is 1 modulo 2^16 - 1), so the
+	 * pieces are simply added. The odd byte is the first of a word padded
+	 * with zero, as rte_raw_cksum() has it.
+	 */
+	if (len & 16) {
+		sum = frame_cksum_add(sum, frame_cksum_load(p));
+		sum = frame_cksum_add(sum, frame_cksum_load(p + 8));
+		p += 16;
+	}
+	if (len & 8) {
+		sum = frame_cksum_add(sum, frame_cksum_load(p));
+		p += 8;
+	}
+	if (len & 4) {
+		memcpy(&w4, p, 4);
+		sum = frame_cksum_add(sum, w4);
+		p += 4;
+	}
+	if (len & 2) {
+		memcpy(&w2, p, 2);
+		sum = frame_cksum_add(sum, w2);
+		p += 2;
+	}
+	if (len & 1) {
+		w2 = 0;
+		memcpy(&w2, p, 1);
+		sum = frame_cksum_add(sum, w2);
+	}
+	return sum;
+}
+
+/* 64 bits folded to 16, end-around: the checksum, uncomplemented; 0xffff means "verifies". */
+static inline uint16_t
+frame_cksum_fold(uint64_t sum)
+{
+	uint32_t hi32 = (uint32_t)(sum >> 32), s32 = (uint32_t)sum + hi32;
+	uint16_t hi16, s16;
+
+	s32 += s32 < hi32;
+	hi16 = (uint16_t)(s32 >> 16);
+	s16 = (uint16_t)((uint16_t)s32 + hi16);
+	return (uint16_t)(s16 + (s16 < hi16));
+}
+
+static inline uint16_t
+frame_cksum(const void *buf, uint32_t len)
+{
+	return frame_cksum_fold(frame_cksum_sum(buf, len, 0));
+}
+
+uint16_t
+frame_raw_cksum(const void *buf, uint32_t len)
+{
+	return frame_cksum(buf, len);
+}
+
+/*
+ * The unfolded sum of the UDP pseudo-header of `ip` (RFC 768) for a
+ * datagram of `udp_len_be` bytes (network order): the same words
+ * rte_ipv4_phdr_cksum() sums, added without building the header.
+ */
+static inline uint64_t
+frame_phdr_sum(const struct rte_ipv4_hdr *ip, uint16_t udp_len_be)
+{
+	return (uint64_t)ip->src_addr + ip->dst_addr + rte_cpu_to_be_16(ip->next_proto_id) +
+	       udp_len_be;
 }
 
 static enum frame_verdict
@@ -110,7 +211,7 @@ frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t i
 	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST)
 		return FRAME_drop_icmp_other;
 	/* A corrupted echo request is not answered, as a host stack would not answer it. */
-	if (frame_sum_folded(icmp, icmp_len, 0) != 0xffff)
+	if (frame_cksum(icmp, icmp_len) != 0xffff)
 		return FRAME_drop_icmp_other;
 
 	memcpy(frame + FRAME_ETH_DST, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
@@ -121,12 +222,12 @@ frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t i
 	ip->dst_addr = peer;
 	ip->time_to_live = FRAME_REPLY_TTL;
 	ip->hdr_checksum = 0;
-	ip->hdr_checksum = (uint16_t)~rte_raw_cksum(ip, ihl_len);
+	ip->hdr_checksum = (uint16_t)~frame_cksum(ip, ihl_len);
 
 	icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
 	icmp->icmp_code = 0;
 	icmp->icmp_cksum = 0;
-	icmp->icmp_cksum = (uint16_t)~rte_raw_cksum(icmp, icmp_len);
+	icmp->icmp_cksum = (uint16_t)~frame_cksum(icmp, icmp_len);
 	return FRAME_ICMP_REPLY;
 }
 
@@ -147,19 +248,19 @@ enum frame_cksum {
 static enum frame_cksum
 frame_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, uint32_t udp_len)
 {
-	uint16_t phdr;
+	uint64_t phdr;
 
 	if (udp->dgram_cksum == 0)
 		return FRAME_CKSUM_OK;
-	phdr = rte_ipv4_phdr_cksum(ip, 0);
-	if (frame_sum_folded(udp, udp_len, phdr) == 0xffff)
+	phdr = frame_phdr_sum(ip, udp->dgram_len);
+	if (frame_cksum_fold(frame_cksum_sum(udp, udp_len, phdr)) == 0xffff)
 		return FRAME_CKSUM_OK;
-	return udp->dgram_cksum == phdr ? FRAME_CKSUM_PARTIAL : FRAME_CKSUM_BAD;
+	return udp->dgram_cksum == frame_cksum_fold(phdr) ? FRAME_CKSUM_PARTIAL : FRAME_CKSUM_BAD;
 }
 
 static enum frame_verdict
 frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
-	  const struct frame_service *svc, bool verify_udp_cksum, struct frame_request *req)
+	  const struct frame_service *svc, unsigned int verify, struct frame_request *req)
 {
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)((uint8_t *)ip + ihl_len);
 	uint32_t l4_len = ip_len - ihl_len;
@@ -173,7 +274,7 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 	if (udp_len < FRAME_UDP_LEN || udp_len != l4_len)
 		return FRAME_drop_udp_bad_length;
 
-	if (verify_udp_cksum) {
+	if (verify & FRAME_VERIFY_UDP_CKSUM) {
 		enum frame_cksum ck = frame_udp_cksum(ip, udp, udp_len);
 
 		if (ck == FRAME_CKSUM_BAD)
@@ -199,8 +300,8 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 }
 
 static enum frame_verdict
-frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc,
-	   bool verify_udp_cksum, struct frame_request *req)
+frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc, unsigned int verify,
+	   struct frame_request *req)
 {
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + FRAME_ETH_LEN);
 	uint32_t avail = len - FRAME_ETH_LEN;
@@ -223,7 +324,7 @@ frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc,
 	if (ip_len < ihl_len || ip_len > avail)
 		return FRAME_drop_ip_bad_header;
 
-	if (frame_sum_folded(ip, ihl_len, 0) != 0xffff)
+	if ((verify & FRAME_VERIFY_IP_CKSUM) && frame_cksum(ip, ihl_len) != 0xffff)
 		return FRAME_drop_ip_bad_checksum;
 
 	frag = rte_be_to_cpu_16(ip->fragment_offset);
@@ -237,15 +338,15 @@ frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc,
 	case IPPROTO_ICMP:
 		return frame_icmp(frame, ip, ihl_len, ip_len, svc);
 	case IPPROTO_UDP:
-		return frame_udp(frame, ip, ihl_len, ip_len, svc, verify_udp_cksum, req);
+		return frame_udp(frame, ip, ihl_len, ip_len, svc, verify, req);
 	default:
 		return FRAME_drop_not_udp;
 	}
 }
 
 enum frame_verdict
-frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
-	       bool verify_udp_cksum, struct frame_request *req)
+frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc, unsigned int verify,
+	       struct frame_request *req)
 {
 	req->udp_cksum_partial = false;
 	req->queued = false;
@@ -256,7 +357,7 @@ frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
 	case RTE_ETHER_TYPE_ARP:
 		return frame_arp(frame, len, svc);
 	case RTE_ETHER_TYPE_IPV4:
-		return frame_ipv4(frame, len, svc, verify_udp_cksum, req);
+		return frame_ipv4(frame, len, svc, verify, req);
 	default:
 		return FRAME_drop_not_ipv4_or_arp;
 	}
@@ -270,6 +371,7 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(hdr + FRAME_ETH_LEN);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr + FRAME_ETH_LEN + FRAME_IPV4_MIN_LEN);
 	uint16_t udp_len = (uint16_t)(FRAME_UDP_LEN + payload_len);
+	uint16_t cksum;
 
 	memcpy(hdr + FRAME_ETH_DST, to->src_mac, RTE_ETHER_ADDR_LEN);
 	memcpy(hdr + FRAME_ETH_SRC, svc->mac, RTE_ETHER_ADDR_LEN);
@@ -294,11 +396,14 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 
 	if (cksum_offload) {
 		/* The NIC fills in the IPv4 checksum and completes the UDP one from this seed. */
-		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, 0);
+		udp->dgram_cksum = frame_cksum_fold(frame_phdr_sum(ip, udp->dgram_len));
 		return;
 	}
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	ip->hdr_checksum = (uint16_t)~frame_cksum(ip, FRAME_IPV4_MIN_LEN);
+	cksum = (uint16_t)~frame_cksum_fold(frame_cksum_sum(udp, udp_len,
+							    frame_phdr_sum(ip, udp->dgram_len)));
+	/* A sum of zero goes as all ones: zero would say "no checksum" (RFC 768). */
+	udp->dgram_cksum = cksum == 0 ? 0xffff : cksum;
 }
 
 const char *

@@ -68,15 +68,25 @@ struct frame_request {
 	bool queued;
 };
 
+/* Checksums frame_classify() verifies: all but those the port found good in hardware. */
+#define FRAME_VERIFY_IP_CKSUM  0x1u
+#define FRAME_VERIFY_UDP_CKSUM 0x2u
+#define FRAME_VERIFY_ALL       (FRAME_VERIFY_IP_CKSUM | FRAME_VERIFY_UDP_CKSUM)
+
 /*
  * Classify a received frame of `len` bytes. For FRAME_REQUEST, *req is filled;
  * req->udp_cksum_partial is set whatever the verdict. For FRAME_ARP_REPLY and
  * FRAME_ICMP_REPLY the frame has been rewritten in place into the reply (same
- * length), ready to transmit.
- * `verify_udp_cksum` is false when the port already verified it in hardware.
+ * length), ready to transmit. `verify`: FRAME_VERIFY_* flags.
  */
 enum frame_verdict frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc,
-				  bool verify_udp_cksum, struct frame_request *req);
+				  unsigned int verify, struct frame_request *req);
+
+/*
+ * The one's complement sum of `len` bytes folded to 16 bits, uncomplemented:
+ * the value of DPDK's rte_raw_cksum(), 8 bytes a step (frame.c says how).
+ */
+uint16_t frame_raw_cksum(const void *buf, uint32_t len);
 
 /* Length of the Ethernet + IPv4 + UDP headers frame_write_udp_headers writes. */
 #define FRAME_UDP_HEADERS_LEN 42u

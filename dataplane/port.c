@@ -14,6 +14,8 @@
 #define PORT_TX_DESC 1024
 /* UDP payload limit: the MTU minus the IPv4 and UDP headers (PROTOCOL.md, Transport). */
 #define PORT_IP_UDP_HEADERS 28
+/* The receive checksum verdicts asked of a port that can give them. */
+#define PORT_RX_CKSUM (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM)
 
 /*
  * The embedded default: with no port given, serve a memif socket of our own,
@@ -83,7 +85,7 @@ port_probe(struct runtime *rt, struct port_caps *caps, char *err, size_t errlen)
 	rt->tx_cksum_offload =
 		(info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
 		(RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
-	rt->rx_cksum_offload = (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_UDP_CKSUM) != 0;
+	rt->rx_cksum_offload = (info.rx_offload_capa & PORT_RX_CKSUM) != 0;
 
 	caps->max_rx_queues = info.max_rx_queues;
 	caps->max_tx_queues = info.max_tx_queues;
@@ -118,8 +120,9 @@ port_start(struct runtime *rt, char *err, size_t errlen)
 	}
 	if (rt->tx_cksum_offload)
 		conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+	/* Each checksum the port verifies is one the dispatcher does not sum (dispatch_one()). */
 	if (rt->rx_cksum_offload)
-		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+		conf.rxmode.offloads |= info.rx_offload_capa & PORT_RX_CKSUM;
 
 	rc = rte_eth_dev_configure(rt->port_id, rt->nb_rx_queues, rt->nb_tx_queues, &conf);
 	if (rc != 0)

@@ -150,7 +150,7 @@ struct runtime {
 	uint16_t port_id;
 	char port_name[RTE_DEV_NAME_MAX_LEN];
 	bool tx_cksum_offload;    /* the port computes IPv4 and UDP checksums */
-	bool rx_cksum_offload;    /* the port reports UDP checksum verdicts */
+	bool rx_cksum_offload;    /* the port reports IPv4 or UDP checksum verdicts */
 	bool workers_own_txq;     /* else workers hand responses back to their dispatcher */
 	char memif_socket[PATH_MAX]; /* the embedded default's socket, "" when a port was given */
 	bool port_started;

@@ -151,7 +151,7 @@ fuzz_reply_round_trip(const struct frame_request *req)
 	memcpy(out + FRAME_UDP_HEADERS_LEN, payload, sizeof(payload));
 	frame_write_udp_headers(out, &fuzz_svc, req, sizeof(payload), false);
 	/* A checksum computed in full is never taken for one left partial. */
-	if (frame_classify(out, sizeof(out), &client, true, &back) != FRAME_REQUEST ||
+	if (frame_classify(out, sizeof(out), &client, FRAME_VERIFY_ALL, &back) != FRAME_REQUEST ||
 	    back.udp_cksum_partial ||
 	    back.payload_offset != FRAME_UDP_HEADERS_LEN || back.payload_len != sizeof(payload) ||
 	    memcmp(out + FRAME_UDP_HEADERS_LEN, payload, sizeof(payload)) != 0)
@@ -164,7 +164,7 @@ fuzz_reply_round_trip(const struct frame_request *req)
 }
 
 static void
-fuzz_frame(const uint8_t *data, size_t size, bool verify)
+fuzz_frame(const uint8_t *data, size_t size, unsigned int verify)
 {
 	struct frame_request req;
 	struct frame_service peer;
@@ -180,9 +180,10 @@ fuzz_frame(const uint8_t *data, size_t size, bool verify)
 	if ((unsigned int)v >= FRAME_VERDICT_MAX || frame_verdict_name(v) == NULL)
 		fuzz_fail("verdict out of range", data, size);
 	/* Partial is only reported for a checksum checked here, and only past the check. */
-	if (req.udp_cksum_partial && (!verify || (v != FRAME_REQUEST &&
-						  v != FRAME_drop_udp_wrong_port &&
-						  v != FRAME_drop_oversize)))
+	if (req.udp_cksum_partial &&
+	    (!(verify & FRAME_VERIFY_UDP_CKSUM) || (v != FRAME_REQUEST &&
+						     v != FRAME_drop_udp_wrong_port &&
+						     v != FRAME_drop_oversize)))
 		fuzz_fail("partial checksum reported where none was checked", data, size);
 
 	switch (v) {
@@ -235,8 +236,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	fuzz_frame(data, size, true);
-	fuzz_frame(data, size, false);
+	/* Every checksum summed here; the port found UDP's good; it found both good. */
+	fuzz_frame(data, size, FRAME_VERIFY_ALL);
+	fuzz_frame(data, size, FRAME_VERIFY_IP_CKSUM);
+	fuzz_frame(data, size, 0);
 	fuzz_parse(data, size > UINT32_MAX ? UINT32_MAX : (uint32_t)size);
 	return 0;
 }

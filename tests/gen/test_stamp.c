@@ -83,7 +83,7 @@ check_stamped(const struct stamp *s, uint64_t id)
 	if (carried != recomputed)
 		fail_msg("id %llx: checksum %04x, a full computation gives %04x",
 			 (unsigned long long)id, carried, recomputed);
-	assert_int_equal(frame_classify(frame, s->len, &sut_side, true, &req), FRAME_REQUEST);
+	assert_int_equal(frame_classify(frame, s->len, &sut_side, FRAME_VERIFY_ALL, &req), FRAME_REQUEST);
 	assert_memory_equal(req.src_mac, gen_mac, 6);
 	assert_int_equal(req.src_ip, gen_side.ip);
 	assert_int_equal(req.src_port, gen_side.udp_port);
@@ -136,7 +136,7 @@ test_zero_checksum_substitute(void **state)
 	stamp_id(&s, frame, sum);
 	memcpy(&ck, frame + s.cksum_at, 2);
 	assert_int_equal(ck, 0xffff);
-	assert_int_equal(frame_classify(frame, s.len, &sut_side, true, &req), FRAME_REQUEST);
+	assert_int_equal(frame_classify(frame, s.len, &sut_side, FRAME_VERIFY_ALL, &req), FRAME_REQUEST);
 }
 
 static void
@@ -167,7 +167,8 @@ test_arp_round_trip(void **state)
 	arp_request_build(frame, gen_mac, gen_side.ip, sut_side.ip);
 	assert_false(arp_reply_parse(frame, sizeof(frame), sut_side.ip, mac));
 	/* The dispatcher answers it in place, as it answers any host. */
-	assert_int_equal(frame_classify(frame, sizeof(frame), &sut_side, true, &req), FRAME_ARP_REPLY);
+	assert_int_equal(frame_classify(frame, sizeof(frame), &sut_side, FRAME_VERIFY_ALL, &req),
+			 FRAME_ARP_REPLY);
 	assert_memory_equal(frame, gen_mac, 6);
 	assert_true(arp_reply_parse(frame, sizeof(frame), sut_side.ip, mac));
 	assert_memory_equal(mac, sut_mac, 6);
@@ -176,7 +177,7 @@ test_arp_round_trip(void **state)
 	assert_false(arp_reply_parse(frame, 30, sut_side.ip, mac));
 	/* A request for someone else's address is not answered. */
 	arp_request_build(frame, gen_mac, gen_side.ip, htonl(0xc6120009));
-	assert_int_equal(frame_classify(frame, sizeof(frame), &sut_side, true, &req),
+	assert_int_equal(frame_classify(frame, sizeof(frame), &sut_side, FRAME_VERIFY_ALL, &req),
 			 FRAME_drop_arp_other);
 }
 

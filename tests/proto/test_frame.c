@@ -5,16 +5,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <rte_ip.h>
 
 #include "frame.h"
 
 /*
  * Frames are built byte by byte here, and checksums computed with a
  * big-endian word sum of the tests' own, so that nothing in the code under
- * test checks itself.
+ * test checks itself. The word-at-a-time sum is also held against DPDK's
+ * own rte_raw_cksum(), rte_ipv4_cksum() and rte_ipv4_udptcp_cksum().
  */
 #define SVC_IP     0x0a000001u  /* 10.0.0.1 */
 #define CLI_IP     0x0a000002u  /* 10.0.0.2 */
@@ -242,7 +245,7 @@ build_icmp(uint8_t *frame, uint8_t type, uint32_t data_len, uint8_t opt_words)
 }
 
 static enum frame_verdict
-classify(uint32_t len, bool verify)
+classify(uint32_t len, unsigned int verify)
 {
 	memset(&req, 0x5a, sizeof(req));
 	return frame_classify(f, len, &svc, verify, &req);
@@ -255,7 +258,7 @@ expect_drop(uint32_t len, enum frame_verdict want)
 	enum frame_verdict v;
 
 	memcpy(copy, f, len);
-	v = classify(len, true);
+	v = classify(len, FRAME_VERIFY_ALL);
 	if (v != want)
 		fail_msg("got %s, want %s", frame_verdict_name(v), frame_verdict_name(want));
 	assert_memory_equal(f, copy, len);
@@ -294,19 +297,19 @@ test_udp_request(void **state)
 	(void)state;
 	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
 	memcpy(copy, f, len);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN, sizeof(request_payload));
 	assert_memory_equal(f + req.payload_offset, request_payload, sizeof(request_payload));
 	assert_memory_equal(f, copy, len);
 
 	/* Any alignment of the frame will do. */
 	memcpy(unaligned + 1, f, len);
-	assert_int_equal(frame_classify(unaligned + 1, len, &svc, true, &req), FRAME_REQUEST);
+	assert_int_equal(frame_classify(unaligned + 1, len, &svc, FRAME_VERIFY_ALL, &req), FRAME_REQUEST);
 	assert_int_equal(req.payload_len, sizeof(request_payload));
 
 	/* An empty payload is a request too (it earns a 400). */
 	len = build_udp(f, "", 0, NULL);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN, 0);
 }
 
@@ -318,12 +321,12 @@ test_ip_options_accepted(void **state)
 
 	(void)state;
 	len = build_udp(f, request_payload, sizeof(request_payload), &o);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN + 4, sizeof(request_payload));
 
 	o.opt_words = 10;   /* IHL 15, the most there is */
 	len = build_udp(f, request_payload, sizeof(request_payload), &o);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + 60, sizeof(request_payload));
 	assert_memory_equal(f + req.payload_offset, request_payload, sizeof(request_payload));
 }
@@ -337,13 +340,13 @@ test_ethernet_padding_ignored(void **state)
 	(void)state;
 	len = build_udp(f, "\x80\x00", 2, &o);
 	assert_int_equal(len, 60);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN, 2);
 
 	/* Padding on a frame that needs none is ignored as well. */
 	o.pad = 100;
 	len = build_udp(f, request_payload, sizeof(request_payload), &o);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN, sizeof(request_payload));
 }
 
@@ -354,7 +357,7 @@ test_arp_request_for_us(void **state)
 
 	(void)state;
 	len = build_arp(f, 1, SVC_IP);
-	assert_int_equal(classify(len, true), FRAME_ARP_REPLY);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_ARP_REPLY);
 	assert_memory_equal(f, cli_mac, 6);                 /* to the asker */
 	assert_memory_equal(f + 6, svc_mac, 6);
 	assert_int_equal(get16(f + 12), 0x0806);
@@ -371,7 +374,7 @@ test_arp_request_for_us(void **state)
 	/* Padded to the Ethernet minimum: same answer, same length. */
 	len = build_arp(f, 1, SVC_IP);
 	memset(f + len, 0xee, 60 - len);
-	assert_int_equal(classify(60, true), FRAME_ARP_REPLY);
+	assert_int_equal(classify(60, FRAME_VERIFY_ALL), FRAME_ARP_REPLY);
 	assert_int_equal(get16(f + 20), 2);
 	assert_int_equal(f[59], 0xee);
 }
@@ -410,7 +413,7 @@ check_echo_reply(uint32_t len, uint32_t data_len)
 	const uint8_t *icmp = ip + ihl;
 	uint32_t i;
 
-	assert_int_equal(classify(len, true), FRAME_ICMP_REPLY);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_ICMP_REPLY);
 	assert_memory_equal(f, cli_mac, 6);
 	assert_memory_equal(f + 6, svc_mac, 6);
 	assert_int_equal(get16(f + 12), 0x0800);
@@ -498,6 +501,9 @@ test_ip_bad_checksum(void **state)
 	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
 	f[ETH_LEN + 10] ^= 0x01;
 	expect_drop(len, FRAME_drop_ip_bad_checksum);
+	/* The port already checked it in hardware (and the UDP checksum does not cover it). */
+	assert_int_equal(classify(len, FRAME_VERIFY_UDP_CKSUM), FRAME_REQUEST);
+	assert_int_equal(classify(len, 0), FRAME_REQUEST);
 
 	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
 	f[ETH_LEN + 8] = 63;                     /* TTL changed, checksum not */
@@ -527,7 +533,7 @@ test_ip_fragment(void **state)
 
 	/* DF alone is an ordinary datagram. */
 	len = build_udp(f, request_payload, sizeof(request_payload), &df);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 }
 
 static void
@@ -599,7 +605,7 @@ test_udp_checksum(void **state)
 	udp[UDP_LEN + 3] ^= 0x10;                       /* payload corrupted */
 	expect_drop(len, FRAME_drop_udp_bad_checksum);
 	/* The port already checked it in hardware. */
-	assert_int_equal(classify(len, false), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_IP_CKSUM), FRAME_REQUEST);
 
 	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
 	put16(udp + 6, (uint16_t)(get16(udp + 6) ^ 0x0100));
@@ -614,7 +620,7 @@ test_udp_checksum(void **state)
 	/* No checksum sent: nothing to verify. */
 	len = build_udp(f, request_payload, sizeof(request_payload), &zero);
 	assert_int_equal(get16(udp + 6), 0);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_request(ETH_LEN + IP_LEN, sizeof(request_payload));
 }
 
@@ -641,7 +647,7 @@ test_oversize(void **state)
 	(void)state;
 	memset(payload, 0x61, sizeof(payload));
 	len = build_udp(f, payload, 1472, NULL);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_int_equal(req.payload_len, 1472);
 
 	len = build_udp(f, payload, 1473, NULL);
@@ -651,7 +657,7 @@ test_oversize(void **state)
 	len = build_udp(f, payload, 101, NULL);
 	expect_drop(len, FRAME_drop_oversize);
 	len = build_udp(f, payload, 100, NULL);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 }
 
 static void
@@ -749,7 +755,7 @@ test_udp_checksum_partial(void **state)
 	(void)state;
 	/* A correct sum: accepted, not reported. */
 	len = build_udp(f, request_payload, sizeof(request_payload), NULL);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_false(req.udp_cksum_partial);
 
 	/* The partial sum: accepted as a request, reported, the frame untouched. */
@@ -757,12 +763,12 @@ test_udp_checksum_partial(void **state)
 	put16(udp + 6, partial);
 	assert_false(udp_cksum_ok(f));
 	memcpy(copy, f, len);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_true(req.udp_cksum_partial);
 	assert_request(ETH_LEN + IP_LEN, sizeof(request_payload));
 	assert_memory_equal(f, copy, len);
 	/* Verified in hardware: nothing checked here, nothing reported. */
-	assert_int_equal(classify(len, false), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_IP_CKSUM), FRAME_REQUEST);
 	assert_false(req.udp_cksum_partial);
 
 	/* A sum wrong by one, or partial over another pseudo-header: dropped, not reported. */
@@ -777,7 +783,7 @@ test_udp_checksum_partial(void **state)
 
 	/* Zero: no checksum (RFC 768), accepted and not reported as partial. */
 	len = build_udp(f, request_payload, sizeof(request_payload), &zero);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_false(req.udp_cksum_partial);
 
 	/* The rule holds on every port: the frame is dropped for its port, not its checksum. */
@@ -789,7 +795,7 @@ test_udp_checksum_partial(void **state)
 	/* Another frame after a partial one is not reported. */
 	len = build_arp(f, 1, SVC_IP);
 	req.udp_cksum_partial = true;
-	assert_int_equal(frame_classify(f, len, &svc, true, &req), FRAME_ARP_REPLY);
+	assert_int_equal(frame_classify(f, len, &svc, FRAME_VERIFY_ALL, &req), FRAME_ARP_REPLY);
 	assert_false(req.udp_cksum_partial);
 }
 
@@ -811,7 +817,7 @@ test_udp_checksum_equal_to_pseudo_sum(void **state)
 	put16(udp + UDP_LEN + 2, (uint16_t)~rest);
 	assert_true(udp_cksum_ok(f));
 	assert_int_equal(get16(udp + 6), ph);
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	assert_false(req.udp_cksum_partial);
 }
 
@@ -820,7 +826,7 @@ write_reply(uint8_t *out, const void *payload, uint16_t plen, bool offload)
 {
 	uint32_t len = build_udp(f, request_payload, sizeof(request_payload), NULL);
 
-	assert_int_equal(classify(len, true), FRAME_REQUEST);
+	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	memset(out, 0xcc, FRAME_UDP_HEADERS_LEN);
 	memcpy(out + FRAME_UDP_HEADERS_LEN, payload, plen);
 	frame_write_udp_headers(out, &svc, &req, plen, offload);
@@ -862,8 +868,8 @@ test_write_udp_headers(void **state)
 	client.ip = htonl(CLI_IP);
 	client.udp_port = htons(CLI_PORT);
 	client.max_payload = 1472;
-	assert_int_equal(frame_classify(out, FRAME_UDP_HEADERS_LEN + plen, &client, true, &req),
-			 FRAME_REQUEST);
+	assert_int_equal(frame_classify(out, FRAME_UDP_HEADERS_LEN + plen, &client, FRAME_VERIFY_ALL,
+					&req), FRAME_REQUEST);
 	assert_int_equal(req.payload_offset, FRAME_UDP_HEADERS_LEN);
 	assert_int_equal(req.payload_len, plen);
 	assert_int_equal(req.src_port, htons(SVC_PORT));
@@ -904,8 +910,8 @@ test_write_udp_headers_offload_classifies_partial(void **state)
 	client.udp_port = htons(CLI_PORT);
 	client.max_payload = 1472;
 	memset(&req, 0x5a, sizeof(req));
-	assert_int_equal(frame_classify(out, FRAME_UDP_HEADERS_LEN + sizeof(payload), &client, true,
-					&req), FRAME_REQUEST);
+	assert_int_equal(frame_classify(out, FRAME_UDP_HEADERS_LEN + sizeof(payload), &client,
+					FRAME_VERIFY_ALL, &req), FRAME_REQUEST);
 	assert_true(req.udp_cksum_partial);
 }
 
@@ -926,6 +932,106 @@ test_write_udp_headers_zero_sum(void **state)
 	write_reply(out, payload, sizeof(payload), false);
 	assert_int_equal(get16(udp + 6), 0xffff);
 	assert_true(udp_cksum_ok(out));
+}
+
+/* A fixed sequence (xorshift64): a failure repeats. */
+static uint8_t
+random_byte(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return (uint8_t)(*x >> 24);
+}
+
+/*
+ * frame_raw_cksum() gives rte_raw_cksum()'s value on random bytes of every
+ * length an Ethernet payload can have, at every alignment; each buffer has
+ * exactly its length, so that a sanitizer sees any read past its end.
+ */
+static void
+test_raw_cksum_matches_dpdk(void **state)
+{
+	static const uint8_t fills[] = { 0x00, 0xff };
+	uint64_t x = 0x243f6a8885a308d3ull;
+	uint32_t len, align, i, k;
+	uint8_t *buf, *p;
+
+	(void)state;
+	for (len = 0; len <= 1500; len++) {
+		for (align = 0; align < 8; align++) {
+			buf = malloc(align + len + 1);
+			assert_non_null(buf);
+			p = buf + align;
+			for (i = 0; i < len; i++)
+				p[i] = random_byte(&x);
+			assert_int_equal(frame_raw_cksum(p, len), rte_raw_cksum(p, len));
+			/* Summed in either byte order, one's complement sums differ by a swap. */
+			assert_int_equal(ntohs(frame_raw_cksum(p, len)), fold(sum16(p, len, 0)));
+			/* All zeros sum to 0, all ones to 0xffff: never the other zero. */
+			for (k = 0; k < sizeof(fills) && len <= 64; k++) {
+				memset(p, fills[k], len);
+				assert_int_equal(frame_raw_cksum(p, len), rte_raw_cksum(p, len));
+			}
+			free(buf);
+		}
+	}
+}
+
+/*
+ * Requests of every payload length classify (and one flipped bit is caught),
+ * and replies of every length carry the very checksums DPDK computes.
+ */
+static void
+test_checksums_every_length(void **state)
+{
+	static uint8_t payload[1472], out[2048], ref[2048], at[2048 + 8];
+	uint8_t *ip = ref + ETH_LEN, *udp = ip + IP_LEN;
+	struct frame_service client;
+	uint64_t x = 0x13198a2e03707344ull;
+	uint16_t plen, c;
+	uint32_t len, i, tx_len;
+
+	(void)state;
+	memcpy(client.mac, cli_mac, 6);
+	client.ip = htonl(CLI_IP);
+	client.udp_port = htons(CLI_PORT);
+	client.max_payload = 1472;
+	for (plen = 0; plen <= sizeof(payload); plen++) {
+		for (i = 0; i < plen; i++)
+			payload[i] = random_byte(&x);
+
+		len = build_udp(f, payload, plen, NULL);
+		memcpy(at + plen % 8, f, len);
+		memset(&req, 0x5a, sizeof(req));
+		assert_int_equal(frame_classify(at + plen % 8, len, &svc, FRAME_VERIFY_ALL, &req),
+				 FRAME_REQUEST);
+		assert_false(req.udp_cksum_partial);
+		if (plen > 0) {
+			f[ETH_LEN + IP_LEN + UDP_LEN + random_byte(&x) % plen] ^=
+				(uint8_t)(1u << random_byte(&x) % 8);
+			assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_drop_udp_bad_checksum);
+		}
+
+		write_reply(out, payload, plen, false);
+		tx_len = FRAME_UDP_HEADERS_LEN + plen;
+		memcpy(ref, out, tx_len);
+		memset(ip + 10, 0, 2);
+		memset(udp + 6, 0, 2);
+		c = rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip);
+		assert_memory_equal(out + ETH_LEN + 10, &c, 2);
+		c = rte_ipv4_udptcp_cksum((const struct rte_ipv4_hdr *)ip, udp);
+		assert_memory_equal(out + ETH_LEN + IP_LEN + 6, &c, 2);
+		assert_int_equal(frame_classify(out, tx_len, &client, FRAME_VERIFY_ALL, &req),
+				 FRAME_REQUEST);
+		assert_int_equal(req.payload_len, plen);
+
+		/* Offloaded, the UDP field holds the pseudo-header seed DPDK computes. */
+		write_reply(out, payload, plen, true);
+		memcpy(ref, out, tx_len);
+		c = rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, 0);
+		assert_memory_equal(out + ETH_LEN + IP_LEN + 6, &c, 2);
+	}
 }
 
 int
@@ -957,6 +1063,8 @@ main(void)
 		cmocka_unit_test_setup(test_write_udp_headers_offload, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_offload_classifies_partial, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_zero_sum, setup),
+		cmocka_unit_test_setup(test_raw_cksum_matches_dpdk, setup),
+		cmocka_unit_test_setup(test_checksums_every_length, setup),
 	};
 
 	return cmocka_run_group_tests_name("frame", tests, NULL, NULL);

@@ -145,7 +145,7 @@ rx_one(struct gen_rx *rx, struct rte_mbuf *m, uint64_t now)
 	}
 	/* Turbine's own classifier: a kernel server's replies, checksum left partial, pass here too. */
 	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), rte_pktmbuf_data_len(m), &rx->svc,
-			   true, &req);
+			   FRAME_VERIFY_ALL, &req);
 	switch (v) {
 	case FRAME_REQUEST:
 		if (req.src_ip != rx->expect_ip || req.src_port != rx->expect_port) {
