@@ -259,11 +259,12 @@ dispatch_place(const struct runtime *rt, struct dispatcher *d, const struct depl
  * means the disk is behind: refused with 429 AsyncQueueFull, never dropped.
  */
 static enum dispatch_fate
-dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
+dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
+		  uint64_t now)
 {
 	struct request_desc *desc = request_desc_of(m);
 
-	desc->queue.handed_tsc = rte_rdtsc();
+	desc->queue.handed_tsc = now;
 	if (rte_ring_mp_enqueue(rt->async.accepted, m) == 0)
 		return DISPATCH_QUEUED;
 	counters_inc(d->counters, COUNTER_queue_intake_full);
@@ -271,10 +272,16 @@ dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbu
 	return dispatch_replied(reply_queued(rt, d->counters, m));
 }
 
-/* Admission of one parsed request: PROTOCOL.md's checks in its order, then a worker. */
+/*
+ * Admission of one parsed request: PROTOCOL.md's checks in its order, then a
+ * worker. *now is the time of its burst (dispatch_rx()), read once for all
+ * of it: rate buckets and the deadline use it. A call run to completion here
+ * moves it on, so that the next one's deadline does not count the time this
+ * one ran.
+ */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
-	       struct request_desc *desc)
+	       struct request_desc *desc, uint64_t *now)
 {
 	struct counters *c = d->counters;
 	const uint8_t *payload = request_payload(m, desc);
@@ -330,7 +337,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	checks = req->type == REQUEST_EVENT ? COUNTING_CHECK_RATE
 		 : desc->from.queued ? COUNTING_CHECK_CONCURRENCY : COUNTING_CHECK_ALL;
 	verdict = counting_admit_only(&d->counting, (unsigned int)index, &lim->counting, tenant,
-				      rte_rdtsc(), &retry_ms, checks);
+				      *now, &retry_ms, checks);
 	if (verdict != COUNTING_ADMIT)
 		return dispatch_replied(reply_throttled(rt, c, m, counting_reason(verdict), retry_ms,
 							"%s %s is at its %s limit",
@@ -346,19 +353,20 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 		desc->timeout_ms = (uint32_t)req->timeout_ms;
 		timeout_tsc = req->timeout_ms * rt->tsc_hz / 1000;
 	}
-	desc->deadline_tsc = rte_rdtsc() + timeout_tsc;
+	desc->deadline_tsc = *now + timeout_tsc;
 	desc->memory_mb = lim->memory_mb;
 	desc->function = (uint16_t)index;
 	desc->tenant = (uint16_t)tenant;
 	desc->dispatcher = (uint16_t)d->id;
 	if (req->type == REQUEST_EVENT)
-		return dispatch_to_queue(rt, d, m);
+		return dispatch_to_queue(rt, d, m, *now);
 
 	/* This lcore also works and holds the function: run it here, to completion (or hand it
 	 * to the function's sandbox, whose answer this lcore sends when it comes back). */
 	if (d->local != NULL && worker_set_has(deployment_workers(dep), d->local->id)) {
 		int rc = worker_invoke(rt, d->local, c, m);
 
+		*now = rte_rdtsc();
 		return rc == 0 ? DISPATCH_TX : rc == WORKER_HELD ? DISPATCH_QUEUED : DISPATCH_FREE;
 	}
 	return dispatch_place(rt, d, dep, lim, m);
@@ -366,7 +374,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 
 static enum dispatch_fate
 dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
-		 struct request_desc *desc)
+		 struct request_desc *desc, uint64_t *now)
 {
 	struct request_error err;
 
@@ -376,7 +384,7 @@ dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf
 	if (request_parse(request_payload(m, desc), desc->from.payload_len, &d->zone, &desc->req,
 			  &err) < 0)
 		return dispatch_replied(reply_error(rt, d->counters, m, 400, "%s", err.message));
-	return dispatch_admit(rt, d, m, desc);
+	return dispatch_admit(rt, d, m, desc, now);
 }
 
 /* The drop counters follow the classifier's verdicts one for one. */
@@ -389,7 +397,7 @@ dispatch_drop_counter(enum frame_verdict v)
 }
 
 static enum dispatch_fate
-dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
+dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m, uint64_t *now)
 {
 	struct request_desc *desc = request_desc_of(m);
 	unsigned int verify = FRAME_VERIFY_ALL;
@@ -410,7 +418,7 @@ dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m)
 		counters_inc(d->counters, COUNTER_rx_csum_partial);
 	switch (v) {
 	case FRAME_REQUEST:
-		return dispatch_request(rt, d, m, desc);
+		return dispatch_request(rt, d, m, desc, now);
 	case FRAME_ARP_REPLY:
 		counters_inc(d->counters, COUNTER_arp_replies);
 		m->ol_flags = 0;
@@ -445,17 +453,20 @@ dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 {
 	struct rte_mbuf *pkts[RUNTIME_BURST];
 	uint16_t nb_rx, i;
+	uint64_t now;
 
 	nb_rx = rte_eth_rx_burst(rt->port_id, d->rx_queue, pkts, RUNTIME_BURST);
 	if (nb_rx == 0)
 		return 0;
+	/* One TSC read for the burst: its requests arrived together (see dispatch_admit()). */
+	now = rte_rdtsc();
 	counters_add(d->counters, COUNTER_rx_packets, nb_rx);
 	for (i = 0; i < nb_rx && i < DISPATCH_PREFETCH; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < nb_rx; i++) {
 		if (i + DISPATCH_PREFETCH < nb_rx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DISPATCH_PREFETCH], void *));
-		dispatch_settle(d, pkts[i], dispatch_one(rt, d, pkts[i]));
+		dispatch_settle(d, pkts[i], dispatch_one(rt, d, pkts[i], &now));
 	}
 	return nb_rx;
 }
@@ -501,7 +512,8 @@ dispatch_queued_runs(const struct runtime *rt, struct dispatcher *d)
 			continue;
 		}
 		counters_inc(d->counters, COUNTER_queued_runs);
-		dispatch_settle(d, pkts[i], dispatch_request(rt, d, pkts[i], request_desc_of(pkts[i])));
+		dispatch_settle(d, pkts[i], dispatch_request(rt, d, pkts[i], request_desc_of(pkts[i]),
+							     &now));
 	}
 }
 
