@@ -14,6 +14,7 @@
 #include "counting.h"
 #include "frame.h"
 #include "module.h"
+#include "response.h"
 
 #define RUNTIME_MAX_DISPATCHERS 16
 #define RUNTIME_MAX_WORKERS 64
@@ -48,6 +49,7 @@ struct deployment {
 	struct module mod;
 	char version[32];
 	uint32_t version_len;
+	struct response_head ok_head; /* what each of its 200s starts with (response.h) */
 	bool ready;               /* at least one environment initialised */
 	char not_ready[256];      /* why not, for the 502 message */
 	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */

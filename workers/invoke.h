@@ -25,6 +25,8 @@ struct invoke_scratch {
 
 struct invoke_args {
 	struct environment *env;
+	const struct response_head *head; /* the deployment's 200 head; NULL: made from
+					     ctx.version for this call */
 	struct turbine_ctx ctx;   /* filled by the caller except `internal` */
 	const char *event;        /* raw MessagePack; NULL/0 means nil */
 	uint32_t event_len;
@@ -44,11 +46,12 @@ struct invoke_outcome {
 
 /*
  * Run one call of args->env's handler and encode the complete 200 response
- * (with fn_error when the function failed) into rb/pk. Returns 0, or -1 when
- * not even an error response fits in rb (the caller answers 500).
+ * (with fn_error when the function failed) into rb; the handler packs its
+ * body through a packer pointing there. Returns 0, or -1 when not even an
+ * error response fits in rb (the caller answers 500).
  */
 int invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
-	       struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out);
+	       struct response_buf *rb, struct invoke_outcome *out);
 
 /*
  * Sandbox.Timedout's message, "Task timed out after 3.00 seconds" as Lambda
@@ -67,7 +70,7 @@ void invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t de
  * for, but empty, since the handler may still be writing it. Returns 0, or
  * -1 when it does not fit in rb.
  */
-int invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t request_id,
+int invoke_encode_timeout(struct response_buf *rb, uint64_t request_id,
 			  struct turbine_str version, struct turbine_str trace, const char *message,
 			  bool log_tail);
 

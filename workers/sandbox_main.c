@@ -275,7 +275,6 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	struct invoke_outcome o;
 	struct response_buf rb;
 	struct invoke_args args;
-	msgpack_packer pk;
 
 	if (need > m->in_max || q.resp_cap > m->out_max) {
 		d.status = SANDBOX_RESP_NO_ROOM;
@@ -311,9 +310,9 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	args.timeout_ms = q.timeout_ms;
 	args.log_tail = q.log_tail != 0;
 
-	response_buf_init(&rb, &pk, out, q.resp_cap);
+	response_buf_open(&rb, out, q.resp_cap);
 	sandbox_alloc_call(q.call_id);
-	if (invoke_run(&m->scratch, &args, &rb, &pk, &o) < 0) {
+	if (invoke_run(&m->scratch, &args, &rb, &o) < 0) {
 		d.status = SANDBOX_RESP_NO_ROOM;
 	} else {
 		d.status = SANDBOX_RESP_OK;

@@ -71,6 +71,7 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 
 	*args = (struct invoke_args){
 		.env = dep != NULL ? &dep->envs[w->id] : NULL,
+		.head = dep != NULL ? &dep->ok_head : NULL,
 		.ctx = {
 			.request_id = req->id,
 			.function = { fn->cfg->name, fn->name_len },
@@ -109,7 +110,6 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct invoke_args args;
 	struct response_buf rb;
 	int rc;
-	msgpack_packer pk;
 
 	worker_args(rt, w, m, dep, &args);
 	if (dep->isolated)
@@ -128,7 +128,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	/* It waited past its deadline: too late to run, and the answer is known. */
 	if (start > desc->deadline_tsc)
 		return deadline_answer(rt, c, stats, m, m, args.ctx.version);
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
+	if (reply_begin(rt, m, &rb) < 0) {
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
@@ -137,7 +137,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		.version = dep->version, .version_len = dep->version_len,
 		.dispatcher = desc->dispatcher, .function = desc->function,
 	});
-	rc = invoke_run(&w->scratch, &args, &rb, &pk, &out);
+	rc = invoke_run(&w->scratch, &args, &rb, &out);
 	elapsed = rte_rdtsc() - start;
 	w->busy_tsc += elapsed;
 	stats->calls++;

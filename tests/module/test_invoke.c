@@ -148,7 +148,7 @@ test_fn_call(struct test_fn *f, uint32_t cap, uint32_t timeout_ms)
 	f->args.event_len = (uint32_t)f->event.size;
 	memset(f->buf, 0xee, sizeof(f->buf));
 	response_buf_init(&f->rb, &f->pk, f->buf, cap);
-	ret = invoke_run(&f->scratch, &f->args, &f->rb, &f->pk, &f->out);
+	ret = invoke_run(&f->scratch, &f->args, &f->rb, &f->out);
 	if (ret != 0)
 		return ret;
 
@@ -399,7 +399,7 @@ test_encode_timeout_matches_late_return(void **state)
 		assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 10), 0);
 		assert_true(f->out.timed_out);
 		response_buf_init(&rb, &pk, buf, sizeof(buf));
-		assert_int_equal(invoke_encode_timeout(&rb, &pk, f->args.ctx.request_id,
+		assert_int_equal(invoke_encode_timeout(&rb, f->args.ctx.request_id,
 						       f->args.ctx.version, f->args.ctx.trace,
 						       "Task timed out after 0.01 seconds",
 						       f->args.log_tail), 0);
@@ -408,7 +408,7 @@ test_encode_timeout_matches_late_return(void **state)
 	}
 	/* Too small a buffer: refused, not cut. */
 	response_buf_init(&rb, &pk, buf, 40);
-	assert_int_equal(invoke_encode_timeout(&rb, &pk, 1, f->args.ctx.version, f->args.ctx.trace,
+	assert_int_equal(invoke_encode_timeout(&rb, 1, f->args.ctx.version, f->args.ctx.trace,
 					       "Task timed out after 0.01 seconds", false), -1);
 	test_fn_close(f);
 }
