@@ -69,4 +69,16 @@ int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *
 /* Count a finished reply to `to`: `responses` and its status (queued_answers for a queued Event). */
 void reply_count(struct counters *c, const struct frame_request *to, unsigned int status);
 
+/* reply_count() of a 200, the status every call that ran is answered with. */
+static inline void
+reply_count_ok(struct counters *c, const struct frame_request *to)
+{
+	if (unlikely(to->queued)) {
+		counters_inc(c, COUNTER_queued_answers);
+		return;
+	}
+	counters_inc(c, COUNTER_status_200);
+	counters_inc(c, COUNTER_responses);
+}
+
 #endif /* TURBINE_REPLY_H */

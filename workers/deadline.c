@@ -29,7 +29,7 @@ deadline_answer(const struct runtime *rt, struct counters *c, struct worker_fn_s
 		return -1;
 	}
 	reply_finish(rt, out, &desc->from, &rb);
-	reply_count(c, &desc->from, 200);
+	reply_count_ok(c, &desc->from);
 	counters_inc(c, COUNTER_fn_errors);
 	counters_inc(c, COUNTER_fn_timeouts);
 	__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);

@@ -90,49 +90,48 @@ invoke_encode_timeout(struct response_buf *rb, uint64_t request_id, struct turbi
 /*
  * The caller answers 502 itself for an environment that is not ready:
  * running one here would hand a handler a state its init never produced.
+ * One TSC read here, after the handler: the caller read the one before.
  */
 int
-invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
-	   struct response_buf *rb, struct invoke_outcome *out)
+invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+	   struct invoke_outcome *out)
 {
 	struct environment *env = args->env;
 	const struct turbine_handler *h = env->mod->handler;
+	struct turbine_ctx *ctx = &args->ctx;
 	struct turbine_event event = {
 		.data = args->event, .len = args->event != NULL ? args->event_len : 0,
 	};
 	struct turbine_resp resp = { .internal = s };
 	struct response_ok ok, ok_before_finish;
-	struct turbine_ctx ctx;
 	enum turbine_result r;
 	char message[64];
-	uint64_t start;
 
-	memset(out, 0, sizeof(*out));
-	out->was_cold = env->cold;
+	*out = (struct invoke_outcome){ .was_cold = env->cold, .end_tsc = args->start_tsc };
 	env->cold = false;
 
 	invoke_scratch_reset(s);
 	/* How turbine_log() and turbine_error() in runtime.c find this call's scratch. */
-	ctx = args->ctx;
-	ctx.internal = s;
+	ctx->internal = s;
 	/* The handler packs through a packer made here, in its resp, straight into rb. */
 	msgpack_packer_init(&resp.pk, rb, response_buf_write);
 
-	start = rte_rdtsc();
 	if (args->head != NULL)
-		response_begin_ok(rb, &ok, args->head, ctx.request_id);
+		response_begin_ok(rb, &ok, args->head, ctx->request_id);
 	else
-		response_begin_ok_version(rb, &ok, ctx.request_id, ctx.version.ptr, ctx.version.len);
+		response_begin_ok_version(rb, &ok, ctx->request_id, ctx->version.ptr,
+					  ctx->version.len);
 	if (rb->overflow)
 		return -1;
 
-	r = h->handle(env->state, &event, &ctx, &resp);
+	r = h->handle(env->state, &event, ctx, &resp);
 
-	if (rte_rdtsc() > ctx.deadline_tsc) {
+	out->end_tsc = rte_rdtsc();
+	if (out->end_tsc > ctx->deadline_tsc) {
 		/* Whatever it produced arrives too late to count: Lambda reports the timeout. */
 		out->timed_out = true;
-		invoke_timeout_text(message, sizeof(message), args->timeout_ms,
-				    args->ctx.deadline_tsc, start, args->ctx.tsc_hz);
+		invoke_timeout_text(message, sizeof(message), args->timeout_ms, ctx->deadline_tsc,
+				    args->start_tsc, ctx->tsc_hz);
 		invoke_body_error(rb, &ok, "Sandbox.Timedout", message);
 	} else if (r != TURBINE_OK) {
 		invoke_body_error(rb, &ok,
@@ -150,7 +149,7 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	out->body_len = rb->len - ok.body_at;
 
 	ok_before_finish = ok;
-	if (response_finish_ok(rb, &ok, out->fn_error, ctx.trace.ptr, ctx.trace.len,
+	if (response_finish_ok(rb, &ok, out->fn_error, ctx->trace.ptr, ctx->trace.len,
 			       s->log, s->log_len, args->log_tail) == 0 && !rb->overflow)
 		return 0;
 	if (out->fn_error)
@@ -163,7 +162,7 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	if (rb->overflow)
 		return -1;
 	out->body_len = rb->len - ok.body_at;
-	if (response_finish_ok(rb, &ok, true, ctx.trace.ptr, ctx.trace.len,
+	if (response_finish_ok(rb, &ok, true, ctx->trace.ptr, ctx->trace.len,
 			       s->log, s->log_len, args->log_tail) != 0 || rb->overflow)
 		return -1;
 	return 0;

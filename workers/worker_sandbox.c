@@ -250,7 +250,8 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 		return;
 	}
 	stats->calls++;
-	hist_record(&stats->latency, (uint64_t)((rte_rdtsc() - call->submit_tsc) * w->ns_per_tsc));
+	hist_record(&stats->latency,
+		    hist_tsc_to_ns(rte_rdtsc() - call->submit_tsc, w->ns_per_tsc_q32));
 	if (call->cold)
 		counters_inc(c, COUNTER_cold_starts);
 	if (done->out.fn_error) {
@@ -264,7 +265,7 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 	if (done->kind == SANDBOX_DONE_REPLY && reply_begin(rt, m, &rb) == 0) {
 		rb.len = done->resp_len;
 		reply_finish(rt, m, &desc->from, &rb);
-		reply_count(c, &desc->from, 200);
+		reply_count_ok(c, &desc->from);
 		rc = 0;
 	} else {
 		rc = reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
@@ -299,7 +300,7 @@ worker_sandbox_expire(const struct runtime *rt, struct worker *w, struct worker_
 	stats->timeouts++;
 	rb.len = done.resp_len;
 	reply_finish(rt, m, &desc->from, &rb);
-	reply_count(w->counters, &desc->from, 200);
+	reply_count_ok(w->counters, &desc->from);
 	return 0;
 }
 

@@ -151,7 +151,8 @@ serve_invoke(struct serve_thread *t, const struct request *req, const uint8_t *i
 	args.ctx.client_context = (struct turbine_str){ (const char *)in + req->ctx.off, req->ctx.len };
 	args.ctx.memory_mb = 128;
 	args.ctx.worker_id = t->id;
-	args.ctx.deadline_tsc = rte_rdtsc() + timeout_tsc;
+	args.start_tsc = rte_rdtsc();
+	args.ctx.deadline_tsc = args.start_tsc + timeout_tsc;
 	args.ctx.tsc_hz = t->tsc_hz;
 	args.event = req->event.len != 0 ? (const char *)in + req->event.off : NULL;
 	args.event_len = req->event.len;
