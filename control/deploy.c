@@ -146,6 +146,10 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	}
 	snprintf(dep->version, sizeof(dep->version), "%s", version);
 	dep->version_len = (uint32_t)strlen(dep->version);
+	/* Built here, once: every call of this version copies it (cannot fail: the version
+	 * was cut to what dep->version holds). */
+	RTE_BUILD_BUG_ON(sizeof(dep->version) - 1 > RESPONSE_VERSION_MAX);
+	response_head_init(&dep->ok_head, dep->version, dep->version_len);
 	if (dep->isolated) {
 		dep->sets[0].nb = deploy_sandboxes(rt, fn, dep, workers, nb_workers, dep->sets[0].ids);
 		for (i = 0; i < nb_workers && dep->not_ready[0] == '\0'; i++)

@@ -10,26 +10,6 @@
 #include "request_desc.h"
 #include "tx.h"
 
-/* The smallest error reply: map header, v, id, status, error, a short message. */
-#define REPLY_MIN_ROOM 128u
-
-int
-reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *rb,
-	    msgpack_packer *pk)
-{
-	uint32_t room = rte_pktmbuf_tailroom(m);
-	uint32_t cap;
-	uint8_t *body;
-
-	if (room < FRAME_UDP_HEADERS_LEN + REPLY_MIN_ROOM)
-		return -1;
-	room -= FRAME_UDP_HEADERS_LEN;
-	cap = RTE_MIN(room, (uint32_t)rt->svc.max_payload);
-	body = rte_pktmbuf_mtod_offset(m, uint8_t *, m->data_len + FRAME_UDP_HEADERS_LEN);
-	response_buf_init(rb, pk, body, cap);
-	return 0;
-}
-
 void
 reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
 	     const struct response_buf *rb)
@@ -66,6 +46,19 @@ reply_count(struct counters *c, const struct frame_request *to, unsigned int sta
 	counters_inc(c, COUNTER_responses);
 }
 
+/* Error and bodyless replies go through msgpack-c's packer: none of them is on a call's way. */
+static int
+reply_open(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
+	   struct response_buf *rb, msgpack_packer *pk)
+{
+	if (reply_begin(rt, m, rb) < 0) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return -1;
+	}
+	msgpack_packer_init(pk, rb, response_buf_write);
+	return 0;
+}
+
 static int
 reply_end(const struct runtime *rt, struct counters *c, struct rte_mbuf *m,
 	  const struct response_buf *rb, unsigned int status)
@@ -90,10 +83,8 @@ reply_error_v(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, 
 	char message[256];
 
 	vsnprintf(message, sizeof(message), fmt, ap);
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
-		counters_inc(c, COUNTER_drop_alloc);
+	if (reply_open(rt, c, m, &rb, &pk) < 0)
 		return -1;
-	}
 	response_encode_error(&pk, desc->req.id, status, message, reason, retry_after_ms,
 			      payload + desc->req.trace.off, desc->req.trace.len);
 	return reply_end(rt, c, m, &rb, status);
@@ -142,10 +133,8 @@ reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *m, u
 	struct response_buf rb;
 	msgpack_packer pk;
 
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
-		counters_inc(c, COUNTER_drop_alloc);
+	if (reply_open(rt, c, m, &rb, &pk) < 0)
 		return -1;
-	}
 	response_encode_status(&pk, desc->req.id, status, payload + desc->req.trace.off,
 			       desc->req.trace.len);
 	return reply_end(rt, c, m, &rb, status);
@@ -168,10 +157,8 @@ reply_queued(const struct runtime *rt, struct counters *c, struct rte_mbuf *m)
 	default:
 		break;
 	}
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
-		counters_inc(c, COUNTER_drop_alloc);
+	if (reply_open(rt, c, m, &rb, &pk) < 0)
 		return -1;
-	}
 	response_encode_accepted(&pk, desc->req.id, desc->queue.event_id,
 				 desc->queue.answer == REQUEST_QUEUE_DUPLICATE,
 				 payload + desc->req.trace.off, desc->req.trace.len);

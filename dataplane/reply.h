@@ -15,13 +15,27 @@
 /*
  * The body is packed after the received frame, in the same buffer, so the
  * request's bytes (event, trace) stay readable while it is written.
- * reply_begin() points rb/pk there, bounded by the datagram limit and the
+ * reply_begin() opens rb there, bounded by the datagram limit and the
  * buffer's tailroom; reply_finish() writes the UDP headers in front of the
  * body and makes the mbuf hold just the reply. Returns -1 when the buffer
  * has no room for a reply at all (not reachable with the pool's sizing).
  */
-int reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *rb,
-		msgpack_packer *pk);
+static inline int
+reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *rb)
+{
+	/* The smallest error reply: map header, v, id, status, error, a short message. */
+	const uint32_t min_room = 128;
+	uint32_t room = rte_pktmbuf_tailroom(m);
+
+	if (room < FRAME_UDP_HEADERS_LEN + min_room)
+		return -1;
+	room -= FRAME_UDP_HEADERS_LEN;
+	response_buf_open(rb, rte_pktmbuf_mtod_offset(m, uint8_t *,
+						      m->data_len + FRAME_UDP_HEADERS_LEN),
+			  RTE_MIN(room, (uint32_t)rt->svc.max_payload));
+	return 0;
+}
+
 void reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
 		  const struct response_buf *rb);
 
@@ -54,5 +68,17 @@ int reply_status(const struct runtime *rt, struct counters *c, struct rte_mbuf *
 
 /* Count a finished reply to `to`: `responses` and its status (queued_answers for a queued Event). */
 void reply_count(struct counters *c, const struct frame_request *to, unsigned int status);
+
+/* reply_count() of a 200, the status every call that ran is answered with. */
+static inline void
+reply_count_ok(struct counters *c, const struct frame_request *to)
+{
+	if (unlikely(to->queued)) {
+		counters_inc(c, COUNTER_queued_answers);
+		return;
+	}
+	counters_inc(c, COUNTER_status_200);
+	counters_inc(c, COUNTER_responses);
+}
 
 #endif /* TURBINE_REPLY_H */

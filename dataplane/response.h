@@ -5,10 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <msgpack.h>
+#include <rte_byteorder.h>
 
-/* A fixed-capacity output buffer a msgpack_packer writes into; never allocates. */
+/* A fixed-capacity output buffer; never allocates. */
 struct response_buf {
 	uint8_t *data;
 	uint32_t len;
@@ -16,7 +18,17 @@ struct response_buf {
 	bool overflow;   /* a write did not fit: the response must be replaced */
 };
 
-/* Point `pk` at `rb`, which writes into data[0..cap). */
+/* Write into data[0..cap) with the writer below, no packer. */
+static inline void
+response_buf_open(struct response_buf *rb, uint8_t *data, uint32_t cap)
+{
+	rb->data = data;
+	rb->len = 0;
+	rb->cap = cap;
+	rb->overflow = false;
+}
+
+/* Open `rb` and point `pk` at it, for what msgpack-c packs (a handler's body, error replies). */
 void response_buf_init(struct response_buf *rb, msgpack_packer *pk, uint8_t *data, uint32_t cap);
 
 /* msgpack_packer_write callback for a response_buf. */
@@ -45,9 +57,29 @@ void response_encode_status(msgpack_packer *pk, uint64_t id, unsigned int status
 			    const void *trace, uint32_t trace_len);
 
 /*
+ * What every 200 of one deployment starts with: the map header, v, the id
+ * key, status 200, version and its value, the body key. Built once when
+ * the deployment is (response_head_init); a call copies it whole and
+ * patches its id, which is a uint64 of fixed width (0xcf and 8 bytes, as
+ * MessagePack allows) so that the copy never depends on the id.
+ */
+#define RESPONSE_VERSION_MAX 31u   /* a fixstr; deployments keep at most 31 bytes */
+#define RESPONSE_HEAD_MAX    80u   /* 41 bytes and the version, rounded up for one fixed copy */
+#define RESPONSE_HEAD_ID_AT  10u   /* map16 (3), "v" 1 (3), "id" (3), 0xcf: checked in response.c */
+#define RESPONSE_OK_FIELDS   5u    /* v, id, status, version, body */
+
+struct response_head {
+	uint8_t bytes[RESPONSE_HEAD_MAX];
+	uint8_t len;
+};
+
+/* Returns 0, or -1 when the version is longer than RESPONSE_VERSION_MAX. */
+int response_head_init(struct response_head *head, const void *version, uint32_t version_len);
+
+/*
  * A 200 response is built around the handler's body:
- *   response_begin_ok()   writes the map header and v/id/status/version, then the "body" key;
- *   the handler packs the body (or response_body_fn_error() packs the error object);
+ *   response_begin_ok()   copies the head (map header, v, id, status, version, "body" key);
+ *   the handler packs the body (or response_body_fn_error() writes the error object);
  *   response_finish_ok() appends fn_error/trace/log and fixes the map's size.
  * `log_tail` may be longer than what fits: only its last bytes that fit are kept.
  */
@@ -57,15 +89,68 @@ struct response_ok {
 	uint8_t fields;          /* keys written so far */
 };
 
-void response_begin_ok(struct response_buf *rb, msgpack_packer *pk, struct response_ok *ok,
-		       uint64_t id, const void *version, uint32_t version_len);
+/*
+ * Inline, as response_finish_ok() below: each runs once per call from
+ * another file, and a call would cost a third of what it does. One
+ * fixed-size copy (a few vector moves, no call) when the room allows it,
+ * as it always does in a reply's buffer: what it writes past the head is
+ * the body's room, which the body overwrites.
+ */
+static inline void
+response_begin_ok(struct response_buf *rb, struct response_ok *ok,
+		  const struct response_head *head, uint64_t id)
+{
+	uint32_t room = rb->cap - rb->len;
+	uint8_t *p = rb->data + rb->len;
+	uint64_t id_be = rte_cpu_to_be_64(id);
+
+	ok->map_header_at = rb->len;
+	if (rb->overflow || room < head->len) {
+		rb->overflow = true;
+		ok->body_at = rb->len;
+		/* Zero keys marks a head that did not fit; response_finish_ok() then refuses. */
+		ok->fields = 0;
+		return;
+	}
+	if (room >= RESPONSE_HEAD_MAX)
+		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
+	else
+		memcpy(p, head->bytes, head->len);
+	memcpy(p + RESPONSE_HEAD_ID_AT, &id_be, sizeof(id_be));
+	rb->len += head->len;
+	ok->body_at = rb->len;
+	ok->fields = RESPONSE_OK_FIELDS;
+}
+
+/* The same from a version string, for answers with no deployment's head at hand. */
+void response_begin_ok_version(struct response_buf *rb, struct response_ok *ok, uint64_t id,
+			       const void *version, uint32_t version_len);
 /* Discard whatever was packed as body (the handler failed or overflowed). */
 void response_discard_body(struct response_buf *rb, const struct response_ok *ok);
 /* {errorType, errorMessage} as the body. */
-void response_body_fn_error(msgpack_packer *pk, const char *type, const char *message);
+void response_body_fn_error(struct response_buf *rb, const char *type, const char *message);
+/* A nil body, for a handler that packed nothing. */
+void response_body_nil(struct response_buf *rb);
+/* response_finish_ok() with keys after the body: fn_error, trace, log. */
+int response_finish_ok_trailer(struct response_buf *rb, struct response_ok *ok, bool fn_error,
+			       const void *trace, uint32_t trace_len,
+			       const char *log_tail, uint32_t log_tail_len, bool want_log);
+
 /* Returns 0, or -1 when even the mandatory parts did not fit. */
-int response_finish_ok(struct response_buf *rb, msgpack_packer *pk, struct response_ok *ok,
-		       bool fn_error, const void *trace, uint32_t trace_len,
-		       const char *log_tail, uint32_t log_tail_len, bool want_log);
+static inline int
+response_finish_ok(struct response_buf *rb, struct response_ok *ok, bool fn_error,
+		   const void *trace, uint32_t trace_len,
+		   const char *log_tail, uint32_t log_tail_len, bool want_log)
+{
+	if (fn_error || trace_len > 0 || want_log)
+		return response_finish_ok_trailer(rb, ok, fn_error, trace, trace_len, log_tail,
+						  log_tail_len, want_log);
+	if (ok->fields == 0 || rb->overflow) {
+		rb->overflow = true;
+		return -1;
+	}
+	rb->data[ok->map_header_at + 2] = ok->fields;
+	return 0;
+}
 
 #endif /* TURBINE_RESPONSE_H */

@@ -15,6 +15,7 @@
 #include "frame.h"
 #include "module.h"
 #include "names.h"
+#include "response.h"
 
 #define RUNTIME_MAX_DISPATCHERS 16
 #define RUNTIME_MAX_WORKERS 64
@@ -49,6 +50,7 @@ struct deployment {
 	struct module mod;
 	char version[32];
 	uint32_t version_len;
+	struct response_head ok_head; /* what each of its 200s starts with (response.h) */
 	bool ready;               /* at least one environment initialised */
 	char not_ready[256];      /* why not, for the 502 message */
 	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */

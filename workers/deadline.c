@@ -17,20 +17,19 @@ deadline_answer(const struct runtime *rt, struct counters *c, struct worker_fn_s
 		(const char *)payload + desc->req.trace.off, desc->req.trace.len
 	};
 	struct response_buf rb;
-	msgpack_packer pk;
 	char message[64];
 
 	/* The timeout the dispatcher applied is always known here: the message needs no start. */
 	invoke_timeout_text(message, sizeof(message), desc->timeout_ms, desc->deadline_tsc,
 			    desc->deadline_tsc, rt->tsc_hz);
-	if (reply_begin(rt, out, &rb, &pk) < 0 ||
-	    invoke_encode_timeout(&rb, &pk, desc->req.id, version, trace, message,
+	if (reply_begin(rt, out, &rb) < 0 ||
+	    invoke_encode_timeout(&rb, desc->req.id, version, trace, message,
 				  desc->req.log_tail) < 0) {
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
 	reply_finish(rt, out, &desc->from, &rb);
-	reply_count(c, &desc->from, 200);
+	reply_count_ok(c, &desc->from);
 	counters_inc(c, COUNTER_fn_errors);
 	counters_inc(c, COUNTER_fn_timeouts);
 	__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);

@@ -49,18 +49,18 @@ invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t deadlin
 
 /* Replace whatever the handler packed with an error object. */
 static void
-invoke_body_error(struct response_buf *rb, msgpack_packer *pk, const struct response_ok *ok,
-		  const char *type, const char *message)
+invoke_body_error(struct response_buf *rb, const struct response_ok *ok, const char *type,
+		  const char *message)
 {
 	response_discard_body(rb, ok);
 	/* What came before the body fitted; the discarded part is what overflowed. */
 	rb->overflow = false;
-	response_body_fn_error(pk, type, message);
+	response_body_fn_error(rb, type, message);
 }
 
 /* The body does not fit in the datagram (Lambda's 6 MB limit, here the buffer's room). */
 static void
-invoke_body_too_large(struct response_buf *rb, msgpack_packer *pk, const struct response_ok *ok,
+invoke_body_too_large(struct response_buf *rb, const struct response_ok *ok,
 		      struct invoke_outcome *out)
 {
 	char message[96];
@@ -70,19 +70,18 @@ invoke_body_too_large(struct response_buf *rb, msgpack_packer *pk, const struct 
 	snprintf(message, sizeof(message),
 		 "Response payload size exceeded maximum allowed payload size (%u bytes).",
 		 rb->cap - ok->body_at);
-	invoke_body_error(rb, pk, ok, "Function.ResponseSizeTooLarge", message);
+	invoke_body_error(rb, ok, "Function.ResponseSizeTooLarge", message);
 }
 
 int
-invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t request_id,
-		      struct turbine_str version, struct turbine_str trace, const char *message,
-		      bool log_tail)
+invoke_encode_timeout(struct response_buf *rb, uint64_t request_id, struct turbine_str version,
+		      struct turbine_str trace, const char *message, bool log_tail)
 {
 	struct response_ok ok;
 
-	response_begin_ok(rb, pk, &ok, request_id, version.ptr, version.len);
-	response_body_fn_error(pk, "Sandbox.Timedout", message);
-	if (response_finish_ok(rb, pk, &ok, true, trace.ptr, trace.len, "", 0, log_tail) != 0 ||
+	response_begin_ok_version(rb, &ok, request_id, version.ptr, version.len);
+	response_body_fn_error(rb, "Sandbox.Timedout", message);
+	if (response_finish_ok(rb, &ok, true, trace.ptr, trace.len, "", 0, log_tail) != 0 ||
 	    rb->overflow)
 		return -1;
 	return 0;
@@ -91,56 +90,57 @@ invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t requ
 /*
  * The caller answers 502 itself for an environment that is not ready:
  * running one here would hand a handler a state its init never produced.
+ * One TSC read here, after the handler: the caller read the one before.
  */
 int
-invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
-	   struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out)
+invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+	   struct invoke_outcome *out)
 {
 	struct environment *env = args->env;
 	const struct turbine_handler *h = env->mod->handler;
-	char message[64];
+	struct turbine_ctx *ctx = &args->ctx;
+	struct turbine_event event = {
+		.data = args->event, .len = args->event != NULL ? args->event_len : 0,
+	};
+	struct turbine_resp resp = { .internal = s };
 	struct response_ok ok, ok_before_finish;
-	struct turbine_event event;
-	struct turbine_resp resp;
-	struct turbine_ctx ctx;
 	enum turbine_result r;
-	uint64_t start;
+	char message[64];
 
-	memset(out, 0, sizeof(*out));
-	out->was_cold = env->cold;
+	*out = (struct invoke_outcome){ .was_cold = env->cold, .end_tsc = args->start_tsc };
 	env->cold = false;
 
 	invoke_scratch_reset(s);
 	/* How turbine_log() and turbine_error() in runtime.c find this call's scratch. */
-	ctx = args->ctx;
-	ctx.internal = s;
-	/* The handler packs through its own copy of the packer, straight into rb. */
-	resp.pk = *pk;
-	resp.internal = s;
-	event.data = args->event;
-	event.len = args->event != NULL ? args->event_len : 0;
+	ctx->internal = s;
+	/* The handler packs through a packer made here, in its resp, straight into rb. */
+	msgpack_packer_init(&resp.pk, rb, response_buf_write);
 
-	start = rte_rdtsc();
-	response_begin_ok(rb, pk, &ok, ctx.request_id, ctx.version.ptr, ctx.version.len);
+	if (args->head != NULL)
+		response_begin_ok(rb, &ok, args->head, ctx->request_id);
+	else
+		response_begin_ok_version(rb, &ok, ctx->request_id, ctx->version.ptr,
+					  ctx->version.len);
 	if (rb->overflow)
 		return -1;
 
-	r = h->handle(env->state, &event, &ctx, &resp);
+	r = h->handle(env->state, &event, ctx, &resp);
 
-	if (rte_rdtsc() > ctx.deadline_tsc) {
+	out->end_tsc = rte_rdtsc();
+	if (out->end_tsc > ctx->deadline_tsc) {
 		/* Whatever it produced arrives too late to count: Lambda reports the timeout. */
 		out->timed_out = true;
-		invoke_timeout_text(message, sizeof(message), args->timeout_ms,
-				    args->ctx.deadline_tsc, start, args->ctx.tsc_hz);
-		invoke_body_error(rb, pk, &ok, "Sandbox.Timedout", message);
+		invoke_timeout_text(message, sizeof(message), args->timeout_ms, ctx->deadline_tsc,
+				    args->start_tsc, ctx->tsc_hz);
+		invoke_body_error(rb, &ok, "Sandbox.Timedout", message);
 	} else if (r != TURBINE_OK) {
-		invoke_body_error(rb, pk, &ok,
+		invoke_body_error(rb, &ok,
 				  s->error_set ? s->error_type : INVOKE_DEFAULT_ERROR_TYPE,
 				  s->error_set ? s->error_message : INVOKE_DEFAULT_ERROR_MESSAGE);
 	} else if (rb->overflow) {
-		invoke_body_too_large(rb, pk, &ok, out);
+		invoke_body_too_large(rb, &ok, out);
 	} else if (rb->len == ok.body_at) {
-		msgpack_pack_nil(pk);
+		response_body_nil(rb);
 	}
 	out->fn_error = out->fn_error || out->timed_out || r != TURBINE_OK;
 	if (rb->overflow)
@@ -149,7 +149,7 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	out->body_len = rb->len - ok.body_at;
 
 	ok_before_finish = ok;
-	if (response_finish_ok(rb, pk, &ok, out->fn_error, ctx.trace.ptr, ctx.trace.len,
+	if (response_finish_ok(rb, &ok, out->fn_error, ctx->trace.ptr, ctx->trace.len,
 			       s->log, s->log_len, args->log_tail) == 0 && !rb->overflow)
 		return 0;
 	if (out->fn_error)
@@ -158,11 +158,11 @@ invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
 	/* The body fitted but left no room for the fields after it: to the
 	 * client that is still a result too large to send. */
 	ok = ok_before_finish;
-	invoke_body_too_large(rb, pk, &ok, out);
+	invoke_body_too_large(rb, &ok, out);
 	if (rb->overflow)
 		return -1;
 	out->body_len = rb->len - ok.body_at;
-	if (response_finish_ok(rb, pk, &ok, true, ctx.trace.ptr, ctx.trace.len,
+	if (response_finish_ok(rb, &ok, true, ctx->trace.ptr, ctx->trace.len,
 			       s->log, s->log_len, args->log_tail) != 0 || rb->overflow)
 		return -1;
 	return 0;

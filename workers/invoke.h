@@ -25,11 +25,15 @@ struct invoke_scratch {
 
 struct invoke_args {
 	struct environment *env;
-	struct turbine_ctx ctx;   /* filled by the caller except `internal` */
+	const struct response_head *head; /* the deployment's 200 head; NULL: made from
+					     ctx.version for this call */
+	struct turbine_ctx ctx;   /* filled by the caller except `internal`; the handler is
+				     handed this one, not a copy */
 	const char *event;        /* raw MessagePack; NULL/0 means nil */
 	uint32_t event_len;
 	uint32_t timeout_ms;      /* the effective timeout behind ctx.deadline_tsc, for the
 				     Sandbox.Timedout message; 0 = derive it from the deadline */
+	uint64_t start_tsc;       /* the caller's one TSC read before the call */
 	bool log_tail;
 };
 
@@ -40,15 +44,17 @@ struct invoke_outcome {
 	bool was_cold;    /* the environment's first call */
 	uint32_t body_at; /* where the body (the handler's, or the error object) lies in rb: */
 	uint32_t body_len; /* a sandbox hands just these bytes back to its worker */
+	uint64_t end_tsc; /* the one TSC read after the handler returned */
 };
 
 /*
  * Run one call of args->env's handler and encode the complete 200 response
- * (with fn_error when the function failed) into rb/pk. Returns 0, or -1 when
- * not even an error response fits in rb (the caller answers 500).
+ * (with fn_error when the function failed) into rb; the handler packs its
+ * body through a packer pointing there. Returns 0, or -1 when not even an
+ * error response fits in rb (the caller answers 500).
  */
-int invoke_run(struct invoke_scratch *s, const struct invoke_args *args,
-	       struct response_buf *rb, msgpack_packer *pk, struct invoke_outcome *out);
+int invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+	       struct invoke_outcome *out);
 
 /*
  * Sandbox.Timedout's message, "Task timed out after 3.00 seconds" as Lambda
@@ -67,7 +73,7 @@ void invoke_timeout_text(char *buf, size_t len, uint32_t timeout_ms, uint64_t de
  * for, but empty, since the handler may still be writing it. Returns 0, or
  * -1 when it does not fit in rb.
  */
-int invoke_encode_timeout(struct response_buf *rb, msgpack_packer *pk, uint64_t request_id,
+int invoke_encode_timeout(struct response_buf *rb, uint64_t request_id,
 			  struct turbine_str version, struct turbine_str trace, const char *message,
 			  bool log_tail);
 

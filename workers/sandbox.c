@@ -886,13 +886,12 @@ sandbox_reply_error(const struct sandbox *sb, const struct sandbox_inflight *f,
 {
 	struct response_buf rb;
 	struct response_ok ok;
-	msgpack_packer pk;
 
 	done->out.fn_error = true;
-	response_buf_init(&rb, &pk, f->resp, f->resp_cap);
-	response_begin_ok(&rb, &pk, &ok, f->request_id, sb->version, sb->version_len);
-	response_body_fn_error(&pk, type, message);
-	if (rb.overflow || response_finish_ok(&rb, &pk, &ok, true, f->trace, f->trace_len, "", 0,
+	response_buf_open(&rb, f->resp, f->resp_cap);
+	response_begin_ok_version(&rb, &ok, f->request_id, sb->version, sb->version_len);
+	response_body_fn_error(&rb, type, message);
+	if (rb.overflow || response_finish_ok(&rb, &ok, true, f->trace, f->trace_len, "", 0,
 					      f->log_tail) != 0) {
 		done->kind = SANDBOX_DONE_NO_ROOM;
 		return;
@@ -961,7 +960,6 @@ sandbox_take_result(struct sandbox *sb, const struct sandbox_inflight *f, uint32
 	struct response_ok ok, ok_before_finish;
 	struct sandbox_resp d;
 	struct response_buf rb;
-	msgpack_packer pk;
 	char message[96];
 
 	/* One copy, checked, then used: the sandbox may rewrite the region meanwhile. */
@@ -992,8 +990,8 @@ sandbox_take_result(struct sandbox *sb, const struct sandbox_inflight *f, uint32
 	done->out.too_large = d.too_large != 0;
 	done->out.was_cold = d.was_cold != 0;
 
-	response_buf_init(&rb, &pk, f->resp, f->resp_cap);
-	response_begin_ok(&rb, &pk, &ok, f->request_id, sb->version, sb->version_len);
+	response_buf_open(&rb, f->resp, f->resp_cap);
+	response_begin_ok_version(&rb, &ok, f->request_id, sb->version, sb->version_len);
 	if (rb.overflow) {
 		done->kind = SANDBOX_DONE_NO_ROOM;
 		return sandbox_complete(sb);
@@ -1001,7 +999,7 @@ sandbox_take_result(struct sandbox *sb, const struct sandbox_inflight *f, uint32
 	ok_before_finish = ok;
 	if (d.body_len <= rb.cap - rb.len) {
 		response_buf_write(&rb, (const char *)out + d.body_off, d.body_len);
-		if (response_finish_ok(&rb, &pk, &ok, done->out.fn_error, f->trace, f->trace_len,
+		if (response_finish_ok(&rb, &ok, done->out.fn_error, f->trace, f->trace_len,
 				       log, d.log_len, f->log_tail) == 0 && !rb.overflow)
 			goto done;
 	}
@@ -1013,8 +1011,8 @@ sandbox_take_result(struct sandbox *sb, const struct sandbox_inflight *f, uint32
 	snprintf(message, sizeof(message),
 		 "Response payload size exceeded maximum allowed payload size (%u bytes).",
 		 rb.cap - ok.body_at);
-	response_body_fn_error(&pk, "Function.ResponseSizeTooLarge", message);
-	if (rb.overflow || response_finish_ok(&rb, &pk, &ok, true, f->trace, f->trace_len, log,
+	response_body_fn_error(&rb, "Function.ResponseSizeTooLarge", message);
+	if (rb.overflow || response_finish_ok(&rb, &ok, true, f->trace, f->trace_len, log,
 					      d.log_len, f->log_tail) != 0 || rb.overflow) {
 		done->kind = SANDBOX_DONE_NO_ROOM;
 		return sandbox_complete(sb);

@@ -275,7 +275,7 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	struct invoke_outcome o;
 	struct response_buf rb;
 	struct invoke_args args;
-	msgpack_packer pk;
+	uint64_t now = rte_rdtsc();
 
 	if (need > m->in_max || q.resp_cap > m->out_max) {
 		d.status = SANDBOX_RESP_NO_ROOM;
@@ -285,7 +285,7 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	}
 	/* It waited behind another call past its deadline: refused unrun, answered before it
 	 * counts as started, so the worker does not take it for an overrun. */
-	if (rte_rdtsc() >= q.deadline_tsc) {
+	if (now >= q.deadline_tsc) {
 		d.status = SANDBOX_RESP_EXPIRED;
 		sandbox_main_answer(m, slot, &d, idx);
 		atomic_store_explicit(&r->req_head, idx + 1, memory_order_release);
@@ -310,10 +310,11 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	args.event_len = q.event_len;
 	args.timeout_ms = q.timeout_ms;
 	args.log_tail = q.log_tail != 0;
+	args.start_tsc = now;
 
-	response_buf_init(&rb, &pk, out, q.resp_cap);
+	response_buf_open(&rb, out, q.resp_cap);
 	sandbox_alloc_call(q.call_id);
-	if (invoke_run(&m->scratch, &args, &rb, &pk, &o) < 0) {
+	if (invoke_run(&m->scratch, &args, &rb, &o) < 0) {
 		d.status = SANDBOX_RESP_NO_ROOM;
 	} else {
 		d.status = SANDBOX_RESP_OK;

@@ -45,7 +45,7 @@ worker_stats_init(struct runtime *rt, struct worker *w)
 		return -ENOMEM;
 	for (f = 0; f < rt->nb_functions; f++)
 		hist_reset(&w->stats[f].latency);
-	w->ns_per_tsc = 1e9 / (double)rt->tsc_hz;
+	w->ns_per_tsc_q32 = hist_ns_per_tsc_q32(rt->tsc_hz);
 	w->heartbeat_tsc = rte_rdtsc();
 	return 0;
 }
@@ -68,30 +68,35 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	const struct function *fn = &rt->functions[desc->function];
 	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
+	struct turbine_ctx *ctx = &args->ctx;
 
-	*args = (struct invoke_args){
-		.env = dep != NULL ? &dep->envs[w->id] : NULL,
-		.ctx = {
-			.request_id = req->id,
-			.function = { fn->cfg->name, fn->name_len },
-			.version = { dep != NULL ? dep->version : "", dep != NULL ? dep->version_len : 0 },
-			.trace = { (const char *)payload + req->trace.off, req->trace.len },
-			.client_context = { (const char *)payload + req->ctx.off, req->ctx.len },
-			.memory_mb = desc->memory_mb,
-			.worker_id = w->id,
-			.deadline_tsc = desc->deadline_tsc,
-			.tsc_hz = rt->tsc_hz,
-		},
-		.event = req->event.len ? (const char *)payload + req->event.off : NULL,
-		.event_len = req->event.len,
-		.log_tail = req->log_tail,
-		.timeout_ms = desc->timeout_ms,
-	};
-	if (req->tenant.len != 0)
-		args->ctx.tenant = (struct turbine_str){ (const char *)payload + req->tenant.off,
-							 req->tenant.len };
-	else
-		args->ctx.tenant = (struct turbine_str){ "default", 7 };
+	/*
+	 * Field by field, in place: a compound literal assigned through the
+	 * pointer is built on the stack and then copied, padding and all.
+	 * ctx->internal and start_tsc are for whoever runs the call to set.
+	 */
+	args->env = dep != NULL ? &dep->envs[w->id] : NULL;
+	args->head = dep != NULL ? &dep->ok_head : NULL;
+	args->event = req->event.len != 0 ? (const char *)payload + req->event.off : NULL;
+	args->event_len = req->event.len;
+	args->timeout_ms = desc->timeout_ms;
+	args->log_tail = req->log_tail;
+	args->start_tsc = 0;
+	ctx->request_id = req->id;
+	ctx->function = (struct turbine_str){ fn->cfg->name, fn->name_len };
+	ctx->version = dep != NULL ? (struct turbine_str){ dep->version, dep->version_len }
+				   : (struct turbine_str){ "", 0 };
+	ctx->tenant = req->tenant.len != 0
+		? (struct turbine_str){ (const char *)payload + req->tenant.off, req->tenant.len }
+		: (struct turbine_str){ "default", 7 };
+	ctx->trace = (struct turbine_str){ (const char *)payload + req->trace.off, req->trace.len };
+	ctx->client_context = (struct turbine_str){ (const char *)payload + req->ctx.off,
+						    req->ctx.len };
+	ctx->memory_mb = desc->memory_mb;
+	ctx->worker_id = w->id;
+	ctx->deadline_tsc = desc->deadline_tsc;
+	ctx->tsc_hz = rt->tsc_hz;
+	ctx->internal = NULL;
 }
 
 static int
@@ -109,7 +114,6 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct invoke_args args;
 	struct response_buf rb;
 	int rc;
-	msgpack_packer pk;
 
 	worker_args(rt, w, m, dep, &args);
 	if (dep->isolated)
@@ -124,11 +128,13 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		return 0;
 	}
 	stats = &w->stats[desc->function];
+	/* The call's one TSC read before its handler; invoke_run() makes the one after. */
 	start = rte_rdtsc();
 	/* It waited past its deadline: too late to run, and the answer is known. */
 	if (start > desc->deadline_tsc)
 		return deadline_answer(rt, c, stats, m, m, args.ctx.version);
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
+	args.start_tsc = start;
+	if (reply_begin(rt, m, &rb) < 0) {
 		counters_inc(c, COUNTER_drop_alloc);
 		return -1;
 	}
@@ -137,11 +143,11 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		.version = dep->version, .version_len = dep->version_len,
 		.dispatcher = desc->dispatcher, .function = desc->function,
 	});
-	rc = invoke_run(&w->scratch, &args, &rb, &pk, &out);
-	elapsed = rte_rdtsc() - start;
+	rc = invoke_run(&w->scratch, &args, &rb, &out);
+	elapsed = out.end_tsc - start;
 	w->busy_tsc += elapsed;
 	stats->calls++;
-	hist_record(&stats->latency, (uint64_t)(elapsed * w->ns_per_tsc));
+	hist_record(&stats->latency, hist_tsc_to_ns(elapsed, w->ns_per_tsc_q32));
 	if (call_slot_settle(&w->slot, gen) == CALL_SLOT_LATE) {
 		/* Its dispatcher answered Sandbox.Timedout at the deadline: this would be a
 		 * second answer. */
@@ -165,7 +171,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
 	}
 	reply_finish(rt, m, &desc->from, &rb);
-	reply_count(c, &desc->from, 200);
+	reply_count_ok(c, &desc->from);
 	return 0;
 }
 

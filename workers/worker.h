@@ -51,7 +51,7 @@ struct worker {
 	struct handover handover;   /* its inbound rings, taken over when it is stuck (handover.h) */
 	struct worker_sandboxes *sandboxes; /* process-mode environments (worker_sandbox.h); NULL
 					       when no function has isolation = "process" */
-	double ns_per_tsc;
+	uint64_t ns_per_tsc_q32;    /* for hist_tsc_to_ns() */
 	struct worker_fn_stats *stats; /* by function index */
 	/* The call in its handler, and the burst dequeued with it: on lines of their own,
 	 * read by the watchdogs of the dispatchers that feed it (call_slot.h). */

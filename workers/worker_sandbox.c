@@ -145,10 +145,9 @@ worker_sandbox_submit(const struct runtime *rt, struct worker_sandbox *ws, struc
 	struct worker_sandbox_call *call = &ws->calls[ws->call_tail & (WORKER_SANDBOX_SLOTS - 1)];
 	uint32_t spawns = __atomic_load_n(&ws->spawns, __ATOMIC_ACQUIRE);
 	struct response_buf rb;
-	msgpack_packer pk;
 	int rc;
 
-	if (reply_begin(rt, m, &rb, &pk) < 0)
+	if (reply_begin(rt, m, &rb) < 0)
 		return -ENOSPC;
 	/* Woken once for all the calls of this loop (worker_sandboxes_poll). */
 	rc = sandbox_queue(ws->sb, args, rb.data, rb.cap, call);
@@ -231,7 +230,6 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 	struct worker_fn_stats *stats = &w->stats[desc->function];
 	struct counters *c = w->counters;
 	struct response_buf rb;
-	msgpack_packer pk;
 	int rc = -1;
 
 	ws->call_head++;
@@ -252,7 +250,8 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 		return;
 	}
 	stats->calls++;
-	hist_record(&stats->latency, (uint64_t)((rte_rdtsc() - call->submit_tsc) * w->ns_per_tsc));
+	hist_record(&stats->latency,
+		    hist_tsc_to_ns(rte_rdtsc() - call->submit_tsc, w->ns_per_tsc_q32));
 	if (call->cold)
 		counters_inc(c, COUNTER_cold_starts);
 	if (done->out.fn_error) {
@@ -263,10 +262,10 @@ worker_sandbox_finish(const struct runtime *rt, struct worker *w, struct worker_
 		counters_inc(c, COUNTER_fn_timeouts);
 		stats->timeouts++;
 	}
-	if (done->kind == SANDBOX_DONE_REPLY && reply_begin(rt, m, &rb, &pk) == 0) {
+	if (done->kind == SANDBOX_DONE_REPLY && reply_begin(rt, m, &rb) == 0) {
 		rb.len = done->resp_len;
 		reply_finish(rt, m, &desc->from, &rb);
-		reply_count(c, &desc->from, 200);
+		reply_count_ok(c, &desc->from);
 		rc = 0;
 	} else {
 		rc = reply_error(rt, c, m, 500, "the response of function %s could not be encoded",
@@ -285,9 +284,8 @@ worker_sandbox_expire(const struct runtime *rt, struct worker *w, struct worker_
 	struct sandbox_done done;
 	struct invoke_args args;
 	struct response_buf rb;
-	msgpack_packer pk;
 
-	if (reply_begin(rt, m, &rb, &pk) < 0) {
+	if (reply_begin(rt, m, &rb) < 0) {
 		counters_inc(w->counters, COUNTER_drop_alloc);
 		return -1;
 	}
@@ -302,7 +300,7 @@ worker_sandbox_expire(const struct runtime *rt, struct worker *w, struct worker_
 	stats->timeouts++;
 	rb.len = done.resp_len;
 	reply_finish(rt, m, &desc->from, &rb);
-	reply_count(w->counters, &desc->from, 200);
+	reply_count_ok(w->counters, &desc->from);
 	return 0;
 }
 

@@ -35,6 +35,7 @@ serve_thread_init(struct serve_thread *t, unsigned int id, const struct serve_fu
 	memset(t, 0, sizeof(*t));
 	t->id = id;
 	t->tsc_hz = tsc_hz;
+	response_head_init(&t->head, SERVE_VERSION, sizeof(SERVE_VERSION) - 1);
 	t->functions = fns;
 	t->nb_functions = nb_functions;
 	/* One chunk big enough for any datagram's objects, as the dispatcher has. */
@@ -131,7 +132,6 @@ serve_invoke(struct serve_thread *t, const struct request *req, const uint8_t *i
 	uint32_t timeout_ms = fn->timeout_ms;
 	struct invoke_outcome outcome;
 	struct response_buf rb;
-	msgpack_packer pk;
 	struct invoke_args args;
 
 	if (req->has_timeout && req->timeout_ms < fn->timeout_ms) {
@@ -140,6 +140,7 @@ serve_invoke(struct serve_thread *t, const struct request *req, const uint8_t *i
 	}
 	memset(&args, 0, sizeof(args));
 	args.env = &t->envs[f];
+	args.head = &t->head;
 	args.ctx.request_id = req->id;
 	args.ctx.function = (struct turbine_str){ fn->name, fn->name_len };
 	args.ctx.version = (struct turbine_str){ SERVE_VERSION, sizeof(SERVE_VERSION) - 1 };
@@ -150,15 +151,16 @@ serve_invoke(struct serve_thread *t, const struct request *req, const uint8_t *i
 	args.ctx.client_context = (struct turbine_str){ (const char *)in + req->ctx.off, req->ctx.len };
 	args.ctx.memory_mb = 128;
 	args.ctx.worker_id = t->id;
-	args.ctx.deadline_tsc = rte_rdtsc() + timeout_tsc;
+	args.start_tsc = rte_rdtsc();
+	args.ctx.deadline_tsc = args.start_tsc + timeout_tsc;
 	args.ctx.tsc_hz = t->tsc_hz;
 	args.event = req->event.len != 0 ? (const char *)in + req->event.off : NULL;
 	args.event_len = req->event.len;
 	args.timeout_ms = timeout_ms;
 	args.log_tail = req->log_tail;
 
-	response_buf_init(&rb, &pk, out, SERVE_MAX_PAYLOAD);
-	if (invoke_run(&t->scratch, &args, &rb, &pk, &outcome) < 0)
+	response_buf_open(&rb, out, SERVE_MAX_PAYLOAD);
+	if (invoke_run(&t->scratch, &args, &rb, &outcome) < 0)
 		return serve_error(t, req, in, out, 500,
 				   "the response of function %s could not be encoded", fn->name);
 	if (outcome.fn_error)

@@ -47,6 +47,7 @@ struct serve_thread {
 	const struct serve_function *functions;
 	struct environment envs[SERVE_MAX_FUNCTIONS];
 	struct invoke_scratch scratch;
+	struct response_head head;  /* every 200's start, as a Turbine deployment has it */
 	msgpack_zone zone;
 	uint64_t counters[SERVE_COUNTER_MAX];
 };

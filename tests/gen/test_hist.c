@@ -242,6 +242,57 @@ test_summary_order(void **state)
 	assert_true(s.mean > (double)s.min && s.mean < (double)s.max);
 }
 
+/* The sum behind the mean is exact where a double's would not be (past 2^53). */
+static void
+test_sum_exact(void **state)
+{
+	uint64_t want = 0;
+	size_t k;
+
+	(void)state;
+	hist_reset(&h);
+	for (k = 0; k < 200001; k++) {
+		hist_record(&h, HIST_HIGHEST - 1);
+		want += HIST_HIGHEST - 1;
+	}
+	assert_true(want > (UINT64_C(1) << 53));
+	assert_true(h.sum == want);
+}
+
+/* TSC cycles to ns in integers, against the exact figure, from 1 cycle to a day, 1 MHz to 5 GHz. */
+static void
+test_tsc_to_ns(void **state)
+{
+	static const uint64_t rates[] = {
+		1000000, 1000000000, 2095078000, 2400000000, 3699999999, 5000000000,
+	};
+	static const uint64_t spans_s[] = { 0, 1, 60, 86400 };
+	unsigned int i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++) {
+		uint64_t q32 = hist_ns_per_tsc_q32(rates[i]);
+
+		for (j = 0; j < sizeof(spans_s) / sizeof(spans_s[0]); j++) {
+			uint64_t cycles[] = { 1, 333, spans_s[j] * rates[i] + 12345 };
+			unsigned int k;
+
+			for (k = 0; k < 3; k++) {
+				long double exact = (long double)cycles[k] * 1e9L / (long double)rates[i];
+				uint64_t got = hist_tsc_to_ns(cycles[k], q32);
+
+				/* Truncated, never above; at most a nanosecond and 2^-31 below. */
+				if ((long double)got > exact + 1e-6L ||
+				    (long double)got < exact * (1 - 0x1p-31L) - 1)
+					fail_msg("%llu cycles at %llu Hz: %llu ns, exact %.3Lf",
+						 (unsigned long long)cycles[k],
+						 (unsigned long long)rates[i], (unsigned long long)got,
+						 exact);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -254,6 +305,8 @@ main(void)
 		cmocka_unit_test(test_empty_and_saturated),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_summary_order),
+		cmocka_unit_test(test_sum_exact),
+		cmocka_unit_test(test_tsc_to_ns),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

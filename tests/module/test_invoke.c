@@ -143,12 +143,13 @@ test_fn_call(struct test_fn *f, uint32_t cap, uint32_t timeout_ms)
 	size_t off = 0;
 	int ret;
 
-	f->args.ctx.deadline_tsc = rte_rdtsc() + test_ms_to_tsc(timeout_ms);
+	f->args.start_tsc = rte_rdtsc();
+	f->args.ctx.deadline_tsc = f->args.start_tsc + test_ms_to_tsc(timeout_ms);
 	f->args.event = f->event.size > 0 ? f->event.data : NULL;
 	f->args.event_len = (uint32_t)f->event.size;
 	memset(f->buf, 0xee, sizeof(f->buf));
 	response_buf_init(&f->rb, &f->pk, f->buf, cap);
-	ret = invoke_run(&f->scratch, &f->args, &f->rb, &f->pk, &f->out);
+	ret = invoke_run(&f->scratch, &f->args, &f->rb, &f->out);
 	if (ret != 0)
 		return ret;
 
@@ -283,6 +284,39 @@ test_echo_nil_and_trace(void **state)
 	test_fn_close(f);
 }
 
+/*
+ * A deployment's head (args.head) gives the bytes a head made from
+ * ctx.version gives; the handler is handed args.ctx itself, and the call's
+ * one TSC read after the handler comes back in out.end_tsc.
+ */
+static void
+test_head_and_ctx_in_place(void **state)
+{
+	struct test_fn *f = test_fn_open("echo", true);
+	static uint8_t plain[TEST_DATAGRAM];
+	struct response_head head;
+	uint32_t len;
+	uint64_t after;
+
+	(void)state;
+	msgpack_pack_str_with_body(&f->event_pk, "in place", 8);
+	f->args.ctx.request_id = UINT64_MAX - 1;
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	len = f->rb.len;
+	memcpy(plain, f->buf, len);
+
+	assert_int_equal(response_head_init(&head, "1", 1), 0);
+	f->args.head = &head;
+	assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 1000), 0);
+	after = rte_rdtsc();
+	assert_int_equal(f->rb.len, len);
+	assert_memory_equal(f->buf, plain, len);
+	test_assert_uint(test_get(&f->resp, "id"), UINT64_MAX - 1);
+	assert_ptr_equal(f->args.ctx.internal, &f->scratch);
+	assert_true(f->out.end_tsc >= f->args.start_tsc && f->out.end_tsc <= after);
+	test_fn_close(f);
+}
+
 static void
 test_hello(void **state)
 {
@@ -399,7 +433,7 @@ test_encode_timeout_matches_late_return(void **state)
 		assert_int_equal(test_fn_call(f, TEST_DATAGRAM, 10), 0);
 		assert_true(f->out.timed_out);
 		response_buf_init(&rb, &pk, buf, sizeof(buf));
-		assert_int_equal(invoke_encode_timeout(&rb, &pk, f->args.ctx.request_id,
+		assert_int_equal(invoke_encode_timeout(&rb, f->args.ctx.request_id,
 						       f->args.ctx.version, f->args.ctx.trace,
 						       "Task timed out after 0.01 seconds",
 						       f->args.log_tail), 0);
@@ -408,7 +442,7 @@ test_encode_timeout_matches_late_return(void **state)
 	}
 	/* Too small a buffer: refused, not cut. */
 	response_buf_init(&rb, &pk, buf, 40);
-	assert_int_equal(invoke_encode_timeout(&rb, &pk, 1, f->args.ctx.version, f->args.ctx.trace,
+	assert_int_equal(invoke_encode_timeout(&rb, 1, f->args.ctx.version, f->args.ctx.trace,
 					       "Task timed out after 0.01 seconds", false), -1);
 	test_fn_close(f);
 }
@@ -834,6 +868,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_echo_nil_and_trace),
+		cmocka_unit_test(test_head_and_ctx_in_place),
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_hello_world),
 		cmocka_unit_test(test_spin),

@@ -239,14 +239,14 @@ test_ok_with_body(void **state)
 	const msgpack_object *body;
 
 	(void)state;
-	response_begin_ok(&rb, &pk, &ok, 7, "1", 1);
+	response_begin_ok_version(&rb, &ok, 7, "1", 1);
 	assert_int_equal(ok.map_header_at, 0);
 	assert_int_equal(rb.data[0], 0xde);    /* map16: patchable in place */
 	assert_int_equal(ok.body_at, rb.len);
 	msgpack_pack_map(&pk, 1);
 	msgpack_pack_str_with_body(&pk, "hello", 5);
 	msgpack_pack_str_with_body(&pk, "world", 5);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, NULL, 0, NULL, 0, false), 0);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), 0);
 	decode();
 	assert_keys(&resp, keys, 5);
 	assert_obj_uint(get(&resp, "v"), 1);
@@ -257,6 +257,101 @@ test_ok_with_body(void **state)
 	assert_int_equal(body->type, MSGPACK_OBJECT_MAP);
 	assert_int_equal(body->via.map.size, 1);
 	assert_obj_cstr(get(body, "hello"), "world");
+}
+
+/*
+ * A deployment's head, built once: every 200 from it is its bytes with the
+ * call's id in place (a fixed-width uint64), whatever the buffer's room.
+ */
+static void
+test_ok_head(void **state)
+{
+	/* PROTOCOL.md: {"v": 1, "id": 7, "status": 200, "version": "1", "body": {"hello": "world"}} */
+	static const uint8_t want[] = {
+		0xde, 0x00, 0x05, 0xa1, 'v', 0x01, 0xa2, 'i', 'd',
+		0xcf, 0, 0, 0, 0, 0, 0, 0, 0x07,
+		0xa6, 's', 't', 'a', 't', 'u', 's', 0xcc, 0xc8,
+		0xa7, 'v', 'e', 'r', 's', 'i', 'o', 'n', 0xa1, '1',
+		0xa4, 'b', 'o', 'd', 'y',
+		0x81, 0xa5, 'h', 'e', 'l', 'l', 'o', 0xa5, 'w', 'o', 'r', 'l', 'd',
+	};
+	static const uint64_t ids[] = { 0, 1, 127, 128, 65536, UINT64_MAX };
+	char version[RESPONSE_VERSION_MAX + 1];
+	struct response_head head;
+	struct response_ok ok;
+	uint32_t cap;
+	unsigned int i;
+
+	(void)state;
+	assert_int_equal(response_head_init(&head, "1", 1), 0);
+	response_begin_ok(&rb, &ok, &head, 7);
+	msgpack_pack_map(&pk, 1);
+	msgpack_pack_str_with_body(&pk, "hello", 5);
+	msgpack_pack_str_with_body(&pk, "world", 5);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), 0);
+	assert_int_equal(rb.len, sizeof(want));
+	assert_memory_equal(rb.data, want, sizeof(want));
+
+	/* One head, any id, and the same bytes as a head made for the call. */
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		uint8_t again[64];
+		struct response_buf b;
+		msgpack_packer p;
+
+		response_buf_init(&rb, &pk, out, sizeof(out));
+		response_begin_ok(&rb, &ok, &head, ids[i]);
+		msgpack_pack_nil(&pk);
+		assert_int_equal(response_finish_ok(&rb, &ok, false, "t", 1, NULL, 0, false), 0);
+		decode();
+		assert_obj_uint(get(&resp, "id"), ids[i]);
+		assert_obj_uint(get(&resp, "status"), 200);
+		assert_obj_cstr(get(&resp, "trace"), "t");
+
+		response_buf_init(&b, &p, again, sizeof(again));
+		response_begin_ok_version(&b, &ok, ids[i], "1", 1);
+		msgpack_pack_nil(&p);
+		assert_int_equal(response_finish_ok(&b, &ok, false, "t", 1, NULL, 0, false), 0);
+		assert_int_equal(b.len, rb.len);
+		assert_memory_equal(again, out, b.len);
+	}
+
+	/* Rooms around the head's length: it fits whole or not at all, never past the room. */
+	for (cap = head.len - 1; cap <= RESPONSE_HEAD_MAX + 1; cap++) {
+		memset(out, 0xa5, sizeof(out));
+		response_buf_init(&rb, &pk, out, cap);
+		response_begin_ok(&rb, &ok, &head, 9);
+		assert_int_equal(out[cap], 0xa5);
+		if (cap < head.len) {
+			assert_true(rb.overflow);
+			assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false),
+					 -1);
+			continue;
+		}
+		assert_int_equal(rb.len, head.len);
+		response_body_nil(&rb);
+		assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false),
+				 cap > head.len ? 0 : -1);
+		if (cap > head.len) {
+			decode();
+			assert_obj_uint(get(&resp, "id"), 9);
+		}
+	}
+
+	/* The longest version a deployment keeps fits; a longer one is refused, not cut. */
+	memset(version, 'x', sizeof(version));
+	assert_int_equal(response_head_init(&head, version, RESPONSE_VERSION_MAX), 0);
+	assert_true(head.len <= RESPONSE_HEAD_MAX);
+	response_buf_init(&rb, &pk, out, sizeof(out));
+	response_begin_ok(&rb, &ok, &head, 1);
+	response_body_nil(&rb);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), 0);
+	decode();
+	assert_obj_str(get(&resp, "version"), version, RESPONSE_VERSION_MAX);
+	assert_int_equal(response_head_init(&head, version, RESPONSE_VERSION_MAX + 1), -1);
+	response_buf_init(&rb, &pk, out, sizeof(out));
+	response_begin_ok_version(&rb, &ok, 1, version, RESPONSE_VERSION_MAX + 1);
+	assert_true(rb.overflow);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), -1);
 }
 
 static void
@@ -270,13 +365,13 @@ test_ok_fn_error_trace_log(void **state)
 	static const char log[] = "line 1\nline 2\n";
 
 	(void)state;
-	response_begin_ok(&rb, &pk, &ok, 21, "$LATEST", 7);
+	response_begin_ok_version(&rb, &ok, 21, "$LATEST", 7);
 	msgpack_pack_array(&pk, 2);            /* a half-packed body, then the handler fails */
 	msgpack_pack_uint64(&pk, 1);
 	response_discard_body(&rb, &ok);
 	assert_int_equal(rb.len, ok.body_at);
-	response_body_fn_error(&pk, "Sandbox.Timedout", "Task timed out after 3.00 seconds");
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, true, "Root=1", 6, log, sizeof(log) - 1, true), 0);
+	response_body_fn_error(&rb, "Sandbox.Timedout", "Task timed out after 3.00 seconds");
+	assert_int_equal(response_finish_ok(&rb, &ok, true, "Root=1", 6, log, sizeof(log) - 1, true), 0);
 	decode();
 	assert_keys(&resp, keys, 8);
 	assert_obj_cstr(get(&resp, "version"), "$LATEST");
@@ -299,9 +394,9 @@ test_ok_empty_log(void **state)
 	struct response_ok ok;
 
 	(void)state;
-	response_begin_ok(&rb, &pk, &ok, 1, "2", 1);
+	response_begin_ok_version(&rb, &ok, 1, "2", 1);
 	msgpack_pack_nil(&pk);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, NULL, 0, NULL, 0, true), 0);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, true), 0);
 	decode();
 	assert_keys(&resp, keys, 6);
 	assert_int_equal(get(&resp, "body")->type, MSGPACK_OBJECT_NIL);
@@ -318,9 +413,9 @@ ok_len_without_log(void)
 	struct response_ok ok;
 
 	response_buf_init(&b, &p, tmp, sizeof(tmp));
-	response_begin_ok(&b, &p, &ok, 5, "1", 1);
+	response_begin_ok_version(&b, &ok, 5, "1", 1);
 	msgpack_pack_nil(&p);
-	assert_int_equal(response_finish_ok(&b, &p, &ok, false, NULL, 0, NULL, 0, false), 0);
+	assert_int_equal(response_finish_ok(&b, &ok, false, NULL, 0, NULL, 0, false), 0);
 	return b.len;
 }
 
@@ -331,9 +426,9 @@ finish_with_log_in(uint32_t cap, const char *log, uint32_t log_len, int want_rc)
 
 	memset(out, 0xa5, sizeof(out));
 	response_buf_init(&rb, &pk, out, cap);
-	response_begin_ok(&rb, &pk, &ok, 5, "1", 1);
+	response_begin_ok_version(&rb, &ok, 5, "1", 1);
 	msgpack_pack_nil(&pk);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, NULL, 0, log, log_len, true), want_rc);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, log, log_len, true), want_rc);
 	/* Never a byte past the capacity. */
 	assert_int_equal(out[cap], 0xa5);
 }
@@ -466,18 +561,18 @@ test_body_overflow_then_discard(void **state)
 	(void)state;
 	memset(big, 'z', sizeof(big));
 	response_buf_init(&rb, &pk, out, 200);
-	response_begin_ok(&rb, &pk, &ok, 3, "1", 1);
+	response_begin_ok_version(&rb, &ok, 3, "1", 1);
 	msgpack_pack_str_with_body(&pk, big, sizeof(big));
 	assert_true(rb.overflow);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, NULL, 0, NULL, 0, false), -1);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), -1);
 
 	response_buf_init(&rb, &pk, out, 200);
-	response_begin_ok(&rb, &pk, &ok, 3, "1", 1);
+	response_begin_ok_version(&rb, &ok, 3, "1", 1);
 	msgpack_pack_str_with_body(&pk, big, sizeof(big));
 	response_discard_body(&rb, &ok);
 	assert_false(rb.overflow);
-	response_body_fn_error(&pk, "Function.ResponseSizeTooLarge", "response too large");
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, true, NULL, 0, NULL, 0, false), 0);
+	response_body_fn_error(&rb, "Function.ResponseSizeTooLarge", "response too large");
+	assert_int_equal(response_finish_ok(&rb, &ok, true, NULL, 0, NULL, 0, false), 0);
 	decode();
 	assert_obj_cstr(get(get(&resp, "body"), "errorType"), "Function.ResponseSizeTooLarge");
 	assert_obj_cstr(get(&resp, "fn_error"), "Unhandled");
@@ -491,18 +586,18 @@ test_head_overflow_is_final(void **state)
 
 	(void)state;
 	response_buf_init(&rb, &pk, out, 10);
-	response_begin_ok(&rb, &pk, &ok, 3, "1", 1);
+	response_begin_ok_version(&rb, &ok, 3, "1", 1);
 	assert_true(rb.overflow);
 	response_discard_body(&rb, &ok);
 	msgpack_pack_nil(&pk);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, NULL, 0, NULL, 0, false), -1);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, NULL, 0, NULL, 0, false), -1);
 	assert_true(rb.overflow);
 
 	/* Trace that does not fit after the body. */
 	response_buf_init(&rb, &pk, out, ok_len_without_log() + 3);
-	response_begin_ok(&rb, &pk, &ok, 5, "1", 1);
+	response_begin_ok_version(&rb, &ok, 5, "1", 1);
 	msgpack_pack_nil(&pk);
-	assert_int_equal(response_finish_ok(&rb, &pk, &ok, false, "0123456789", 10, NULL, 0, false), -1);
+	assert_int_equal(response_finish_ok(&rb, &ok, false, "0123456789", 10, NULL, 0, false), -1);
 }
 
 static void
@@ -537,6 +632,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_error_429_and_trace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_status_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ok_with_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ok_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ok_fn_error_trace_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ok_empty_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_tail_keeps_last_bytes, setup, teardown),
