@@ -47,11 +47,10 @@ struct serve_thread {
 	const struct serve_function *functions;
 	struct environment envs[SERVE_MAX_FUNCTIONS];
 	struct invoke_scratch scratch;
-	msgpack_zone zone;
 	uint64_t counters[SERVE_COUNTER_MAX];
 };
 
-/* Set up one thread's zone and environments (each function's init runs here). */
+/* Set up one thread's environments (each function's init runs here). */
 int serve_thread_init(struct serve_thread *t, unsigned int id, const struct serve_function *fns,
 		      unsigned int nb_functions, uint64_t tsc_hz);
 void serve_thread_fini(struct serve_thread *t);
