@@ -51,11 +51,6 @@ dispatch_create(struct runtime *rt, unsigned int id, unsigned int lcore_id, uint
 	d->worker_out = rt->worker_out;
 	watchdog_init(&d->watchdog, rt->tsc_hz);
 	tx_queue_init(&d->tx, rt->port_id, tx_queue, d->counters);
-	/* One chunk big enough for the objects of any datagram: parsing never allocates. */
-	if (!msgpack_zone_init(&d->zone, REQUEST_ZONE_CHUNK_SIZE)) {
-		rte_free(d);
-		return -ENOMEM;
-	}
 	rt->dispatchers[id] = d;
 	rt->roles[lcore_id].dispatcher = d;
 	return 0;
@@ -105,7 +100,6 @@ dispatch_free(struct dispatcher *d)
 		rte_ring_free(d->to_worker[w]);
 		rte_ring_free(d->from_worker[w]);
 	}
-	msgpack_zone_destroy(&d->zone);
 	rte_free(d);
 }
 
@@ -380,9 +374,7 @@ dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf
 
 	if (likely(!desc->from.queued))
 		counters_inc(d->counters, COUNTER_requests);
-	memset(&desc->req, 0, sizeof(desc->req));
-	if (request_parse(request_payload(m, desc), desc->from.payload_len, &d->zone, &desc->req,
-			  &err) < 0)
+	if (request_parse(request_payload(m, desc), desc->from.payload_len, &desc->req, &err) < 0)
 		return dispatch_replied(reply_error(rt, d->counters, m, 400, "%s", err.message));
 	return dispatch_admit(rt, d, m, desc, now);
 }

@@ -25,7 +25,6 @@ struct dispatcher {
 	struct counters *counters;
 	struct worker *local;       /* this lcore also works: run to completion */
 	struct tx_queue tx;
-	msgpack_zone zone;          /* the parser's scratch; its first chunk covers any datagram */
 	struct counting_view counting; /* this dispatcher's admission state and the workers' counts */
 
 	unsigned int lcore_id;

@@ -1,4 +1,5 @@
 /* Parsing and validation of an invoke request's MessagePack map (PROTOCOL.md, "Request"). */
+#include <endian.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,17 +10,22 @@
 #include "request.h"
 
 /*
- * The request is walked by a small validating reader before msgpack-c sees
- * any of it. msgpack-c allocates a container's element array from the
- * header's claimed count before it reads a single element, so a 6-byte
- * array32 header would make it ask the zone for gigabytes. The reader checks
- * every count against the bytes left and every length against the end of
- * the datagram, which bounds the work by the payload size and never
- * allocates; msgpack_unpack() then only decodes the scalars the typed fields
- * read as numbers, which need no zone memory at all.
+ * One pass over the datagram. Each key and each value is decoded once, where
+ * it stands: the integers and strings a field wants are read straight from
+ * their header, a key is told apart by its length and first byte and
+ * confirmed by one memcmp, and everything else (`event`, `ctx`, unknown
+ * keys, ill-typed values) is skipped by the same walk that checks it. No
+ * allocator, no msgpack-c: msgpack-c allocates a container's element array
+ * from the header's claimed count before it reads a single element, so a
+ * 6-byte array32 header would make it ask for gigabytes. Here every count is
+ * checked against the bytes left (each element takes at least one byte) and
+ * every length against the end of the datagram before anything trusts it,
+ * so the work is bounded by the payload's size. The walk is iterative, with
+ * a fixed stack of open containers: nothing to exhaust.
  *
  * The nesting limit is msgpack-c's own, counting the request map as the
- * first level, so a value accepted here always decodes there.
+ * first level, so a value accepted here always decodes there (the fuzz
+ * target, tests/fuzz, checks the decoder against msgpack-c both ways).
  */
 #define REQUEST_MAX_DEPTH      32
 #define REQUEST_NAME_MAX       64
@@ -27,95 +33,98 @@
 #define REQUEST_TRACE_MAX      256
 #define REQUEST_EXCERPT_MAX    32
 
-_Static_assert(REQUEST_MAX_DEPTH <= MSGPACK_EMBED_STACK_SIZE,
-	       "the reader must not accept nesting msgpack-c rejects");
+_Static_assert(REQUEST_MAX_DEPTH == MSGPACK_EMBED_STACK_SIZE,
+	       "the decoder must accept exactly the nesting msgpack-c accepts");
 
-enum request_mp_status {
-	REQUEST_MP_OK = 0,
-	REQUEST_MP_TRUNCATED,
-	REQUEST_MP_MALFORMED,
-	REQUEST_MP_TOO_DEEP,
+enum request_status {
+	REQUEST_OK = 0,
+	REQUEST_TRUNCATED,
+	REQUEST_MALFORMED,
+	REQUEST_TOO_DEEP,
 };
 
-/* One MessagePack header: what follows it and how much of it. */
-struct request_mp_head {
-	uint32_t hdr_len;     /* bytes of the type byte and its length/count fields */
-	uint64_t body_len;    /* bytes of data after the header (scalars, str, bin, ext) */
-	uint64_t items;       /* values contained (maps count keys and values) */
+/* What a value is, as far as the fields care. */
+enum request_kind {
+	REQUEST_KIND_OTHER = 0,
+	REQUEST_KIND_UINT,          /* any integer format holding a value >= 0 */
+	REQUEST_KIND_STR,
+};
+
+/* One key or value, decoded in place. */
+struct request_value {
+	struct request_span raw;    /* all its bytes (a value of the map, once read) */
+	const uint8_t *str;         /* a str's bytes (located from its header: there may be none) */
+	uint32_t len;               /* a str's length */
+	enum request_kind kind;
+	uint64_t u;                 /* an unsigned integer's value */
+};
+
+/* A header as the walk needs it: how many bytes follow, or how many values. */
+struct request_head {
+	uint32_t hdr;               /* the type byte and its size field */
 	bool container;
-	bool str;
+	uint64_t body;              /* data bytes after the header (not a container) */
+	uint64_t items;             /* values inside (a container; a map counts keys and values) */
 };
 
-struct request_reader {
-	const uint8_t *p;
-	uint32_t len;
-	uint32_t off;
-};
-
-static uint64_t
+/* Big-endian 1, 2, 4 or 8 bytes. */
+static inline uint64_t
 request_be(const uint8_t *p, unsigned int n)
 {
-	uint64_t v = 0;
-	unsigned int i;
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
 
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
+	switch (n) {
+	case 1:
+		return p[0];
+	case 2:
+		memcpy(&v16, p, 2);
+		return be16toh(v16);
+	case 4:
+		memcpy(&v32, p, 4);
+		return be32toh(v32);
+	default:
+		memcpy(&v64, p, 8);
+		return be64toh(v64);
+	}
 }
 
-/* Decode the header at r->off without consuming it. */
-static enum request_mp_status
-request_mp_head(const struct request_reader *r, struct request_mp_head *h)
+/* Decode the header at p; its size field must be there, its body is checked by the caller. */
+static enum request_status
+request_head(const uint8_t *p, const uint8_t *end, struct request_head *h)
 {
-	const uint8_t *p = r->p + r->off;
-	uint32_t left = r->len - r->off;
-	uint8_t b;
-	unsigned int n;
+	size_t left = (size_t)(end - p);
+	unsigned int n;             /* bytes of the size field */
 
 	if (left == 0)
-		return REQUEST_MP_TRUNCATED;
-	b = p[0];
-	memset(h, 0, sizeof(*h));
-	h->hdr_len = 1;
-
-	if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)
-		return REQUEST_MP_OK;   /* fixint, nil, bool: the byte is the value */
-	if (b >= 0x80 && b <= 0x8f) {
-		h->container = true;
-		h->items = (uint64_t)(b & 0x0f) * 2;
-		return REQUEST_MP_OK;
+		return REQUEST_TRUNCATED;
+	h->hdr = 1;
+	h->container = false;
+	h->body = 0;
+	h->items = 0;
+	/* The fixed formats, which most of an event is, by two tests rather than the switch. */
+	if (p[0] >= 0xa0 && p[0] <= 0xbf) {
+		h->body = p[0] & 0x1f;              /* fixstr */
+		return REQUEST_OK;
 	}
-	if (b >= 0x90 && b <= 0x9f) {
-		h->container = true;
-		h->items = b & 0x0f;
-		return REQUEST_MP_OK;
+	if (p[0] >= 0x80 && p[0] <= 0x9f) {
+		h->container = true;                /* fixmap (keys and values), fixarray */
+		h->items = p[0] <= 0x8f ? (p[0] & 0x0f) * 2u : p[0] & 0x0f;
+		return REQUEST_OK;
 	}
-	if (b >= 0xa0 && b <= 0xbf) {
-		h->str = true;
-		h->body_len = b & 0x1f;
-		return REQUEST_MP_OK;
-	}
-
-	switch (b) {
-	case 0xca: case 0xcb:                       /* float 32/64 */
-		h->body_len = b == 0xca ? 4 : 8;
-		return REQUEST_MP_OK;
-	case 0xcc: case 0xcd: case 0xce: case 0xcf: /* uint 8..64 */
-	case 0xd0: case 0xd1: case 0xd2: case 0xd3: /* int 8..64 */
-		h->body_len = 1u << (b & 0x03);
-		return REQUEST_MP_OK;
-	case 0xd4: case 0xd5: case 0xd6: case 0xd7: /* fixext 1..8: type byte + data */
-		h->body_len = 1 + (1u << (b & 0x03));
-		return REQUEST_MP_OK;
-	case 0xd8:                                  /* fixext 16 */
-		h->body_len = 1 + 16;
-		return REQUEST_MP_OK;
-	default:
-		break;
-	}
-
-	/* The remaining formats carry a 1, 2 or 4 byte big-endian length or count. */
-	switch (b) {
+	switch (p[0]) {
+	case 0x00 ... 0x7f: case 0xc0: case 0xc2: case 0xc3: case 0xe0 ... 0xff:
+		return REQUEST_OK;  /* fixint, nil, bool: the byte is the value */
+	case 0xca: case 0xcb:       /* float 32/64 */
+		h->body = p[0] == 0xca ? 4 : 8;
+		return REQUEST_OK;
+	case 0xcc ... 0xd3:         /* uint and int 8..64 */
+		h->body = 1u << (p[0] & 0x03);
+		return REQUEST_OK;
+	case 0xd4 ... 0xd8:         /* fixext 1..16: the type byte, then the data */
+		h->body = 1 + (1u << (p[0] - 0xd4));
+		return REQUEST_OK;
 	case 0xc4: case 0xc7: case 0xd9:
 		n = 1;
 		break;
@@ -126,95 +135,137 @@ request_mp_head(const struct request_reader *r, struct request_mp_head *h)
 		n = 4;
 		break;
 	default:
-		return REQUEST_MP_MALFORMED;        /* 0xc1, never used */
+		return REQUEST_MALFORMED; /* 0xc1, never used */
 	}
-	if (left < 1 + n)
-		return REQUEST_MP_TRUNCATED;
-	h->hdr_len = 1 + n;
 
-	switch (b) {
-	case 0xc4: case 0xc5: case 0xc6:            /* bin */
-		h->body_len = request_be(p + 1, n);
+	/* The rest carry a 1, 2 or 4 byte big-endian length or count. */
+	if (left < 1 + n)
+		return REQUEST_TRUNCATED;
+	h->hdr = 1 + n;
+	switch (p[0]) {
+	case 0xc7: case 0xc8: case 0xc9:    /* ext: the type byte follows the size */
+		h->body = request_be(p + 1, n) + 1;
 		break;
-	case 0xc7: case 0xc8: case 0xc9:            /* ext: the type byte follows the size */
-		h->body_len = request_be(p + 1, n) + 1;
-		break;
-	case 0xd9: case 0xda: case 0xdb:            /* str */
-		h->str = true;
-		h->body_len = request_be(p + 1, n);
-		break;
-	case 0xdc: case 0xdd:                       /* array */
+	case 0xdc: case 0xdd:               /* array */
 		h->container = true;
 		h->items = request_be(p + 1, n);
 		break;
-	default:                                    /* map */
+	case 0xde: case 0xdf:               /* map */
 		h->container = true;
 		h->items = request_be(p + 1, n) * 2;
 		break;
+	default:                            /* str, bin */
+		h->body = request_be(p + 1, n);
+		break;
 	}
-	return REQUEST_MP_OK;
+	return REQUEST_OK;
 }
 
 /*
- * Consume a header decoded at r->off and, for a non-container, its body.
- * Every container element takes at least one byte, so a count above the
- * bytes left can only be a truncated (or hostile) value and is refused
- * before anything trusts it.
+ * Skip the one value at *pp, which sits at nesting level `level` (the
+ * request map is level 1). Every header is checked before it is trusted: a
+ * container deeper than msgpack-c decodes is refused on its header (an
+ * empty one too, as msgpack-c does), a count above the bytes left or a body
+ * past the end as truncated. Only the innermost container's count is kept
+ * in a local, counted down once per value; the enclosing ones wait on a
+ * stack no deeper than the nesting limit.
  */
-static enum request_mp_status
-request_mp_consume(struct request_reader *r, const struct request_mp_head *h)
+static enum request_status
+request_skip(const uint8_t **pp, const uint8_t *end, unsigned int level)
 {
-	uint32_t left = r->len - r->off - h->hdr_len;
+	uint32_t outer[REQUEST_MAX_DEPTH]; /* values still to come in each enclosing container */
+	unsigned int open = 0;
+	uint64_t left = 1;          /* values still to come in the innermost one (at first, this value) */
+	const uint8_t *p = *pp;
+	struct request_head h;
+	enum request_status st;
 
-	if (h->body_len > left || h->items > left)
-		return REQUEST_MP_TRUNCATED;
-	r->off += h->hdr_len + (uint32_t)h->body_len;
-	return REQUEST_MP_OK;
-}
-
-static enum request_mp_status
-request_mp_take(struct request_reader *r, struct request_mp_head *h)
-{
-	enum request_mp_status st = request_mp_head(r, h);
-
-	return st != REQUEST_MP_OK ? st : request_mp_consume(r, h);
-}
-
-/* Skip one complete value; `open` containers already enclose it. Iterative: no recursion to exhaust. */
-static enum request_mp_status
-request_mp_skip(struct request_reader *r, unsigned int open)
-{
-	uint64_t remaining[REQUEST_MAX_DEPTH + 1];
-	unsigned int top = 1;
-	struct request_mp_head h;
-	enum request_mp_status st;
-
-	remaining[0] = 1;
-	while (top > 0) {
-		if (remaining[top - 1] == 0) {
-			top--;
+	for (;;) {
+		st = request_head(p, end, &h);
+		if (st != REQUEST_OK)
+			return st;
+		if (h.container && level + open > REQUEST_MAX_DEPTH)
+			return REQUEST_TOO_DEEP;
+		p += h.hdr;
+		/* At most one of the two is not 0, and their sum cannot wrap. */
+		if (h.body + h.items > (size_t)(end - p))
+			return REQUEST_TRUNCATED;
+		p += h.body;
+		if (h.items > 0) {
+			outer[open++] = (uint32_t)left;
+			left = h.items;
 			continue;
 		}
-		remaining[top - 1]--;
-		st = request_mp_head(r, &h);
-		if (st != REQUEST_MP_OK)
-			return st;
-		/* Checked on the header, as msgpack-c does, so an empty container counts too. */
-		if (h.container && open + top - 1 >= REQUEST_MAX_DEPTH)
-			return REQUEST_MP_TOO_DEEP;
-		st = request_mp_consume(r, &h);
-		if (st != REQUEST_MP_OK)
-			return st;
-		if (h.container && h.items > 0)
-			remaining[top++] = h.items;
+		/* A value ended: so did every container it was the last of. */
+		while (--left == 0) {
+			if (open == 0) {
+				*pp = p;
+				return REQUEST_OK;
+			}
+			left = outer[--open];
+		}
 	}
-	return REQUEST_MP_OK;
 }
 
-static bool
-request_failed(const struct request_error *err)
+/* The str of `len` bytes after the `hdr` bytes of its header at *pp, if the datagram holds it. */
+static enum request_status
+request_str(const uint8_t **pp, const uint8_t *end, unsigned int hdr, uint64_t len,
+	    struct request_value *v)
 {
-	return err->message[0] != '\0';
+	if (len > (size_t)(end - *pp) - hdr)
+		return REQUEST_TRUNCATED;
+	v->kind = REQUEST_KIND_STR;
+	v->str = *pp + hdr;
+	v->len = (uint32_t)len;
+	*pp = v->str + len;
+	return REQUEST_OK;
+}
+
+/*
+ * Read one key or value of the request map at *pp and move past it. The
+ * formats a field can want, integers and strings, are decoded right here;
+ * anything else is skipped as a whole.
+ */
+static inline enum request_status
+request_value(const uint8_t **pp, const uint8_t *end, struct request_value *v)
+{
+	const uint8_t *p = *pp;
+	size_t left = (size_t)(end - p);
+	unsigned int n;
+
+	v->kind = REQUEST_KIND_OTHER;
+	if (left == 0)
+		return REQUEST_TRUNCATED;
+	/* Keys and most values are fixstrs: one test finds them. */
+	if ((p[0] & 0xe0) == 0xa0)
+		return request_str(pp, end, 1, p[0] & 0x1f, v);
+	v->str = p;                 /* what is not a str has none */
+	v->len = 0;
+	switch (p[0]) {
+	case 0x00 ... 0x7f:
+		v->kind = REQUEST_KIND_UINT;
+		v->u = p[0];
+		*pp = p + 1;
+		return REQUEST_OK;
+	case 0xd9: case 0xda: case 0xdb:
+		n = 1u << (p[0] - 0xd9);
+		if (left < 1 + n)
+			return REQUEST_TRUNCATED;
+		return request_str(pp, end, 1 + n, request_be(p + 1, n), v);
+	case 0xcc ... 0xd3:
+		n = 1u << (p[0] & 0x03);
+		if (left < 1 + n)
+			return REQUEST_TRUNCATED;
+		/* A signed format holding a value >= 0 is that unsigned value, as msgpack-c reads it. */
+		if (p[0] <= 0xcf || (p[1] & 0x80) == 0) {
+			v->kind = REQUEST_KIND_UINT;
+			v->u = request_be(p + 1, n);
+		}
+		*pp = p + 1 + n;
+		return REQUEST_OK;
+	default:
+		return request_skip(pp, end, 2);
+	}
 }
 
 /* Record a 400 message; the first one wins unless `override` (an unsupported version trumps all). */
@@ -223,7 +274,7 @@ request_fail(struct request_error *err, bool override, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (request_failed(err) && !override)
+	if (err->message[0] != '\0' && !override)
 		return;
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
@@ -248,54 +299,74 @@ request_excerpt(char *dst, size_t cap, const uint8_t *s, uint32_t len)
 	dst[n] = '\0';
 }
 
-static void
-request_fail_structure(struct request_error *err, enum request_mp_status st, const char *where)
+/* The request cannot be read past this point: say where and why, and give up. */
+static int
+request_fail_structure(struct request_error *err, enum request_status st, const char *where)
 {
 	switch (st) {
-	case REQUEST_MP_TOO_DEEP:
+	case REQUEST_TOO_DEEP:
 		request_fail(err, true, "%s nests deeper than %d levels", where, REQUEST_MAX_DEPTH);
 		break;
-	case REQUEST_MP_MALFORMED:
+	case REQUEST_MALFORMED:
 		request_fail(err, true, "%s is not valid MessagePack", where);
 		break;
 	default:
 		request_fail(err, true, "%s is truncated", where);
 		break;
 	}
+	return -1;
+}
+
+/* A value that cannot be read names its field, when the key was a string. */
+static int
+request_fail_value(struct request_error *err, enum request_status st, const struct request_value *key)
+{
+	char excerpt[REQUEST_EXCERPT_MAX + 4];
+	char where[REQUEST_EXCERPT_MAX + 16];
+
+	if (key->kind != REQUEST_KIND_STR)
+		return request_fail_structure(err, st, "a request value");
+	request_excerpt(excerpt, sizeof(excerpt), key->str, key->len);
+	snprintf(where, sizeof(where), "field '%s'", excerpt);
+	return request_fail_structure(err, st, where);
+}
+
+/* Which characters names allow: a table rather than range checks, one load per byte. */
+#define REQUEST_CHAR_NAME       0x01    /* [A-Za-z0-9_-]: function and tenant names */
+#define REQUEST_CHAR_QUALIFIER  0x02    /* the same and '$' (Lambda's "$LATEST") */
+
+static const uint8_t request_chars[256] = {
+	['0' ... '9'] = REQUEST_CHAR_NAME | REQUEST_CHAR_QUALIFIER,
+	['A' ... 'Z'] = REQUEST_CHAR_NAME | REQUEST_CHAR_QUALIFIER,
+	['a' ... 'z'] = REQUEST_CHAR_NAME | REQUEST_CHAR_QUALIFIER,
+	['_'] = REQUEST_CHAR_NAME | REQUEST_CHAR_QUALIFIER,
+	['-'] = REQUEST_CHAR_NAME | REQUEST_CHAR_QUALIFIER,
+	['$'] = REQUEST_CHAR_QUALIFIER,
+};
+
+/* How many bytes of s, from the start, are characters of `class`. */
+static inline uint32_t
+request_chars_of(const uint8_t *s, uint32_t len, uint8_t class)
+{
+	uint32_t i = 0;
+
+	while (i < len && (request_chars[s[i]] & class))
+		i++;
+	return i;
 }
 
 bool
 request_name_valid(const char *s, uint32_t len)
 {
-	uint32_t i;
-
-	if (len == 0 || len > REQUEST_NAME_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return len >= 1 && len <= REQUEST_NAME_MAX &&
+	       request_chars_of((const uint8_t *)s, len, REQUEST_CHAR_NAME) == len;
 }
 
 bool
 request_qualifier_valid(const char *s, uint32_t len)
 {
-	uint32_t i;
-
-	if (len == 0 || len > REQUEST_QUALIFIER_MAX)
-		return false;
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '$'))
-			return false;
-	}
-	return true;
+	return len >= 1 && len <= REQUEST_QUALIFIER_MAX &&
+	       request_chars_of((const uint8_t *)s, len, REQUEST_CHAR_QUALIFIER) == len;
 }
 
 const char *
@@ -312,238 +383,231 @@ request_type_name(enum request_type t)
 	return "unknown";
 }
 
-/* The value of one field: its raw bytes and, for integers, msgpack-c's decoding of them. */
-struct request_value {
-	struct request_span span;
-	struct request_span str;  /* the bytes of a str value */
-	bool is_str;
-	bool decoded;             /* obj holds the value (scalars other than str) */
-	msgpack_object obj;
+enum request_key {
+	REQUEST_KEY_UNKNOWN = 0,    /* ignored, for forward compatibility */
+	REQUEST_KEY_V,
+	REQUEST_KEY_ID,
+	REQUEST_KEY_FN,
+	REQUEST_KEY_TYPE,
+	REQUEST_KEY_TENANT,
+	REQUEST_KEY_EVENT,
+	REQUEST_KEY_TIMEOUT_MS,
+	REQUEST_KEY_CTX,
+	REQUEST_KEY_LOG,
+	REQUEST_KEY_TRACE,
+	REQUEST_KEY_IDEMPOTENCY_KEY,
 };
 
-static bool
-request_value_uint(const struct request_value *v, uint64_t *out)
+/* `key` when the n bytes at s are `name`: a constant-size memcmp the compiler inlines. */
+static inline enum request_key
+request_key_if(const uint8_t *s, const char *name, size_t n, enum request_key key)
 {
-	if (!v->decoded || v->obj.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-		return false;
-	*out = v->obj.via.u64;
-	return true;
+	return memcmp(s, name, n) == 0 ? key : REQUEST_KEY_UNKNOWN;
 }
 
-static bool
-request_value_str(const struct request_value *v, struct request_span *out)
+/* No two known keys share both their length and their first byte. */
+static enum request_key
+request_key(const uint8_t *s, uint32_t len)
 {
-	if (!v->is_str)
-		return false;
-	*out = v->str;
-	return true;
+	switch (len) {
+	case 1:
+		return s[0] == 'v' ? REQUEST_KEY_V : REQUEST_KEY_UNKNOWN;
+	case 2:
+		if (s[0] == 'i')
+			return request_key_if(s, "id", 2, REQUEST_KEY_ID);
+		if (s[0] == 'f')
+			return request_key_if(s, "fn", 2, REQUEST_KEY_FN);
+		break;
+	case 3:
+		if (s[0] == 'c')
+			return request_key_if(s, "ctx", 3, REQUEST_KEY_CTX);
+		if (s[0] == 'l')
+			return request_key_if(s, "log", 3, REQUEST_KEY_LOG);
+		break;
+	case 4:
+		return request_key_if(s, "type", 4, REQUEST_KEY_TYPE);
+	case 5:
+		if (s[0] == 'e')
+			return request_key_if(s, "event", 5, REQUEST_KEY_EVENT);
+		if (s[0] == 't')
+			return request_key_if(s, "trace", 5, REQUEST_KEY_TRACE);
+		break;
+	case 6:
+		return request_key_if(s, "tenant", 6, REQUEST_KEY_TENANT);
+	case 10:
+		return request_key_if(s, "timeout_ms", 10, REQUEST_KEY_TIMEOUT_MS);
+	case 15:
+		return request_key_if(s, "idempotency_key", 15, REQUEST_KEY_IDEMPOTENCY_KEY);
+	}
+	return REQUEST_KEY_UNKNOWN;
 }
 
-static bool
-request_key_is(const uint8_t *key, uint32_t key_len, const char *name)
+/* The request's bytes a str value covers. */
+static struct request_span
+request_span_of(const uint8_t *payload, const uint8_t *s, uint32_t len)
 {
-	return key_len == strlen(name) && memcmp(key, name, key_len) == 0;
+	return (struct request_span){ .off = (uint16_t)(s - payload), .len = (uint16_t)len };
 }
 
+/* `name` or `name:qualifier`, split at the first ':'. */
 static void
 request_field_fn(const uint8_t *payload, const struct request_value *v, struct request *req,
 		 struct request_error *err)
 {
-	struct request_span s;
-	const char *name;
-	const char *colon;
+	uint32_t name_len;
 
-	if (!request_value_str(v, &s)) {
+	if (v->kind != REQUEST_KIND_STR) {
 		request_fail(err, false, "field 'fn' must be a string");
 		return;
 	}
-	name = (const char *)payload + s.off;
-	colon = memchr(name, ':', s.len);
-	req->fn.off = s.off;
-	req->fn.len = colon ? (uint16_t)(colon - name) : s.len;
-	req->qualifier.off = 0;
-	req->qualifier.len = 0;
-	if (!request_name_valid(name, req->fn.len)) {
+	/* One scan checks the name: it runs to the first byte that is no name character, ':' or the end. */
+	name_len = request_chars_of(v->str, v->len, REQUEST_CHAR_NAME);
+	req->fn = request_span_of(payload, v->str, name_len);
+	req->qualifier = (struct request_span){ 0, 0 };
+	if (name_len == 0 || name_len > REQUEST_NAME_MAX ||
+	    (name_len < v->len && v->str[name_len] != ':')) {
 		request_fail(err, false, "field 'fn' must be 1..%d characters of [A-Za-z0-9_-], optionally ':qualifier'",
 			     REQUEST_NAME_MAX);
 		return;
 	}
-	if (colon == NULL)
+	if (name_len == v->len)
 		return;
-	req->qualifier.off = (uint16_t)(s.off + req->fn.len + 1);
-	req->qualifier.len = (uint16_t)(s.len - req->fn.len - 1);
-	if (!request_qualifier_valid(colon + 1, req->qualifier.len))
+	req->qualifier = request_span_of(payload, v->str + name_len + 1, v->len - name_len - 1);
+	if (!request_qualifier_valid((const char *)v->str + name_len + 1, req->qualifier.len))
 		request_fail(err, false, "qualifier of field 'fn' must be 1..%d characters of [A-Za-z0-9_$-]",
 			     REQUEST_QUALIFIER_MAX);
 }
 
 static void
-request_field_type(const uint8_t *payload, const struct request_value *v, struct request *req,
-		   struct request_error *err)
+request_field_type(const struct request_value *v, struct request *req, struct request_error *err)
 {
-	static const enum request_type types[] = { REQUEST_RESPONSE, REQUEST_EVENT, REQUEST_DRYRUN };
 	char excerpt[REQUEST_EXCERPT_MAX + 4];
-	struct request_span s;
-	unsigned int i;
 
-	if (!request_value_str(v, &s)) {
+	if (v->kind != REQUEST_KIND_STR) {
 		request_fail(err, false, "field 'type' must be a string");
 		return;
 	}
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		const char *name = request_type_name(types[i]);
-
-		if (s.len == strlen(name) && memcmp(payload + s.off, name, s.len) == 0) {
-			req->type = types[i];
-			return;
-		}
+	if (v->len == 15 && memcmp(v->str, "RequestResponse", 15) == 0) {
+		req->type = REQUEST_RESPONSE;
+	} else if (v->len == 5 && memcmp(v->str, "Event", 5) == 0) {
+		req->type = REQUEST_EVENT;
+	} else if (v->len == 6 && memcmp(v->str, "DryRun", 6) == 0) {
+		req->type = REQUEST_DRYRUN;
+	} else {
+		request_excerpt(excerpt, sizeof(excerpt), v->str, v->len);
+		request_fail(err, false, "field 'type' must be RequestResponse, Event or DryRun, not '%s'",
+			     excerpt);
 	}
-	request_excerpt(excerpt, sizeof(excerpt), payload + s.off, s.len);
-	request_fail(err, false, "field 'type' must be RequestResponse, Event or DryRun, not '%s'", excerpt);
 }
 
+/* Apply one field. Its errors are recorded and parsing goes on, so that a later `id` is still echoed. */
 static void
-request_field_log(const uint8_t *payload, const struct request_value *v, struct request *req,
-		  struct request_error *err)
+request_field(const uint8_t *payload, enum request_key key, const struct request_value *v,
+	      struct request *req, struct request_error *err)
 {
-	struct request_span s;
+	bool str = v->kind == REQUEST_KIND_STR;
+	bool uint = v->kind == REQUEST_KIND_UINT;
 
-	if (!request_value_str(v, &s)) {
-		request_fail(err, false, "field 'log' must be a string");
-		return;
-	}
-	if (s.len == 4 && memcmp(payload + s.off, "Tail", 4) == 0)
-		req->log_tail = true;
-	else if (s.len == 4 && memcmp(payload + s.off, "None", 4) == 0)
-		req->log_tail = false;
-	else
-		request_fail(err, false, "field 'log' must be Tail or None");
-}
-
-/* Apply one key/value pair; unknown keys are ignored for forward compatibility. */
-static void
-request_field(const uint8_t *payload, const uint8_t *key, uint32_t key_len,
-	      const struct request_value *v, struct request *req, struct request_error *err)
-{
-	struct request_span s;
-	uint64_t u;
-
-	if (request_key_is(key, key_len, "v")) {
-		if (!request_value_uint(v, &u))
+	switch (key) {
+	case REQUEST_KEY_V:
+		if (!uint)
 			request_fail(err, true, "field 'v' must be an unsigned integer");
-		else if (u != 1)
-			request_fail(err, true, "unsupported protocol version %" PRIu64 " (expected 1)", u);
-	} else if (request_key_is(key, key_len, "id")) {
-		if (request_value_uint(v, &u)) {
-			req->id = u;
-			req->has_id = true;
-		} else {
-			req->id = 0;
-			req->has_id = false;
+		else if (v->u != 1)
+			request_fail(err, true, "unsupported protocol version %" PRIu64 " (expected 1)", v->u);
+		break;
+	case REQUEST_KEY_ID:
+		/* The last `id` wins, and one that is not a uint takes back an earlier one. */
+		req->has_id = uint;
+		req->id = uint ? v->u : 0;
+		if (!uint)
 			request_fail(err, false, "field 'id' must be an unsigned integer");
-		}
-	} else if (request_key_is(key, key_len, "fn")) {
+		break;
+	case REQUEST_KEY_FN:
 		request_field_fn(payload, v, req, err);
-	} else if (request_key_is(key, key_len, "type")) {
-		request_field_type(payload, v, req, err);
-	} else if (request_key_is(key, key_len, "tenant")) {
-		if (!request_value_str(v, &s))
+		break;
+	case REQUEST_KEY_TYPE:
+		request_field_type(v, req, err);
+		break;
+	case REQUEST_KEY_TENANT:
+		if (!str)
 			request_fail(err, false, "field 'tenant' must be a string");
-		else if (!request_name_valid((const char *)payload + s.off, s.len))
+		else if (!request_name_valid((const char *)v->str, v->len))
 			request_fail(err, false, "field 'tenant' must be 1..%d characters of [A-Za-z0-9_-]",
 				     REQUEST_NAME_MAX);
 		else
-			req->tenant = s;
-	} else if (request_key_is(key, key_len, "event")) {
-		req->event = v->span;
-	} else if (request_key_is(key, key_len, "timeout_ms")) {
-		if (!request_value_uint(v, &u)) {
+			req->tenant = request_span_of(payload, v->str, v->len);
+		break;
+	case REQUEST_KEY_EVENT:
+		req->event = v->raw;    /* any value, handed on as its bytes */
+		break;
+	case REQUEST_KEY_CTX:
+		req->ctx = v->raw;
+		break;
+	case REQUEST_KEY_TIMEOUT_MS:
+		if (!uint) {
 			request_fail(err, false, "field 'timeout_ms' must be an unsigned integer");
-		} else if (u == 0) {
+		} else if (v->u == 0) {
 			request_fail(err, false, "field 'timeout_ms' must be at least 1");
 		} else {
-			req->timeout_ms = u;
+			req->timeout_ms = v->u;
 			req->has_timeout = true;
 		}
-	} else if (request_key_is(key, key_len, "ctx")) {
-		req->ctx = v->span;
-	} else if (request_key_is(key, key_len, "log")) {
-		request_field_log(payload, v, req, err);
-	} else if (request_key_is(key, key_len, "trace")) {
-		if (!request_value_str(v, &s))
+		break;
+	case REQUEST_KEY_LOG:
+		if (str && v->len == 4 && memcmp(v->str, "Tail", 4) == 0)
+			req->log_tail = true;
+		else if (str && v->len == 4 && memcmp(v->str, "None", 4) == 0)
+			req->log_tail = false;
+		else
+			request_fail(err, false, str ? "field 'log' must be Tail or None" :
+				     "field 'log' must be a string");
+		break;
+	case REQUEST_KEY_TRACE:
+		if (!str)
 			request_fail(err, false, "field 'trace' must be a string");
-		else if (s.len > REQUEST_TRACE_MAX)
+		else if (v->len > REQUEST_TRACE_MAX)
 			request_fail(err, false, "field 'trace' must be at most %d bytes", REQUEST_TRACE_MAX);
 		else
-			req->trace = s;
-	} else if (request_key_is(key, key_len, "idempotency_key")) {
-		if (!request_value_str(v, &s))
+			req->trace = request_span_of(payload, v->str, v->len);
+		break;
+	case REQUEST_KEY_IDEMPOTENCY_KEY:
+		if (!str)
 			request_fail(err, false, "field 'idempotency_key' must be a string");
-		else if (s.len < 1 || s.len > REQUEST_IDEMPOTENCY_KEY_MAX)
+		else if (v->len < 1 || v->len > REQUEST_IDEMPOTENCY_KEY_MAX)
 			request_fail(err, false, "field 'idempotency_key' must be 1..%d bytes",
 				     REQUEST_IDEMPOTENCY_KEY_MAX);
 		else
-			req->idempotency_key = s;
+			req->idempotency_key = request_span_of(payload, v->str, v->len);
+		break;
+	case REQUEST_KEY_UNKNOWN:
+		break;
 	}
-}
-
-/*
- * Read and validate one value. A str's bytes are located from its header
- * here: msgpack-c hands back no usable pointer for an empty one.
- */
-static enum request_mp_status
-request_read_value(struct request_reader *r, msgpack_zone *zone, struct request_value *v)
-{
-	struct request_mp_head h;
-	enum request_mp_status st;
-	uint32_t start = r->off;
-	size_t off = 0;
-
-	st = request_mp_head(r, &h);
-	if (st != REQUEST_MP_OK)
-		return st;
-	st = request_mp_skip(r, 1);
-	if (st != REQUEST_MP_OK)
-		return st;
-	v->span.off = (uint16_t)start;
-	v->span.len = (uint16_t)(r->off - start);
-	v->is_str = h.str;
-	v->str.off = (uint16_t)(start + h.hdr_len);
-	v->str.len = (uint16_t)h.body_len;
-	v->decoded = !h.container && !h.str &&
-		     msgpack_unpack((const char *)r->p + start, v->span.len, &off, zone, &v->obj) ==
-		     MSGPACK_UNPACK_SUCCESS;
-	return REQUEST_MP_OK;
 }
 
 int
 request_value_len(const uint8_t *p, uint32_t len, uint32_t *value_len)
 {
-	struct request_reader r = { .p = p, .len = len, .off = 0 };
+	const uint8_t *q = p;
 
-	if (request_mp_skip(&r, 0) != REQUEST_MP_OK)
+	if (request_skip(&q, p + len, 1) != REQUEST_OK)
 		return -1;
-	*value_len = r.off;
+	*value_len = (uint32_t)(q - p);
 	return 0;
 }
 
 int
-request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
-	      struct request *req, struct request_error *err)
+request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct request_error *err)
 {
-	struct request_reader r = { .p = payload, .len = len, .off = 0 };
-	struct request_mp_head h;
-	enum request_mp_status st;
+	const uint8_t *end = payload + len;
+	const uint8_t *p = payload;
 	bool seen_id = false;
 	bool seen_fn = false;
 	uint64_t pairs;
-	uint64_t i;
+	unsigned int n;
 
-	memset(req, 0, sizeof(*req));
-	req->type = REQUEST_RESPONSE;
+	/* The one initialisation of the struct: absent fields are zero, type RequestResponse. */
+	*req = (struct request){ .type = REQUEST_RESPONSE };
 	err->message[0] = '\0';
-	if (zone != NULL)
-		msgpack_zone_clear(zone);
 
 	/* Spans are 16-bit; no UDP payload over IPv4 comes near this. */
 	if (len > UINT16_MAX) {
@@ -555,62 +619,40 @@ request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
 		request_fail(err, true, "request must be a map");
 		return -1;
 	}
-	st = request_mp_take(&r, &h);
-	if (st != REQUEST_MP_OK) {
-		request_fail_structure(err, st, "request");
-		return -1;
-	}
+	n = payload[0] <= 0x8f ? 0 : payload[0] == 0xde ? 2 : 4;
+	if (len < 1 + n)
+		return request_fail_structure(err, REQUEST_TRUNCATED, "request");
+	pairs = n == 0 ? (payload[0] & 0x0f) : request_be(payload + 1, n);
+	p += 1 + n;
+	if (pairs * 2 > (size_t)(end - p))
+		return request_fail_structure(err, REQUEST_TRUNCATED, "request");
 
-	pairs = h.items / 2;
-	for (i = 0; i < pairs; i++) {
-		struct request_value v;
-		const uint8_t *key;
-		uint32_t key_len;
-		uint32_t key_at = r.off;
-		char where[REQUEST_EXCERPT_MAX + 16];
-		char excerpt[REQUEST_EXCERPT_MAX + 4];
+	for (; pairs > 0; pairs--) {
+		struct request_value key, val;
+		const uint8_t *at;
+		enum request_key k;
+		enum request_status st;
 
-		if (request_mp_head(&r, &h) == REQUEST_MP_OK && !h.str) {
+		st = request_value(&p, end, &key);
+		if (st != REQUEST_OK)
+			return request_fail_structure(err, st, "a request key");
+		at = p;
+		st = request_value(&p, end, &val);
+		if (st != REQUEST_OK)
+			return request_fail_value(err, st, &key);
+		val.raw = request_span_of(payload, at, (uint32_t)(p - at));
+		if (key.kind != REQUEST_KIND_STR) {
 			/* Not a field we know, but keep going: a later `id` can still be echoed. */
 			request_fail(err, false, "request keys must be strings");
-			st = request_mp_skip(&r, 1);
-			if (st != REQUEST_MP_OK) {
-				request_fail_structure(err, st, "a request key");
-				return -1;
-			}
-			key = NULL;
-			key_len = 0;
-		} else {
-			st = request_mp_take(&r, &h);
-			if (st != REQUEST_MP_OK) {
-				request_fail_structure(err, st, "a request key");
-				return -1;
-			}
-			key = payload + key_at + h.hdr_len;
-			key_len = (uint32_t)h.body_len;
-		}
-
-		st = request_read_value(&r, zone, &v);
-		if (st != REQUEST_MP_OK) {
-			if (key != NULL) {
-				request_excerpt(excerpt, sizeof(excerpt), key, key_len);
-				snprintf(where, sizeof(where), "field '%s'", excerpt);
-			} else {
-				snprintf(where, sizeof(where), "a request value");
-			}
-			request_fail_structure(err, st, where);
-			return -1;
-		}
-		if (key == NULL)
 			continue;
-		request_field(payload, key, key_len, &v, req, err);
-		if (request_key_is(key, key_len, "id"))
-			seen_id = true;
-		else if (request_key_is(key, key_len, "fn"))
-			seen_fn = true;
+		}
+		k = request_key(key.str, key.len);
+		seen_id |= k == REQUEST_KEY_ID;
+		seen_fn |= k == REQUEST_KEY_FN;
+		request_field(payload, k, &val, req, err);
 	}
 
-	if (r.off != len) {
+	if (p != end) {
 		request_fail(err, true, "trailing bytes after the request map");
 		return -1;
 	}
@@ -618,5 +660,5 @@ request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
 		request_fail(err, false, "missing required field: id");
 	else if (!seen_fn)
 		request_fail(err, false, "missing required field: fn");
-	return request_failed(err) ? -1 : 0;
+	return err->message[0] != '\0' ? -1 : 0;
 }

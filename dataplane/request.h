@@ -5,8 +5,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <msgpack.h>
-
 enum request_type {
 	REQUEST_RESPONSE = 0,  /* "RequestResponse" (default) */
 	REQUEST_EVENT,         /* "Event" */
@@ -44,18 +42,13 @@ struct request_error {
 };
 
 /*
- * Parse `len` bytes of UDP payload. `zone` is the caller's scratch zone
- * (msgpack-c's allocator): it is cleared here and must have been set up with
- * a first chunk big enough for any datagram, so that no call allocates.
+ * Parse `len` bytes of UDP payload in one pass, allocating nothing.
  * Returns 0, or -1 with err->message set (the request gets 400
- * InvalidRequestContentException); req->id/has_id are still set when the id
- * was readable, so the error can echo it.
+ * InvalidRequestContentException); req->id/has_id (and req->trace) are
+ * still set when they were readable, so the error can echo them.
  */
-int request_parse(const uint8_t *payload, uint32_t len, msgpack_zone *zone,
-		  struct request *req, struct request_error *err);
-
-/* Chunk size for a request zone: enough for the objects of one datagram. */
-#define REQUEST_ZONE_CHUNK_SIZE (64u * 1024u)
+int request_parse(const uint8_t *payload, uint32_t len, struct request *req,
+		  struct request_error *err);
 
 /* 1..64 chars of [A-Za-z0-9_-]: the rule for function and tenant names. */
 bool request_name_valid(const char *s, uint32_t len);

@@ -38,9 +38,6 @@ serve_thread_init(struct serve_thread *t, unsigned int id, const struct serve_fu
 	response_head_init(&t->head, SERVE_VERSION, sizeof(SERVE_VERSION) - 1);
 	t->functions = fns;
 	t->nb_functions = nb_functions;
-	/* One chunk big enough for any datagram's objects, as the dispatcher has. */
-	if (!msgpack_zone_init(&t->zone, REQUEST_ZONE_CHUNK_SIZE))
-		return -ENOMEM;
 	for (f = 0; f < nb_functions; f++) {
 		struct turbine_env_config cfg = {
 			.function = fns[f].name,
@@ -63,7 +60,6 @@ serve_thread_fini(struct serve_thread *t)
 
 	for (f = 0; f < t->nb_functions; f++)
 		module_env_fini(&t->envs[f]);
-	msgpack_zone_destroy(&t->zone);
 }
 
 static void
@@ -180,8 +176,7 @@ serve_datagram(struct serve_thread *t, const uint8_t *in, uint32_t len, uint8_t 
 	int f;
 
 	t->counters[SERVE_requests]++;
-	memset(&req, 0, sizeof(req));
-	if (request_parse(in, len, &t->zone, &req, &err) < 0)
+	if (request_parse(in, len, &req, &err) < 0)
 		return serve_error(t, &req, in, out, 400, "%s", err.message);
 
 	f = serve_find(t, in + req.fn.off, req.fn.len);

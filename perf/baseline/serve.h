@@ -48,11 +48,10 @@ struct serve_thread {
 	struct environment envs[SERVE_MAX_FUNCTIONS];
 	struct invoke_scratch scratch;
 	struct response_head head;  /* every 200's start, as a Turbine deployment has it */
-	msgpack_zone zone;
 	uint64_t counters[SERVE_COUNTER_MAX];
 };
 
-/* Set up one thread's zone and environments (each function's init runs here). */
+/* Set up one thread's environments (each function's init runs here). */
 int serve_thread_init(struct serve_thread *t, unsigned int id, const struct serve_function *fns,
 		      unsigned int nb_functions, uint64_t tsc_hz);
 void serve_thread_fini(struct serve_thread *t);

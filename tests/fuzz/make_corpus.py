@@ -105,6 +105,15 @@ def main():
         "payload_empty_strings": pack({"id": 0, "fn": "f", "trace": "", "ctx": "", "event": b""}),
         "payload_bad_version": pack({"v": 2, "id": 1, "fn": "echo"}),
         "payload_bad_type": pack({"id": 1, "fn": "echo", "type": "Nope"}),
+        "payload_event_idempotent": pack({"id": 11, "fn": "echo", "type": "Event",
+                                          "idempotency_key": "k"}),
+        # just past the bounds: refused
+        "payload_idempotency_empty": pack({"id": 12, "fn": "echo", "type": "Event",
+                                           "idempotency_key": ""}),
+        "payload_timeout_zero": pack({"id": 13, "fn": "echo", "timeout_ms": 0}),
+        # every str width, and an id in a signed format
+        "payload_wide_formats": b"\x84\xa2id\xd0\x05\xa2fn\xd9\x04echo"
+                                b"\xa6tenant\xda\x00\x04acme\xa5trace\xdb\x00\x00\x00\x00",
         "payload_truncated": full[:-7],
         "payload_trailing": minimal + b"\xc0",
         "payload_deep": b"\x81\xa5event" + b"\x91" * 40 + b"\xc0",

@@ -27,7 +27,7 @@ setup(void **state)
 	(void)state;
 	mix_init(&m);
 	err[0] = '\0';
-	return msgpack_zone_init(&zone, REQUEST_ZONE_CHUNK_SIZE) ? 0 : -1;
+	return msgpack_zone_init(&zone, MSGPACK_ZONE_CHUNK_SIZE) ? 0 : -1;
 }
 
 static int
@@ -62,7 +62,7 @@ parse_entry(unsigned int i, uint64_t id, struct request *req)
 
 	memcpy(copy, e->payload, e->payload_len);
 	mix_put_id(copy + MIX_ID_OFFSET, id);
-	if (request_parse(copy, e->payload_len, &zone, req, &rerr) != 0)
+	if (request_parse(copy, e->payload_len, req, &rerr) != 0)
 		fail_msg("the dispatcher refuses entry %u: %s", i, rerr.message);
 }
 

@@ -26,7 +26,6 @@ static struct frame_service gen_side;   /* who sends: the generator */
 static struct frame_service sut_side;   /* who receives: the dispatcher */
 static struct frame_request to_sut;
 static struct mix m;
-static msgpack_zone zone;
 
 static int
 setup(void **state)
@@ -50,7 +49,7 @@ setup(void **state)
 	    mix_add(&m, "echo", NULL, 1.0, NULL, NULL, err, sizeof(err)) != 0)
 		return -1;
 	json_decref(ev);
-	return msgpack_zone_init(&zone, REQUEST_ZONE_CHUNK_SIZE) ? 0 : -1;
+	return 0;
 }
 
 static int
@@ -58,7 +57,6 @@ teardown(void **state)
 {
 	(void)state;
 	mix_free(&m);
-	msgpack_zone_destroy(&zone);
 	return 0;
 }
 
@@ -87,7 +85,7 @@ check_stamped(const struct stamp *s, uint64_t id)
 	assert_memory_equal(req.src_mac, gen_mac, 6);
 	assert_int_equal(req.src_ip, gen_side.ip);
 	assert_int_equal(req.src_port, gen_side.udp_port);
-	assert_int_equal(request_parse(frame + req.payload_offset, req.payload_len, &zone, &r, &rerr), 0);
+	assert_int_equal(request_parse(frame + req.payload_offset, req.payload_len, &r, &rerr), 0);
 	assert_true(r.has_id && r.id == id);
 	assert_memory_equal(frame, sut_mac, 6);
 	assert_memory_equal(frame + 6, gen_mac, 6);

@@ -151,12 +151,9 @@ test_protocol_example_not_a_map(void **state)
 	};
 	struct request req;
 	struct request_error err;
-	msgpack_zone rz;
 
 	(void)state;
-	assert_true(msgpack_zone_init(&rz, REQUEST_ZONE_CHUNK_SIZE));
-	assert_int_equal(request_parse(payload, sizeof(payload), &rz, &req, &err), -1);
-	msgpack_zone_destroy(&rz);
+	assert_int_equal(request_parse(payload, sizeof(payload), &req, &err), -1);
 	response_encode_error(&pk, req.id, 400, err.message, NULL, 0, NULL, 0);
 	assert_int_equal(rb.len, sizeof(want));
 	assert_memory_equal(rb.data, want, sizeof(want));

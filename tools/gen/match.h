@@ -135,6 +135,9 @@ struct match_decoded {
  */
 int match_decode(const uint8_t *payload, uint32_t len, msgpack_zone *zone, struct match_decoded *r);
 
+/* Chunk size for match_decode()'s zone: enough for the objects of one datagram. */
+#define MATCH_ZONE_CHUNK_SIZE (64u * 1024u)
+
 /* ------------------------------------------------------------------ counts */
 
 /* Status slots: 100..599 are themselves; the low ones name what is not a status. */

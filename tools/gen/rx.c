@@ -32,7 +32,7 @@ rx_init(struct gen *g, char *err, size_t errlen)
 				     RTE_CACHE_LINE_SIZE, socket);
 	if (rx->lat == NULL)
 		goto nomem;
-	if (!msgpack_zone_init(&rx->zone, REQUEST_ZONE_CHUNK_SIZE))
+	if (!msgpack_zone_init(&rx->zone, MATCH_ZONE_CHUNK_SIZE))
 		goto nomem;
 	for (i = 0; i < g->cfg.mix.nb; i++) {
 		hist_reset(&rx->lat[i][0]);
