@@ -36,6 +36,11 @@ def _checksum(data):
     return ~s & 0xffff
 
 
+def event_size(event):
+    """The event's own MessagePack bytes, as the request carries it."""
+    return len(msgpack.packb(event))
+
+
 def request_frame(request_id, fn, event):
     """Ethernet, IPv4 and UDP (with its checksum) around one PROTOCOL.md request."""
     payload = msgpack.packb({'id': request_id, 'fn': fn, 'event': event})

@@ -24,6 +24,39 @@ GEN_LCORES = '0@%d' % GEN_CPU
 TESTPMD_LCORES = '0@%d,1@%d' % (SUT_CPU, SUT_CPU)
 
 ECHO_EVENT = '{"hello": "world"}'
+# The instruction step's second request: an HTTP request as API Gateway's Lambda proxy
+# integration hands it to a function (REST API, version 1.0 payload), trimmed to a typical
+# GET: 486 bytes of MessagePack as the event, 505 as the whole request. Its many short keys
+# and strings (and a nested map three deep) cost the decoder and the echo's copy what a real
+# web request does; the small echo above prices the fixed per-request path.
+APIGW_EVENT = {
+    'resource': '/orders/{id}',
+    'path': '/orders/17',
+    'httpMethod': 'GET',
+    'headers': {
+        'Accept': 'application/json',
+        'Host': 'api.example.com',
+        'User-Agent': 'curl/8.4.0',
+        'X-Amzn-Trace-Id': 'Root=1-65a1b2c3-4d5e6f708192a3b4c5d6e7f8',
+        'X-Forwarded-For': '198.51.100.7',
+    },
+    'queryStringParameters': {'expand': 'items'},
+    'pathParameters': {'id': '17'},
+    'requestContext': {
+        'accountId': '123456789012',
+        'apiId': 'a1b2c3d4e5',
+        'httpMethod': 'GET',
+        'identity': {'sourceIp': '198.51.100.7'},
+        'requestId': 'c6af9ac6-7b61-11e6-9a41-93e8deadbeef',
+        'requestTimeEpoch': 1700000000000,
+        'stage': 'prod',
+    },
+    'body': None,
+    'isBase64Encoded': False,
+}
+# The instruction step's requests: (label, figure prefix, event), each with its own three runs.
+INSTRUCTION_EVENTS = (('echo', 'instructions', json.loads(ECHO_EVENT)),
+                      ('apigw', 'instructions.apigw', APIGW_EVENT))
 # Group commit answers a whole batch per fdatasync, so a closed loop's throughput is its window
 # over the 202's latency (a sync and a pass of the queue thread at least): memif's 512 would
 # measure the sync cycle rather than acceptance. 2048 is half the queue's intake ring
@@ -83,6 +116,7 @@ class Plan:
                 'lcores': {'turbine': SUT_LCORES, 'testpmd': TESTPMD_LCORES,
                            'turbine-gen': GEN_LCORES, 'kernel_threads': 1},
                 'echo_event': json.loads(ECHO_EVENT),
+                'apigw_event': APIGW_EVENT,
                 'bimodal_mix': [{'weight': w, 'fn': fn, 'event': json.loads(ev)}
                                 for w, fn, ev in BIMODAL]}
 
@@ -598,58 +632,78 @@ def step_bimodal(suite):
     return figs, det
 
 
-def step_instructions(suite):
-    """Instructions per request under callgrind, from fixed pcap batches: no timing involved."""
-    plan = suite.plan
+def callgrind_run(suite, name, count, event):
+    """Turbine under callgrind replaying `count` echo requests of `event` from a pcap: the
+    call graph parsed (callgrind.parse), the captures removed (the suite's own, rewritten
+    identically on every run)."""
     valgrind = shutil.which('valgrind')
     if valgrind is None:
         raise SuiteError('valgrind is not installed')
-    n = plan.batch
-    results = {}
-    for label, count in (('idle', 0), ('n', n), ('2n', 2 * n)):
-        pcap_in = suite.raw('callgrind-%s-in.pcap' % label)
-        pcap_out = suite.raw('callgrind-%s-out.pcap' % label)
-        out = suite.raw('callgrind-%s.out' % label)
-        callgrind.write_requests(pcap_in, count, 'echo', json.loads(ECHO_EVENT))
-        eal = Dpdk('callgrind-' + label, no_huge=True)
-        cmd = ([valgrind, '--tool=callgrind', '--toggle-collect=' + callgrind.ROOT,
-                '--callgrind-out-file=' + out, '--compress-strings=no', '--compress-pos=no',
-                suite.turbine, '--lcores', SUT_LCORES] + eal.args +
-               ['--vdev', 'net_pcap0,rx_pcap=%s,tx_pcap=%s' % (pcap_in, pcap_out), '--',
-                '--fn', 'echo=' + suite.modules['echo'], '--quiet'])
-        p = Proc('callgrind-' + label, cmd, suite.raw('callgrind-%s.log' % label), cpu=SUT_CPU)
-        p.eal = eal
-        try:
-            p.wait_for(r'^turbine: ready: ', 120)
-            # The batch is read at the first polls; what follows is idle polling, which the
-            # idle run prices and callgrind.analyse() takes away.
-            time.sleep(1.5)
-        finally:
-            res = stop_turbine(p)
-        final = res['final'] or {}
-        if final.get('responses') != count:
-            raise SuiteError('callgrind run %s: %s responses for %d requests (see %s)'
-                             % (label, final.get('responses'), count, p.log_path))
-        results[label] = callgrind.parse(out)
-        results[label]['requests'] = count
-        results[label]['raw'] = suite.rel(out)
-    a = callgrind.analyse(results['idle'], results['n'], results['2n'], n)
-    # The captures are the suite's own and rewritten identically on every run: not kept.
-    for label in results:
-        for end in ('in', 'out'):
-            path = suite.raw('callgrind-%s-%s.pcap' % (label, end))
+    pcap_in = suite.raw('%s-in.pcap' % name)
+    pcap_out = suite.raw('%s-out.pcap' % name)
+    out = suite.raw('%s.out' % name)
+    callgrind.write_requests(pcap_in, count, 'echo', event)
+    eal = Dpdk(name, no_huge=True)
+    cmd = ([valgrind, '--tool=callgrind', '--toggle-collect=' + callgrind.ROOT,
+            '--callgrind-out-file=' + out, '--compress-strings=no', '--compress-pos=no',
+            suite.turbine, '--lcores', SUT_LCORES] + eal.args +
+           ['--vdev', 'net_pcap0,rx_pcap=%s,tx_pcap=%s' % (pcap_in, pcap_out), '--',
+            '--fn', 'echo=' + suite.modules['echo'], '--quiet'])
+    p = Proc(name, cmd, suite.raw('%s.log' % name), cpu=SUT_CPU)
+    p.eal = eal
+    try:
+        p.wait_for(r'^turbine: ready: ', 120)
+        # The batch is read at the first polls; what follows is idle polling, which the
+        # idle run prices and callgrind.analyse() takes away.
+        time.sleep(1.5)
+    finally:
+        res = stop_turbine(p)
+        for path in (pcap_in, pcap_out):
             if os.path.exists(path):
                 os.unlink(path)
-    a['request_frame_bytes'] = len(callgrind.request_frame(1, 'echo', json.loads(ECHO_EVENT)))
+    final = res['final'] or {}
+    if final.get('responses') != count:
+        raise SuiteError('callgrind run %s: %s responses for %d requests (see %s)'
+                         % (name, final.get('responses'), count, p.log_path))
+    r = callgrind.parse(out)
+    r['requests'] = count
+    r['raw'] = suite.rel(out)
+    return r
+
+
+def instructions_of(suite, label, event):
+    """The idle, N and 2N runs of one request and what they give (callgrind.analyse)."""
+    n = suite.plan.batch
+    # The small echo keeps the file names it always had.
+    stem = 'callgrind' if label == 'echo' else 'callgrind-' + label
+    results = {k: callgrind_run(suite, '%s-%s' % (stem, k), count, event)
+               for k, count in (('idle', 0), ('n', n), ('2n', 2 * n))}
+    a = callgrind.analyse(results['idle'], results['n'], results['2n'], n)
+    a['request_frame_bytes'] = len(callgrind.request_frame(1, 'echo', event))
+    a['event_bytes'] = callgrind.event_size(event)
     annotate = shutil.which('callgrind_annotate')
     if annotate is not None:
-        p = run([annotate, '--inclusive=yes', suite.raw('callgrind-n.out')], check=False)
-        with open(suite.raw('callgrind-n-annotate.txt'), 'w') as f:
+        p = run([annotate, '--inclusive=yes', suite.raw('%s-n.out' % stem)], check=False)
+        with open(suite.raw('%s-n-annotate.txt' % stem), 'w') as f:
             f.write(p.stdout)
-        a['annotate'] = suite.rel(suite.raw('callgrind-n-annotate.txt'))
+        a['annotate'] = suite.rel(suite.raw('%s-n-annotate.txt' % stem))
     a['callgrind_runs'] = results
-    figs = {'instructions.per_request': a['per_request'],
-            'instructions.per_request_with_pmd': a['per_request_with_pmd']}
-    log('    %.0f instructions per request (%.0f with the pcap PMD)'
-        % (a['per_request'], a['per_request_with_pmd']))
-    return figs, a
+    log('    %s (%d-byte frame): %.0f instructions per request (%.0f with the pcap PMD)'
+        % (label, a['request_frame_bytes'], a['per_request'], a['per_request_with_pmd']))
+    return a
+
+
+def step_instructions(suite):
+    """Instructions per request under callgrind, from fixed pcap batches: no timing involved.
+    The small echo's figures are `instructions.*`, the API Gateway event's
+    `instructions.apigw.*`; its details are the small echo's, with the other under 'apigw'."""
+    figs, det = {}, None
+    for label, prefix, event in INSTRUCTION_EVENTS:
+        a = instructions_of(suite, label, event)
+        figs[prefix + '.per_request'] = a['per_request']
+        figs[prefix + '.per_request_with_pmd'] = a['per_request_with_pmd']
+        if det is None:
+            det = a
+        else:
+            det[label] = a
+    return figs, det

@@ -24,7 +24,8 @@ def expected_figures():
     """Written out here, not taken from perf/suite: the test states what a report must hold."""
     names = ['ceiling.peak_pps', 'memif.peak_rps', 'kernel.peak_rps', 'af_packet.peak_rps',
              'bimodal.capacity_rps', 'instructions.per_request',
-             'instructions.per_request_with_pmd']
+             'instructions.per_request_with_pmd', 'instructions.apigw.per_request',
+             'instructions.apigw.per_request_with_pmd']
     names += ['ceiling.low.' + k for k in LATENCY] + ['memif.low.' + k for k in LATENCY]
     names += ['%s.%s.%s' % (s, l, k) for s in ('memif', 'kernel', 'af_packet') for l in LOADS
               for k in LATENCY]
@@ -39,6 +40,16 @@ def expected_figures():
                                                       'queue_sync_p50_ns', 'p99_per_fdatasync')]
     return names
 
+
+# The issues' goals, each on a figure or a ratio: whether a value meets it.
+GOALS = {
+    'async.peak_rps': lambda v: v >= 100000,
+    'async.load50.p99_per_fdatasync': lambda v: v <= 2,
+    'instructions.per_request': lambda v: v <= 1000,
+    'instructions.apigw.per_request': lambda v: v <= 2500,
+    'turbine_vs_ceiling.peak': lambda v: v >= 0.7,
+    'turbine_vs_ceiling.low_p50': lambda v: v <= 1.3,
+}
 
 # Counts that are present but may well be 0.
 COUNTS = ('async.peak.refused_429', 'async.load50.refused_429')
@@ -74,10 +85,14 @@ def check_figures(c, doc):
     bad = [(n, figs.get(n)) for n in COUNTS if not (number(figs.get(n)) and figs[n] >= 0)]
     c.ok(not bad, 'every count is there, 0 or more', bad)
     goals = {g.get('figure'): g for g in doc.get('goals', [])}
-    c.ok(set(goals) == {'async.peak_rps', 'async.load50.p99_per_fdatasync'} and
-         all(g.get('met') in (True, False) and g.get('value') == figs.get(f)
+    values = dict(figs, **{n: r.get('value') for n, r in doc.get('ratios', {}).items()})
+    c.ok(set(goals) == set(GOALS) and
+         all(g.get('met') in (True, False) and g.get('value') == values.get(f)
              for f, g in goals.items()),
-         'the async goals are judged on their figures', doc.get('goals'))
+         'every goal is judged on its figure or ratio', doc.get('goals'))
+    wrong = [g for f, g in goals.items() if f in GOALS and g.get('met') is not
+             (GOALS[f](g['value']) if number(g.get('value')) else None)]
+    c.ok(not wrong, 'each goal is met exactly when its value is within its bound', wrong)
     c.ok(not doc.get('errors'), 'no step failed', doc.get('errors'))
 
 
