@@ -158,10 +158,12 @@ def body(c):
 
             prom, api, log_path = start_prometheus(tmp, port)
             # Scraped once a second: the value arrives within a few scrapes of the server's start.
+            started = time.monotonic()
             got = harness.wait_until(
                 lambda: only_value(query(api, 'turbine_requests_total{job="turbine"}')) == sent,
                 SCRAPE_WAIT, interval=0.5)
             vector = query(api, 'turbine_requests_total{job="turbine"}')
+            harness.log('Prometheus\' API answered in %.1f s' % (time.monotonic() - started))
             c.ok(got, 'Prometheus\' API returns turbine_requests_total = %d, the calls sent'
                  % sent, 'got %r; prometheus log:\n%s' % (vector, tail(log_path)))
 
