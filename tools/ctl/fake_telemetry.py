@@ -116,6 +116,12 @@ class FakeTelemetry:
             conn.send(reply.encode())
 
     def close(self):
+        # shutdown() wakes the accept() of the serving thread; close() alone would leave it
+        # blocked there, still taking connections.
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.sock.close()
 
 

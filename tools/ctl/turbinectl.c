@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "format.h"
+#include "metrics.h"
 #include "telemetry_client.h"
 
 /* Exit codes, as --help documents them. */
@@ -26,12 +27,18 @@ enum {
 /* A deploy answers once the new module's init has run on every worker: allow for slow inits. */
 #define CTL_DEFAULT_TIMEOUT_MS 30000
 #define CTL_MAX_TIMEOUT_MS 3600000
+/* metrics answers within Prometheus' default scrape timeout (10 s), even when turbine hangs. */
+#define CTL_METRICS_TIMEOUT_MS 5000
+#define CTL_STR_(x) #x
+#define CTL_STR(x) CTL_STR_(x)
 
 struct ctl_args {
 	const char *file_prefix;
 	const char *socket_path;
 	const char *version;    /* deploy --version */
+	const char *listen;     /* metrics --listen */
 	unsigned int timeout_ms;
+	bool timeout_given;
 	bool json;
 	int argc;               /* the subcommand's own arguments, after its name */
 	char **argv;
@@ -55,6 +62,8 @@ struct ctl_command {
 	int (*plan)(struct ctl_plan *plan, const struct ctl_args *a, const char *cmd);
 	/* The human-readable view of one reply's data. */
 	int (*show)(FILE *out, const json_t *data);
+	/* A command that runs until stopped instead (plan and show unused): an exit code. */
+	int (*serve)(const struct ctl_args *a, const char *socket_path);
 };
 
 static const char *ctl_prog = "turbinectl";
@@ -315,39 +324,62 @@ ctl_show_mutation(FILE *out, const json_t *data)
 	return rc;
 }
 
+static int
+ctl_serve_metrics(const struct ctl_args *a, const char *socket_path)
+{
+	int rc;
+
+	if (a->listen == NULL) {
+		ctl_warn("metrics needs --listen ADDR:PORT");
+		return CTL_EXIT_USAGE;
+	}
+	rc = metrics_serve(socket_path, a->timeout_given ? a->timeout_ms : CTL_METRICS_TIMEOUT_MS,
+			   a->listen);
+	if (rc == -EINVAL) {
+		ctl_warn("--listen: '%s' is not ADDR:PORT or [ADDR6]:PORT", a->listen);
+		return CTL_EXIT_USAGE;
+	}
+	return rc == 0 ? CTL_EXIT_OK : CTL_EXIT_FAILED;
+}
+
 static const struct ctl_command ctl_commands[] = {
 	{ "stats", "stats", "every data-plane counter, summed over lcores",
-	  0, 0, false, ctl_plan_query, format_lines },
+	  0, 0, false, ctl_plan_query, format_lines, NULL },
 	{ "functions", "functions", "functions: version, readiness, limits, warm workers, cold starts",
-	  0, 0, false, ctl_plan_query, ctl_show_functions },
+	  0, 0, false, ctl_plan_query, ctl_show_functions, NULL },
 	{ "function", "function NAME",
 	  "one function: calls, errors, timeouts, throttles, environments, latency",
-	  1, 1, false, ctl_plan_named, format_lines },
+	  1, 1, false, ctl_plan_named, format_lines, NULL },
 	{ "workers", "workers", "workers: lcore, state (stuck: in what, for how long), busy fraction, "
 	  "queue depth, functions held",
-	  0, 0, false, ctl_plan_query, ctl_show_workers },
+	  0, 0, false, ctl_plan_query, ctl_show_workers, NULL },
 	{ "async", "async", "the asynchronous queue: depth, oldest event's age, accepted, duplicates,\n"
 	  "outcomes (succeeded, retried, dead-lettered), 202 latency, its log on disk",
-	  0, 0, false, ctl_plan_query, format_lines },
+	  0, 0, false, ctl_plan_query, format_lines, NULL },
 	{ "ports", "ports", "ports and their counters",
-	  0, 0, false, ctl_plan_query, ctl_show_ports },
+	  0, 0, false, ctl_plan_query, ctl_show_ports, NULL },
 	{ "set", "set FUNCTION KEY=VALUE...",
 	  "change a function at run time, one request per pair in order: reserved_concurrency,\n"
 	  "rate, burst, tenants (a:b:c), timeout_ms, and the Event keys max_retry_attempts,\n"
 	  "retry_delay_ms, max_event_age_s, dedupe_window_s, on_success, on_failure",
-	  2, -1, true, ctl_plan_pairs, ctl_show_mutation },
+	  2, -1, true, ctl_plan_pairs, ctl_show_mutation, NULL },
 	{ "tenant", "tenant NAME KEY=VALUE...",
 	  "change a tenant's limits, one request per pair: concurrency, rate, burst",
-	  2, -1, true, ctl_plan_pairs, ctl_show_mutation },
+	  2, -1, true, ctl_plan_pairs, ctl_show_mutation, NULL },
 	{ "deploy", "deploy FUNCTION MODULE_PATH [--version V]",
 	  "load MODULE_PATH (sent as an absolute path) as FUNCTION's new version and switch to it",
-	  2, 2, true, ctl_plan_deploy, ctl_show_mutation },
+	  2, 2, true, ctl_plan_deploy, ctl_show_mutation, NULL },
 	{ "drain", "drain WORKER", "take worker WORKER (a number from `workers`) out of dispatch",
-	  1, 1, true, ctl_plan_worker, ctl_show_mutation },
+	  1, 1, true, ctl_plan_worker, ctl_show_mutation, NULL },
 	{ "undrain", "undrain WORKER", "give a drained worker traffic again",
-	  1, 1, true, ctl_plan_worker, ctl_show_mutation },
+	  1, 1, true, ctl_plan_worker, ctl_show_mutation, NULL },
 	{ "raw", "raw COMMAND", "send a telemetry command as is, e.g. /turbine/function,echo or /",
-	  1, 1, false, ctl_plan_raw, format_auto },
+	  1, 1, false, ctl_plan_raw, format_auto, NULL },
+	{ "metrics", "metrics --listen ADDR:PORT",
+	  "serve Prometheus' /metrics over HTTP on ADDR:PORT ([ADDR6]:PORT; port 0 picks one),\n"
+	  "read from the telemetry socket on each scrape (503 while it cannot be reached),\n"
+	  "until SIGINT or SIGTERM; --timeout-ms defaults to " CTL_STR(CTL_METRICS_TIMEOUT_MS) " here",
+	  0, 0, false, NULL, NULL, ctl_serve_metrics },
 };
 
 #define CTL_NB_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
@@ -385,6 +417,8 @@ ctl_usage(FILE *out)
 		"      --json            print each reply's data as one line of JSON, for scripts\n"
 		"      --timeout-ms N    wait at most N ms (1..%d) for each reply (default %d)\n"
 		"      --version V       deploy only: the version the new module takes\n"
+		"      --listen ADDR:PORT\n"
+		"                        metrics only: where to serve /metrics\n"
 		"  -h, --help            print this help and exit\n"
 		"\n"
 		"Without --json, lists print as aligned tables and the rest as \"name value\" lines.\n"
@@ -413,13 +447,14 @@ ctl_find_command(const char *name)
 static int
 ctl_parse_args(int argc, char **argv, struct ctl_args *a)
 {
-	enum { OPT_SOCKET = 256, OPT_JSON, OPT_TIMEOUT, OPT_VERSION };
+	enum { OPT_SOCKET = 256, OPT_JSON, OPT_TIMEOUT, OPT_VERSION, OPT_LISTEN };
 	static const struct option opts[] = {
 		{ "file-prefix", required_argument, NULL, 'f' },
 		{ "socket", required_argument, NULL, OPT_SOCKET },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 		{ "version", required_argument, NULL, OPT_VERSION },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -458,9 +493,13 @@ ctl_parse_args(int argc, char **argv, struct ctl_args *a)
 				return -1;
 			}
 			a->timeout_ms = (unsigned int)n;
+			a->timeout_given = true;
 			break;
 		case OPT_VERSION:
 			a->version = optarg;
+			break;
+		case OPT_LISTEN:
+			a->listen = optarg;
 			break;
 		case ':':
 			ctl_warn("%s: missing argument", argv[optind - 1]);
@@ -642,6 +681,13 @@ main(int argc, char **argv)
 		ctl_warn("--version is for deploy only");
 		return CTL_EXIT_USAGE;
 	}
+	if (a.listen != NULL && cmd->serve == NULL) {
+		ctl_warn("--listen is for metrics only");
+		return CTL_EXIT_USAGE;
+	}
+	if (cmd->serve != NULL)
+		return ctl_socket_path(&a, path, sizeof(path)) < 0 ? CTL_EXIT_USAGE
+								   : cmd->serve(&a, path);
 	snprintf(request, sizeof(request), "/turbine/%s", cmd->name);
 	if (cmd->plan(&plan, &a, request) < 0 || ctl_socket_path(&a, path, sizeof(path)) < 0) {
 		ctl_plan_free(&plan);
