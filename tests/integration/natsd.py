@@ -9,6 +9,7 @@ clustered on loopback (-cluster/-routes). Every server is killed by PID when the
 second turbine (node B) runs beside the first, on its own port, reaching the same NATS servers.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 
 import harness
 from harness import log, run
@@ -28,15 +30,22 @@ def loopback_up(bed):
     run(['ip', '-n', bed.server_ns, 'link', 'set', 'lo', 'up'])
 
 
+_given = set()
+
+
 def free_port(bed):
-    """A TCP port nobody listens on in the bed's server namespace."""
-    with harness.in_netns(bed.server_ns):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    """A TCP port nobody listens on in the bed's server namespace, and not given before."""
+    while True:
+        with harness.in_netns(bed.server_ns):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        finally:
+            s.close()
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def _connects(bed, port):
@@ -61,6 +70,7 @@ class NatsServer:
         self.port = port or free_port(bed)
         self.cluster_port = cluster_port
         self.routes = list(routes)
+        self.monitor_port = free_port(bed)
         self.store = tempfile.mkdtemp(prefix='tb-nats-%s-' % name)
         self.logfile = os.path.join(self.store, 'nats.log')
         self.proc = None
@@ -72,7 +82,7 @@ class NatsServer:
     def cmd(self):
         cmd = ['ip', 'netns', 'exec', self.bed.server_ns, NATS_SERVER, '-js', '-sd',
                os.path.join(self.store, 'js'), '-a', '127.0.0.1', '-p', str(self.port),
-               '-n', self.name, '-l', self.logfile]
+               '-n', self.name, '-l', self.logfile, '-m', str(self.monitor_port)]
         if self.cluster_port:
             cmd += ['--cluster_name', 'tb', '--cluster', 'nats://127.0.0.1:%d' % self.cluster_port,
                     '--routes', ','.join('nats://127.0.0.1:%d' % p for p in self.routes)]
@@ -82,7 +92,10 @@ class NatsServer:
         log('starting: ' + ' '.join(self.cmd()))
         self.proc = subprocess.Popen(self.cmd(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
-        if wait and not harness.wait_until(lambda: self.proc.poll() is not None or
+        return self.start_wait() if wait else self
+
+    def start_wait(self):
+        if not harness.wait_until(lambda: self.proc.poll() is not None or
                                            _connects(self.bed, self.port), READY_WITHIN):
             raise RuntimeError('nats-server %s did not listen within %.0f s\n%s' %
                                (self.name, READY_WITHIN, self.log_tail()))
@@ -90,6 +103,35 @@ class NatsServer:
             raise RuntimeError('nats-server %s exited %s\n%s' % (self.name, self.proc.returncode,
                                                                   self.log_tail()))
         return self
+
+    def monitor(self, path):
+        """A monitoring endpoint's JSON (/connz, /jsz...), None when it does not answer."""
+        try:
+            with harness.in_netns(self.bed.server_ns):
+                with urllib.request.urlopen('http://127.0.0.1:%d%s' % (self.monitor_port, path),
+                                            timeout=2) as r:
+                    return json.loads(r.read())
+        except (OSError, ValueError):
+            return None
+
+    def client_names(self):
+        """Names of the clients connected to this server."""
+        doc = self.monitor('/connz') or {}
+        return [c.get('name') for c in doc.get('connections') or []]
+
+    def meta_leader(self):
+        """The JetStream meta group's leader as this server sees it ('' when none yet)."""
+        doc = self.monitor('/jsz') or {}
+        return (doc.get('meta_cluster') or {}).get('leader') or ''
+
+    def stream_leader(self, stream):
+        """The name of the server leading `stream`'s replicas, as this server reports it."""
+        doc = self.monitor('/jsz?streams=true') or {}
+        for acc in doc.get('account_details') or []:
+            for st in acc.get('stream_detail') or []:
+                if st.get('name') == stream:
+                    return (st.get('cluster') or {}).get('leader') or ''
+        return ''
 
     def log_tail(self, n=30):
         try:
@@ -115,6 +157,21 @@ def cluster(bed, n=3):
     client, routes = ports[:n], ports[n:]
     return [NatsServer(bed, 'n%d' % (i + 1), client[i], routes[i],
                        [routes[j] for j in range(n) if j != i]) for i in range(n)]
+
+
+def cluster_url(servers):
+    return ','.join(s.url for s in servers)
+
+
+def start_cluster(servers):
+    """Start them all, then wait until JetStream has a meta leader (streams can be made)."""
+    for s in servers:
+        s.start(wait=False)
+    for s in servers:
+        s.start_wait()
+    if not harness.wait_until(lambda: all(s.meta_leader() for s in servers), READY_WITHIN):
+        raise RuntimeError('the NATS cluster has no JetStream leader after %.0f s\n%s' %
+                           (READY_WITHIN, servers[0].log_tail()))
 
 
 def second_link(bed, k):
