@@ -53,6 +53,7 @@ enum js_kind {
 enum js_result { JS_STORED, JS_DUPLICATE, JS_REFUSED_FULL, JS_FAILED };
 
 struct js_pending {
+	bool busy;                    /* published, its acknowledgement not yet handled */
 	enum js_kind kind;
 	struct rte_mbuf *m;           /* JS_ACCEPT */
 	struct async_job *job;        /* the others */
@@ -198,6 +199,7 @@ js_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure
 		result = JS_REFUSED_FULL;   /* the stream's MaxMsgs (async_queue_max), discard new */
 	if (natsMsgHeader_Get(msg, JS_HDR_REF, &ref) == NATS_OK) {
 		pthread_mutex_lock(&q->lock);
+		/* One acknowledgement per publish in flight: never more than the slots. */
 		q->done[q->nb_done].slot = (uint32_t)strtoul(ref, NULL, 10);
 		q->done[q->nb_done].result = result;
 		q->nb_done++;
@@ -238,10 +240,13 @@ js_publish(struct async_queue *q, const char *subject, const void *data, size_t 
 		jsPubOptions_Init(&po);
 		po.MaxWait = JS_PUBLISH_WAIT_MS;
 		q->pending[slot] = *what;
+		q->pending[slot].busy = true;
 		s = js_PublishMsgAsync(q->js, &msg, &po);
 	}
 	natsMsg_Destroy(msg);   /* NULL once the client took it */
 	if (s != NATS_OK) {
+		/* The client calls no handler for a publish it refused. */
+		q->pending[slot].busy = false;
 		q->st.publish_failed++;
 		return -1;
 	}
@@ -504,10 +509,12 @@ js_retry_later(struct async_queue *q, struct async_job *job, uint64_t delay_ms)
 static void
 js_completed(struct async_queue *q, const struct js_done *d)
 {
-	struct js_pending *p = &q->pending[d->slot];
+	struct js_pending *p = &q->pending[d->slot % JS_MAX_PENDING];
 	bool stored = d->result == JS_STORED || d->result == JS_DUPLICATE;
 	struct request_desc *desc;
 
+	if (d->slot >= JS_MAX_PENDING || !p->busy)
+		return;   /* not one of ours: the header was not the one we set */
 	q->free_slots[q->nb_free++] = d->slot;
 	if (!stored)
 		q->st.publish_failed++;
@@ -922,7 +929,7 @@ js_close(struct async_queue *q)
 		js_job_free(job);
 	}
 	for (i = 0; i < JS_MAX_PENDING; i++)
-		if (q->pending[i].kind == JS_ACCEPT && q->pending[i].m != NULL)
+		if (q->pending[i].busy && q->pending[i].kind == JS_ACCEPT)
 			rte_pktmbuf_free(q->pending[i].m);
 	for (i = 0; i < q->nb_answers; i++)
 		rte_pktmbuf_free(q->answers[i]);

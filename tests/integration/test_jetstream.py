@@ -36,12 +36,22 @@ RUN_WITHIN = 10.0
 class JsCase(Case):
     """test_async's Case on the jetstream backend; turbine-dlq runs with --nats."""
 
-    def __init__(self, c, bed, root, name, functions, nats, stream, settings=None):
+    def __init__(self, c, bed, root, name, functions, nats, stream, settings=None, cpu=None):
         self.nats = nats
         self.stream = stream
+        self.cpu = cpu
         keys = natsd.settings(nats.url, stream, ack_wait_ms=ACK_WAIT_MS)
         keys.update(settings or {})
         super().__init__(c, bed, root, name, functions, keys)
+
+    def start(self):
+        """With `cpu`, one lcore (it dispatches and runs the calls) on that CPU: two nodes and
+        nats-server share the machine's two CPUs without four busy-polling threads."""
+        self.t = self.bed.turbine({}, lcores=test_async.LCORES if self.cpu is None else '0@%d' % self.cpu,
+                                  args=['--config', self.conf, '--async-dir', self.qdir])
+        self.t.start()
+        if self.cl is None:
+            self.cl = self.bed.client()
 
     def dlq(self, *args, success=False, quiet=False):
         if not self.c.ok(TURBINE_DLQ and os.path.exists(TURBINE_DLQ),
@@ -113,8 +123,8 @@ def basic(c, env):
 def idempotency(c, env):
     bed, bed_b, root, nats = env['bed'], env['bed_b'], env['root'], env['nats']
     fns = {'once': {'dedupe_window_s': 300}}
-    with JsCase(c, bed, root, 'idem-a', fns, nats, 'IDEM') as a, \
-            JsCase(c, bed_b, root, 'idem-b', fns, nats, 'IDEM') as b:
+    with JsCase(c, bed, root, 'idem-a', fns, nats, 'IDEM', cpu=0) as a, \
+            JsCase(c, bed_b, root, 'idem-b', fns, nats, 'IDEM', cpu=1) as b:
         ev = {'tag': 'only-once'}
         ra = a.event('once', ev, idempotency_key='key-1')
         ida = a.accepted(ra, 'keyed Event to A')
@@ -136,8 +146,8 @@ def node_dies(c, env):
     n = 30
     # Slow calls on one worker: when A dies, most are still in the stream or held by A.
     fns = {'slow': {'timeout_ms': 2000}}
-    a = JsCase(c, bed, root, 'dies-a', fns, nats, 'DIES')
-    b = JsCase(c, bed_b, root, 'dies-b', fns, nats, 'DIES')
+    a = JsCase(c, bed, root, 'dies-a', fns, nats, 'DIES', cpu=0)
+    b = JsCase(c, bed_b, root, 'dies-b', fns, nats, 'DIES', cpu=1)
     with a:
         rids = [a.send({'fn': 'slow', 'type': 'Event', 'event': {'tag': 'e%d' % i, 'sleep_ms': 200}})
                 for i in range(n)]

@@ -28,7 +28,7 @@
 enum {
 	DLQ_EXIT_OK = 0,
 	DLQ_EXIT_FAILED = 1,      /* an unknown event, a file that is not a record, an I/O error */
-	DLQ_EXIT_UNREACHABLE = 2, /* the running turbine's telemetry did not answer */
+	DLQ_EXIT_UNREACHABLE = 2, /* the running turbine's telemetry, or NATS, did not answer */
 	DLQ_EXIT_USAGE = 64,      /* bad option or argument (EX_USAGE) */
 };
 
@@ -569,7 +569,8 @@ dlq_usage(FILE *out)
 		"  0   success\n"
 		"  1   failed: an event that is not there, a file that is not a record, or an I/O\n"
 		"      error (each printed on stderr)\n"
-		"  2   the running turbine's telemetry socket could not be used or did not answer\n"
+		"  2   the running turbine's telemetry socket, or NATS (--nats), could not be used\n"
+		"      or did not answer\n"
 		"  64  usage error: bad option or argument\n",
 		TELEMETRY_CLIENT_DEFAULT_PREFIX, DLQ_STATE_DIR);
 }
