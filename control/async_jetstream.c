@@ -74,6 +74,7 @@ struct async_queue {
 	char stream[32], dlq_stream[40], ok_stream[40], consumer[48];
 	uint64_t id_prefix, id_next;
 	uint64_t ack_wait_ns;
+	char connected_url[256];
 
 	/* The queue thread's: publishes in flight, answers to hand back, jobs handed out. */
 	struct js_pending pending[JS_MAX_PENDING];
@@ -896,6 +897,9 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 		return -rc;
 	}
 	q->fetcher_started = true;
+	printf("turbine: async: jetstream: stream %s (%u replica(s)), consumer %s, at %s\n",
+	       q->stream, cfg->nats_replicas, q->consumer, natsConnection_GetConnectedUrl(q->nc,
+	       q->connected_url, sizeof(q->connected_url)) == NATS_OK ? q->connected_url : "?");
 	return 0;
 }
 
