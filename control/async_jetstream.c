@@ -38,6 +38,8 @@
 /* A dead-letter record NATS refused: the event is delivered again after this, and retried. */
 #define JS_REDELIVER_AFTER_FAILURE_MS 1000
 #define JS_ENTRY_MAX (16u << 10)
+/* Setting up the streams and the consumer is a handful of requests: slower, say so. */
+#define JS_SLOW_START_MS 5000
 
 #define JS_HDR_MSG_ID "Nats-Msg-Id"
 #define JS_HDR_REF "Turbine-Ref"   /* which pending slot an acknowledgement answers */
@@ -854,6 +856,8 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 	natsStatus s;
 	int rc;
 
+	uint64_t started = js_clock(CLOCK_MONOTONIC), took_ms;
+
 	(void)dir;
 	q->rt = rt;
 	q->ack_wait_ns = (uint64_t)cfg->nats_ack_wait_ms * 1000000ull;
@@ -897,9 +901,15 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 		return -rc;
 	}
 	q->fetcher_started = true;
-	printf("turbine: async: jetstream: stream %s (%u replica(s)), consumer %s, at %s\n",
-	       q->stream, cfg->nats_replicas, q->consumer, natsConnection_GetConnectedUrl(q->nc,
-	       q->connected_url, sizeof(q->connected_url)) == NATS_OK ? q->connected_url : "?");
+	took_ms = (js_clock(CLOCK_MONOTONIC) - started) / 1000000;
+	printf("turbine: async: jetstream: stream %s (%u replica(s)), consumer %s, at %s, ready in "
+	       "%" PRIu64 " ms\n", q->stream, cfg->nats_replicas, q->consumer,
+	       natsConnection_GetConnectedUrl(q->nc, q->connected_url, sizeof(q->connected_url)) ==
+	       NATS_OK ? q->connected_url : "?", took_ms);
+	fflush(stdout);
+	if (took_ms > JS_SLOW_START_MS)
+		fprintf(stderr, "turbine: async: warning: NATS took %" PRIu64 " ms to set up the "
+			"streams (each JetStream request waits up to 5 s for an answer)\n", took_ms);
 	return 0;
 }
 

@@ -55,13 +55,14 @@ def run_case(c, k, servers):
             k.wait(rids, 5.0)
             # The worst server to lose: the stream's leader (its only copy with one replica).
             leader = next((x for x in (s.stream_leader('CLUSTER') for s in servers) if x), '')
-            if os.environ.get('TB_KILL') == 'connected':   # the one turbine is connected to
-                leader = next((s.name for s in servers if 'turbine-async' in s.client_names()), '')
-            killed = next((s for s in servers if s.name == leader), None)
-            if not c.ok(killed is not None, 'cluster: a server leads the stream', leader):
+            connected = [s.name for s in servers if 'turbine-async' in s.client_names()]
+            victim = connected[0] if os.environ.get('TB_KILL') == 'connected' and connected else leader
+            killed = next((s for s in servers if s.name == victim), None)
+            if not c.ok(killed is not None, 'cluster: a server to kill (the stream\'s leader)',
+                        (leader, connected)):
                 return
-            log('cluster: killing %s, the stream\'s leader; turbine is connected to %s' %
-                (killed.name, [s.name for s in servers if 'turbine-async' in s.client_names()]))
+            log('cluster: killing %s; the stream\'s leader is %s, turbine is connected to %s' %
+                (killed.name, leader, connected))
             killed.kill()
         elif i >= KILL_AFTER:
             sent_after.append(rids[-1])
