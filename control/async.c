@@ -654,6 +654,15 @@ async_default_dir(const struct runtime *rt, char *dir, size_t len)
 		snprintf(dir, len, "/var/lib/turbine/%s", prefix != NULL ? prefix + 1 : runtime_dir);
 }
 
+/* The configured backend's ops: async_backend = "local" | "jetstream". */
+static const struct async_queue_ops *
+async_backend(const struct runtime *rt)
+{
+	if (strcmp(rt->cfg.async_backend, async_jetstream_ops.name) == 0)
+		return &async_jetstream_ops;
+	return &async_local_ops;
+}
+
 int
 async_init(struct runtime *rt, char *err, size_t errlen)
 {
@@ -661,13 +670,17 @@ async_init(struct runtime *rt, char *err, size_t errlen)
 	int rc;
 
 	async.rt = rt;
-	async.ops = &async_local_ops;
+	async.ops = async_backend(rt);
 	snprintf(async.st.backend, sizeof(async.st.backend), "%s", async.ops->name);
-	async_default_dir(rt, async.st.dir, sizeof(async.st.dir));
+	if (async.ops == &async_jetstream_ops)
+		snprintf(async.st.dir, sizeof(async.st.dir), "%s %s", rt->cfg.nats_url,
+			 rt->cfg.nats_stream);
+	else
+		async_default_dir(rt, async.st.dir, sizeof(async.st.dir));
 	rc = async_rings(rt, err, errlen);
 	if (rc < 0)
 		return rc;
-	async.q = async_local_create();
+	async.q = async.ops == &async_jetstream_ops ? async_jetstream_create() : async_local_create();
 	if (async.q == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;

@@ -398,9 +398,9 @@ local_span_text(char *dst, size_t size, const uint8_t *payload, struct request_s
 		snprintf(dst, size, "%.*s", (int)s.len, (const char *)payload + s.off);
 }
 
-/* The event in a dispatcher's mbuf, copied out into a queue record. */
-static struct async_event *
-local_event_from(struct rte_mbuf *m)
+/* The event in a dispatcher's mbuf, copied out into a queue record (async_queue.h). */
+struct async_event *
+async_event_from_mbuf(struct rte_mbuf *m)
 {
 	const struct request_desc *desc = request_desc_of(m);
 	const struct request *req = &desc->req;
@@ -460,7 +460,7 @@ local_accept(struct async_queue *q, struct rte_mbuf *m)
 
 	if (q->broken)
 		return REQUEST_QUEUE_FAILED;
-	ev = local_event_from(m);
+	ev = async_event_from_mbuf(m);
 	if (ev == NULL)
 		return REQUEST_QUEUE_FAILED;
 	if (ev->key_len > 0) {

@@ -34,6 +34,8 @@ struct async_job {
 	uint64_t order;             /* first in, first out among equal due times */
 	unsigned int heap_at;       /* place in the timer heap; UINT_MAX when not in it */
 	bool waiting;               /* in the heap for a retry's delay */
+	void *msg;                  /* jetstream: the delivery (natsMsg) to acknowledge */
+	uint64_t held_ns;           /* jetstream: CLOCK_MONOTONIC of its delivery or last progress */
 	struct async_job *next, *prev; /* every job the backend holds */
 };
 
@@ -45,6 +47,11 @@ struct async_queue_stats {
 	uint64_t replayed, torn;
 	uint64_t segments, log_bytes, syncs, last_sync_ns, reclaimed;
 	uint64_t accept_p50_ns, accept_p99_ns;  /* handed over by a dispatcher to answered */
+	/* jetstream: the streams and the shared consumer, as NATS last reported them. */
+	uint64_t stream_msgs, stream_bytes, dlq_msgs, ok_msgs;
+	uint64_t consumer_pending, consumer_ack_pending, consumer_redelivered;
+	uint64_t publish_failed;    /* publishes NATS refused or never acknowledged */
+	bool nats_connected;
 	uint64_t fn_depth[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_accepted[CONFIG_MAX_FUNCTIONS];
 };
@@ -86,5 +93,12 @@ struct async_queue_ops {
 /* The embedded default: a segmented log in a local folder (async_local.c). */
 extern const struct async_queue_ops async_local_ops;
 struct async_queue *async_local_create(void);
+
+/* Several nodes sharing one NATS JetStream stream (async_jetstream.c). */
+extern const struct async_queue_ops async_jetstream_ops;
+struct async_queue *async_jetstream_create(void);
+
+/* The Event in a dispatcher's mbuf as a queue record, accepted now; NULL: out of memory. */
+struct async_event *async_event_from_mbuf(struct rte_mbuf *m);
 
 #endif /* TURBINE_ASYNC_QUEUE_H */

@@ -218,6 +218,9 @@ static const struct config_section config_tenant_section = {
 /* The names policy_find() in dataplane/policy.c knows; the two lists must agree. */
 static const char *const config_dispatch_policies[] = { "jsq", "round-robin", "p2c", NULL };
 
+/* The asynchronous queue's backends (control/async.c picks the ops by name). */
+static const char *const config_async_backends[] = { "local", "jetstream", NULL };
+
 static const struct config_key config_keys[] = {
 	{ .name = "ip", .type = CONFIG_KEY_IPV4, .def = "198.18.0.1",
 	  CONFIG_FIELD(turbine_config, ip),
@@ -257,6 +260,27 @@ static const struct config_key config_keys[] = {
 	  .def = "1000000", CONFIG_FIELD(turbine_config, async_queue_max),
 	  .option = "async-queue-max", .arg = "N",
 	  .help = "most Events queued and not finished; past it 429 AsyncQueueFull" },
+	{ .name = "async_backend", .type = CONFIG_KEY_CHOICE, .def = "local",
+	  .choices = config_async_backends, CONFIG_FIELD(turbine_config, async_backend),
+	  .option = "async-backend", .arg = "NAME",
+	  .help = "the asynchronous queue: local (a log in async_dir) or jetstream (NATS, shared "
+		  "by every node)" },
+	{ .name = "nats_url", .type = CONFIG_KEY_WORD, .min = 1, .max = 255, .extra = ":/.,_-@[]",
+	  .def = "nats://127.0.0.1:4222", CONFIG_FIELD(turbine_config, nats_url),
+	  .option = "nats-url", .arg = "URL",
+	  .help = "the NATS servers of the jetstream backend (comma-separated)" },
+	{ .name = "nats_stream", .type = CONFIG_KEY_WORD, .min = 1, .max = 24, .extra = "_-",
+	  .def = "TURBINE", CONFIG_FIELD(turbine_config, nats_stream),
+	  .option = "nats-stream", .arg = "NAME",
+	  .help = "the JetStream work stream (NAME_DLQ and NAME_OK beside it)" },
+	{ .name = "nats_replicas", .type = CONFIG_KEY_UINT, .min = 1, .max = 5, .def = "1",
+	  CONFIG_FIELD(turbine_config, nats_replicas),
+	  .option = "nats-replicas", .arg = "N",
+	  .help = "replicas of the JetStream streams (3 in production)" },
+	{ .name = "nats_ack_wait_ms", .type = CONFIG_KEY_UINT, .min = 1000, .max = 3600000,
+	  .def = "30000", CONFIG_FIELD(turbine_config, nats_ack_wait_ms),
+	  .option = "nats-ack-wait-ms", .arg = "MS",
+	  .help = "an Event a dead node held runs elsewhere after this" },
 	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
 	  CONFIG_FIELD(turbine_config, quiet),
 	  .option = "quiet", .help = "no live status line" },

@@ -85,6 +85,14 @@ struct turbine_config {
 	char async_dir[PATH_MAX];
 	uint32_t async_queue_max;
 
+	/* Where the queue lives: "local" (the folder above) or "jetstream" (a NATS JetStream
+	 * stream shared by every node, control/async_jetstream.c). */
+	char async_backend[16];
+	char nats_url[256];           /* nats://HOST:PORT[,nats://...] */
+	char nats_stream[32];         /* the work stream; <name>_DLQ and <name>_OK beside it */
+	uint32_t nats_replicas;
+	uint32_t nats_ack_wait_ms;    /* an unacknowledged delivery goes to another poller after this */
+
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */
 	unsigned int nb_dispatch_lcores;

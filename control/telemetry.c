@@ -323,7 +323,9 @@ telemetry_async(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "depth", st->q.depth);
 	rte_tel_data_add_dict_u64(d, "waiting", st->q.waiting);
 	rte_tel_data_add_dict_u64(d, "running", st->running);
-	rte_tel_data_add_dict_u64(d, "ready", st->q.depth - st->q.waiting - st->running);
+	/* With jetstream, depth is the whole stream's (NATS's last word) and running this node's. */
+	rte_tel_data_add_dict_u64(d, "ready", st->q.depth > st->q.waiting + st->running ?
+				  st->q.depth - st->q.waiting - st->running : 0);
 	rte_tel_data_add_dict_u64(d, "oldest_age_ms",
 				  oldest != 0 && now > oldest ? (now - oldest) / 1000000 : 0);
 	rte_tel_data_add_dict_u64(d, "accepted", st->q.accepted);
@@ -348,6 +350,17 @@ telemetry_async(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "log_bytes", st->q.log_bytes);
 	rte_tel_data_add_dict_u64(d, "syncs", st->q.syncs);
 	rte_tel_data_add_dict_u64(d, "last_sync_us", st->q.last_sync_ns / 1000);
+	if (strcmp(st->backend, "jetstream") == 0) {
+		rte_tel_data_add_dict_u64(d, "nats_connected", st->q.nats_connected);
+		rte_tel_data_add_dict_u64(d, "stream_msgs", st->q.stream_msgs);
+		rte_tel_data_add_dict_u64(d, "stream_bytes", st->q.stream_bytes);
+		rte_tel_data_add_dict_u64(d, "consumer_pending", st->q.consumer_pending);
+		rte_tel_data_add_dict_u64(d, "consumer_ack_pending", st->q.consumer_ack_pending);
+		rte_tel_data_add_dict_u64(d, "consumer_redelivered", st->q.consumer_redelivered);
+		rte_tel_data_add_dict_u64(d, "dlq_msgs", st->q.dlq_msgs);
+		rte_tel_data_add_dict_u64(d, "ok_msgs", st->q.ok_msgs);
+		rte_tel_data_add_dict_u64(d, "publish_failed", st->q.publish_failed);
+	}
 	free(st);
 	return 0;
 }

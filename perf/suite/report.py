@@ -25,6 +25,10 @@ def expected_figures():
     names += ['async.load50.%s' % k for k in ('accepted_rps', 'events_per_sync', 'refused_429',
                                               'queue_sync_p50_ns', 'p99_per_fdatasync')]
     names += ['async.fdatasync.p50_ns', 'async.fdatasync.p99_ns']
+    for backend in ('local', 'jetstream'):
+        names += ['jetstream.%s.peak_rps' % backend, 'jetstream.%s.peak.refused' % backend]
+        names += ['jetstream.%s.load50.%s' % (backend, k) for k in lat]
+        names += ['jetstream.%s.load50.queue_202_%s_ns' % (backend, p) for p in ('p50', 'p99')]
     for mode in ('thread', 'process'):
         names += ['isolation.%s.peak_rps' % mode] + ['isolation.%s.low.%s' % (mode, k) for k in lat]
     names += ['isolation.process.low.p50_added_ns']
@@ -59,6 +63,12 @@ def ratio_definitions():
         ('async_vs_fdatasync.queue_sync', "the queue's own sync during that run (p50) / the "
          "disk's fdatasync p50 before it", 'async.load50.queue_sync_p50_ns',
          'async.fdatasync.p50_ns'),
+        ('jetstream_vs_local.peak', 'Events accepted at peak: JetStream queue / local log',
+         'jetstream.jetstream.peak_rps', 'jetstream.local.peak_rps'),
+        ('jetstream_vs_local.load50_p50', '202 p50 at half of each one\'s peak: JetStream / local',
+         'jetstream.jetstream.load50.p50_ns', 'jetstream.local.load50.p50_ns'),
+        ('jetstream_vs_local.load50_p99', '202 p99 at half of each one\'s peak: JetStream / local',
+         'jetstream.jetstream.load50.p99_ns', 'jetstream.local.load50.p99_ns'),
         ('process_vs_thread.peak', 'process mode memif peak / thread mode peak (goal >= 0.25)',
          'isolation.process.peak_rps', 'isolation.thread.peak_rps'),
         ('process_vs_thread.low_p50', 'process mode p50 / thread mode p50, low load',

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -433,13 +434,15 @@ def async_batches(samples):
                           'p90': percentile(took, 90), 'max': max(took)}}
 
 
-def async_run(suite, name, folder, load):
+def async_run(suite, name, folder, load, backend=()):
     """One generator run of Events against a fresh Turbine and queue folder; its telemetry
-    looked at throughout. Accepted means answered 202 (durable)."""
+    looked at throughout. Accepted means answered 202 (durable). `backend`: Turbine's options
+    choosing another queue backend than the local log (step_jetstream)."""
     sub = os.path.join(folder, name)
     os.mkdir(sub)
     d, s = turbine_memif_run(suite, name, load,
-                             extra=['--async-dir', sub, '--async-queue-max', str(ASYNC_QUEUE_MAX)],
+                             extra=['--async-dir', sub, '--async-queue-max', str(ASYNC_QUEUE_MAX)]
+                             + list(backend),
                              watch=lambda t: AsyncWatch(suite, t))
     by_status = s['by_status']
     s['accepted'] = by_status.get('202', 0)
@@ -520,6 +523,74 @@ def step_async(suite):
         det['notes'].append('the disk\'s own fdatasync p50 moved from %s (before the peak) to '
                             '%s (before the latency run)'
                             % (fmt_value('p50_ns', a), fmt_value('p50_ns', b)))
+    return figs, det
+
+
+NATS_SERVER = '/usr/sbin/nats-server'   # Debian's nats-server
+
+
+def free_tcp_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as so:
+        so.bind(('127.0.0.1', 0))
+        return so.getsockname()[1]
+
+
+def start_nats(suite, folder):
+    """One nats-server with JetStream on loopback, its store in folder (the queue's disk)."""
+    port = free_tcp_port()
+    p = Proc('nats-server', [NATS_SERVER, '-js', '-sd', os.path.join(folder, 'nats'), '-a',
+                             '127.0.0.1', '-p', str(port)], suite.raw('nats-server.log'))
+    try:
+        p.wait_for(r'Server is ready', 20)
+    except BaseException:
+        p.stop(5)
+        raise
+    return p, 'nats://127.0.0.1:%d' % port
+
+
+def step_jetstream(suite):
+    """The queue on NATS JetStream (one local nats-server, file storage, one replica) beside the
+    local log, in the same run, on the same disk and load: for each, the peak of accepted Events,
+    then the 202's latency open loop at half that peak. Each JetStream run has a stream of its
+    own, so that no backlog carries over."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}, 'notes': []}
+    event_load = ['--type', 'Event']
+    folder, det['disk'] = queue_folder()
+    nats = None
+    try:
+        nats, url = start_nats(suite, folder)
+        det['nats'] = {'url': url, 'log': suite.rel(nats.log_path), 'replicas': 1}
+        for backend in ('local', 'jetstream'):
+            def keys(run):
+                if backend == 'local':
+                    return []
+                return ['--async-backend', 'jetstream', '--nats-url', url,
+                        '--nats-stream', 'PERF_' + run.upper()]
+            s = det['runs'][backend + '-peak'] = async_run(
+                suite, 'js-%s-peak' % backend, folder,
+                echo_load(event_load + ['--max', '--outstanding', str(plan.window['async'])]),
+                keys('peak'))
+            peak = figs['jetstream.%s.peak_rps' % backend] = s['accepted_rps']
+            figs['jetstream.%s.peak.refused' % backend] = s['not_202']
+            if not peak:
+                raise SuiteError('%s: no Event was accepted at the peak (see %s)' % (backend, s['raw']))
+            s = det['runs'][backend + '-load50'] = async_run(
+                suite, 'js-%s-load50' % backend, folder,
+                echo_load(event_load + open_loop(plan.rate(min(peak, ASYNC_GOAL_RPS), 0.5))),
+                keys('load50'))
+            latency_figures(figs, 'jetstream.%s.load50' % backend, s)
+            q = s['queue'] or {}
+            figs['jetstream.%s.load50.queue_202_p50_ns' % backend] = (q.get('accept_p50_us') or 0) * 1000
+            figs['jetstream.%s.load50.queue_202_p99_ns' % backend] = (q.get('accept_p99_us') or 0) * 1000
+    finally:
+        if nats is not None:
+            nats.stop(10)
+        shutil.rmtree(folder, ignore_errors=True)
+    for name, s in det['runs'].items():
+        if s['not_202']:
+            det['notes'].append('%s: %d answers other than 202 (%s; errors %s)'
+                                % (name, s['not_202'], s['by_status'], s['by_error']))
     return figs, det
 
 

@@ -1312,6 +1312,40 @@ test_dispatch_policy(void **state)
 	assert_string_equal(cfg.dispatch_policy, "jsq");
 }
 
+/* The queue's backend and the jetstream backend's NATS keys: defaults, file, options, bounds. */
+static void
+test_async_backend(void **state)
+{
+	(void)state;
+	assert_int_equal(test_config_load_text("udp_port = 9000;\n"), 0);
+	assert_string_equal(cfg.async_backend, "local");
+	assert_string_equal(cfg.nats_url, "nats://127.0.0.1:4222");
+	assert_string_equal(cfg.nats_stream, "TURBINE");
+	assert_int_equal(cfg.nats_replicas, 1);
+	assert_int_equal(cfg.nats_ack_wait_ms, 30000);
+
+	assert_int_equal(test_config_load_text(
+		"async_backend = \"jetstream\";\n"
+		"nats_url = \"nats://10.0.0.1:4222,nats://10.0.0.2:4222\";\n"
+		"nats_stream = \"EVENTS_A\";\nnats_replicas = 3;\nnats_ack_wait_ms = 5000;\n"), 0);
+	assert_string_equal(cfg.async_backend, "jetstream");
+	assert_string_equal(cfg.nats_url, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+	assert_string_equal(cfg.nats_stream, "EVENTS_A");
+	assert_int_equal(cfg.nats_replicas, 3);
+	assert_int_equal(cfg.nats_ack_wait_ms, 5000);
+
+	assert_int_equal(test_config_parse("--async-backend", "jetstream", "--nats-replicas", "5",
+					   NULL), 0);
+	assert_string_equal(cfg.async_backend, "jetstream");
+	assert_int_equal(cfg.nats_replicas, 5);
+
+	assert_int_equal(test_config_parse("--async-backend", "kafka", NULL), -1);
+	assert_string_equal(err, "--async-backend: 'kafka' is not one of local, jetstream");
+	assert_int_equal(test_config_parse("--nats-replicas", "6", NULL), -1);
+	assert_int_equal(test_config_parse("--nats-stream", "A.B", NULL), -1);
+	assert_int_equal(test_config_parse("--nats-ack-wait-ms", "999", NULL), -1);
+}
+
 /* A function as a running dispatcher holds it. */
 static struct function_config *
 test_config_running_function(void)
@@ -1470,6 +1504,7 @@ main(void)
 		T(test_file_tenant_duplicate),
 		T(test_tenants_override),
 		T(test_dispatch_policy),
+		T(test_async_backend),
 		T(test_set_function_key),
 		T(test_set_function_key_refused),
 		T(test_set_tenant_key),

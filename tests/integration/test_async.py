@@ -628,4 +628,5 @@ def body(c):
         log('%-22s %5.1f s  %s' % (name, dt, '%d failed' % failed if failed else 'ok'))
 
 
-harness.main('async', body, required=[harness.TURBINE, JOURNAL])
+if __name__ == '__main__':   # test_jetstream.py imports its Case
+    harness.main('async', body, required=[harness.TURBINE, JOURNAL])

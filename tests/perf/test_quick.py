@@ -38,6 +38,10 @@ def expected_figures():
               'async.fdatasync.p50_ns', 'async.fdatasync.p99_ns']
     names += ['async.load50.' + k for k in LATENCY + ('accepted_rps', 'events_per_sync',
                                                       'queue_sync_p50_ns', 'p99_per_fdatasync')]
+    for b in ('local', 'jetstream'):
+        names += ['jetstream.%s.peak_rps' % b]
+        names += ['jetstream.%s.load50.%s' % (b, k) for k in LATENCY + ('queue_202_p50_ns',
+                                                                       'queue_202_p99_ns')]
     return names
 
 
@@ -52,7 +56,8 @@ GOALS = {
 }
 
 # Counts that are present but may well be 0.
-COUNTS = ('async.peak.refused_429', 'async.load50.refused_429')
+COUNTS = ('async.peak.refused_429', 'async.load50.refused_429', 'jetstream.local.peak.refused',
+          'jetstream.jetstream.peak.refused')
 
 
 class Checks:
@@ -99,7 +104,8 @@ def check_figures(c, doc):
 def check_ratios(c, doc):
     figs, ratios = doc.get('figures', {}), doc.get('ratios', {})
     for family in ('turbine_vs_ceiling.', 'turbine_vs_kernel.', 'corrected_vs_uncorrected.',
-                   'process_vs_thread.', 'async_vs_memif.', 'async_vs_fdatasync.'):
+                   'process_vs_thread.', 'async_vs_memif.', 'async_vs_fdatasync.',
+                   'jetstream_vs_local.'):
         c.ok(any(n.startswith(family) for n in ratios), 'ratios include %s*' % family, list(ratios))
     c.ok('turbine_vs_ceiling.peak' in ratios and 'turbine_vs_kernel.peak' in ratios and
          'process_vs_thread.peak' in ratios, 'the peak ratios are there', list(ratios))

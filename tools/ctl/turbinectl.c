@@ -354,7 +354,8 @@ static const struct ctl_command ctl_commands[] = {
 	  "queue depth, functions held",
 	  0, 0, false, ctl_plan_query, ctl_show_workers, NULL },
 	{ "async", "async", "the asynchronous queue: depth, oldest event's age, accepted, duplicates,\n"
-	  "outcomes (succeeded, retried, dead-lettered), 202 latency, its log on disk",
+	  "outcomes (succeeded, retried, dead-lettered), 202 latency, its log on disk; with\n"
+	  "jetstream, the streams' messages and bytes and the shared consumer's pending",
 	  0, 0, false, ctl_plan_query, format_lines, NULL },
 	{ "ports", "ports", "ports and their counters",
 	  0, 0, false, ctl_plan_query, ctl_show_ports, NULL },

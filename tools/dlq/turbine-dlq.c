@@ -18,6 +18,7 @@
 #include "async_log.h"
 #include "async_record.h"
 #include "async_store.h"
+#include "dlq_nats.h"
 #include "format.h"
 #include "json_msgpack.h"
 #include "request.h"
@@ -27,7 +28,7 @@
 enum {
 	DLQ_EXIT_OK = 0,
 	DLQ_EXIT_FAILED = 1,      /* an unknown event, a file that is not a record, an I/O error */
-	DLQ_EXIT_UNREACHABLE = 2, /* the running turbine's telemetry did not answer */
+	DLQ_EXIT_UNREACHABLE = 2, /* the running turbine's telemetry, or NATS, did not answer */
 	DLQ_EXIT_USAGE = 64,      /* bad option or argument (EX_USAGE) */
 };
 
@@ -41,6 +42,8 @@ struct dlq_args {
 	const char *dir;          /* --dir */
 	const char *file_prefix;  /* -f */
 	const char *to;           /* redrive --to */
+	const char *nats;         /* --nats URL: the jetstream backend's streams */
+	const char *stream;       /* --stream NAME */
 	bool success;
 	bool json;
 	bool all;
@@ -54,7 +57,41 @@ struct dlq_target {
 	enum async_store_kind kind;
 	struct async_event_id *ids;   /* the EVENT_IDs given; NULL with --all */
 	int nb_ids;
+	struct dlq_nats *nats;        /* --nats: the records are in a stream, not in dir */
 };
+
+/* The records' store: a folder of the local queue, or a stream of the jetstream one. */
+static int
+dlq_store_get(const struct dlq_target *t, const struct async_event_id *id, uint8_t **data,
+	      size_t *len)
+{
+	if (t->nats != NULL)
+		return dlq_nats_get(t->nats, id, data, len);
+	return async_store_get(t->dir, t->kind, id, data, len);
+}
+
+static int
+dlq_store_list(const struct dlq_target *t, struct async_event_id **ids)
+{
+	if (t->nats != NULL)
+		return dlq_nats_list(t->nats, ids);
+	return async_store_list(t->dir, t->kind, ids);
+}
+
+static int
+dlq_store_remove(const struct dlq_target *t, const struct async_event_id *id)
+{
+	if (t->nats != NULL)
+		return dlq_nats_remove(t->nats, id);
+	return async_store_remove(t->dir, t->kind, id);
+}
+
+/* Where the records are, in messages. */
+static const char *
+dlq_where(const struct dlq_target *t)
+{
+	return t->nats != NULL ? dlq_nats_stream(t->nats) : async_store_folder(t->kind);
+}
 
 /* One destination file, read and decoded; the record's objects point into data. */
 struct dlq_record {
@@ -80,6 +117,10 @@ dlq_path(char *path, size_t len, const struct dlq_target *t, const struct async_
 	char text[ASYNC_EVENT_ID_TEXT];
 
 	async_event_id_format(id, text);
+	if (t->nats != NULL) {
+		snprintf(path, len, "%s: %s", dlq_nats_stream(t->nats), text);
+		return;
+	}
 	snprintf(path, len, "%s/%s/%s.mp", t->dir, async_store_folder(t->kind), text);
 }
 
@@ -106,7 +147,7 @@ dlq_load(const struct dlq_target *t, const struct async_event_id *id, struct dlq
 
 	memset(r, 0, sizeof(*r));
 	dlq_path(path, sizeof(path), t, id);
-	rc = async_store_get(t->dir, t->kind, id, &r->data, &len);
+	rc = dlq_store_get(t, id, &r->data, &len);
 	if (rc == -ENOENT)
 		return rc;
 	if (rc < 0) {
@@ -140,7 +181,10 @@ dlq_not_found(const struct dlq_target *t, const struct async_event_id *id)
 	char text[ASYNC_EVENT_ID_TEXT];
 
 	async_event_id_format(id, text);
-	warnx("event %s: not in %s/%s", text, t->dir, async_store_folder(t->kind));
+	if (t->nats != NULL)
+		warnx("event %s: not in %s", text, dlq_nats_stream(t->nats));
+	else
+		warnx("event %s: not in %s/%s", text, t->dir, async_store_folder(t->kind));
 }
 
 /* Every EVENT_ID given is there and readable before anything changes: a typo changes nothing. */
@@ -171,9 +215,9 @@ dlq_ids(const struct dlq_target *t, struct async_event_id **ids)
 		*ids = t->ids;
 		return t->nb_ids;
 	}
-	n = async_store_list(t->dir, t->kind, ids);
+	n = dlq_store_list(t, ids);
 	if (n < 0)
-		warnx("%s/%s: %s", t->dir, async_store_folder(t->kind), strerror(-n));
+		warnx("%s/%s: %s", t->dir, dlq_where(t), strerror(-n));
 	return n;
 }
 
@@ -380,16 +424,19 @@ dlq_redrive_one(const struct dlq_args *a, const struct dlq_target *t,
 		rc = -1;
 		goto out;
 	}
-	rc = async_store_put(t->dir, ASYNC_STORE_REDRIVE, id, buf, len, true);
+	if (t->nats != NULL)
+		rc = dlq_nats_redrive(t->nats, ev, buf, len);
+	else
+		rc = async_store_put(t->dir, ASYNC_STORE_REDRIVE, id, buf, len, true);
 	if (rc < 0) {
 		warnx("%s/%s: writing %s: %s", t->dir, async_store_folder(ASYNC_STORE_REDRIVE), text,
 		      strerror(-rc));
 		goto out;
 	}
-	rc = async_store_remove(t->dir, t->kind, id);
+	rc = dlq_store_remove(t, id);
 	if (rc < 0 && rc != -ENOENT) {
-		warnx("%s/%s: removing %s (already redriven): %s", t->dir,
-		      async_store_folder(t->kind), text, strerror(-rc));
+		warnx("%s/%s: removing %s (already redriven): %s", t->dir, dlq_where(t), text,
+		      strerror(-rc));
 		goto out;
 	}
 	printf("%s redriven to %s%s%s\n", text, ev->function, ev->qualifier[0] != '\0' ? ":" : "",
@@ -435,12 +482,11 @@ dlq_purge(const struct dlq_args *a, const struct dlq_target *t)
 		return DLQ_EXIT_FAILED;
 	for (i = 0; i < n && rc == DLQ_EXIT_OK; i++) {
 		async_event_id_format(&ids[i], text);
-		err = async_store_remove(t->dir, t->kind, &ids[i]);
+		err = dlq_store_remove(t, &ids[i]);
 		if (err == -ENOENT)
 			continue;
 		if (err < 0) {
-			warnx("%s/%s: removing %s: %s", t->dir, async_store_folder(t->kind), text,
-			      strerror(-err));
+			warnx("%s/%s: removing %s: %s", t->dir, dlq_where(t), text, strerror(-err));
 			rc = DLQ_EXIT_FAILED;
 			continue;
 		}
@@ -478,7 +524,8 @@ dlq_usage(FILE *out)
 	const char *p;
 
 	fprintf(out,
-		"Usage: %s [--dir DIR | -f PREFIX] [--success] COMMAND [ARGS...]\n"
+		"Usage: %s [--dir DIR | -f PREFIX | --nats URL [--stream NAME]] [--success]\n"
+		"       COMMAND [ARGS...]\n"
 		"\n"
 		"Look after the asynchronous queue's dead-letter queue (events that ran out of\n"
 		"retries or of age) and success log: list and show their records, send events\n"
@@ -504,8 +551,12 @@ dlq_usage(FILE *out)
 		"  -f, --file-prefix P   the queue of the turbine run with EAL --file-prefix P (default\n"
 		"                        %s): while it runs, the directory its telemetry reports\n"
 		"                        (/turbine/async); otherwise %s/P\n"
-		"      --success         the success log (success/) instead of the dead-letter queue\n"
-		"                        (dlq/); its records can be redriven too\n"
+		"      --nats URL        the jetstream backend's queue (async_backend = \"jetstream\"):\n"
+		"                        its records are in the NAME_DLQ and NAME_OK streams, a\n"
+		"                        redrive publishes into NAME.events\n"
+		"      --stream NAME     the backend's nats_stream (default TURBINE)\n"
+		"      --success         the success log (success/, NAME_OK) instead of the dead-letter\n"
+		"                        queue (dlq/, NAME_DLQ); its records can be redriven too\n"
 		"      --json            list only: print JSON\n"
 		"      --to FUNCTION     redrive only: NAME[:QUALIFIER] to send the events to\n"
 		"      --all             redrive and purge: every record in the folder\n"
@@ -518,7 +569,8 @@ dlq_usage(FILE *out)
 		"  0   success\n"
 		"  1   failed: an event that is not there, a file that is not a record, or an I/O\n"
 		"      error (each printed on stderr)\n"
-		"  2   the running turbine's telemetry socket could not be used or did not answer\n"
+		"  2   the running turbine's telemetry socket, or NATS (--nats), could not be used\n"
+		"      or did not answer\n"
 		"  64  usage error: bad option or argument\n",
 		TELEMETRY_CLIENT_DEFAULT_PREFIX, DLQ_STATE_DIR);
 }
@@ -537,7 +589,7 @@ dlq_find_command(const char *name)
 static int
 dlq_parse_args(int argc, char **argv, struct dlq_args *a)
 {
-	enum { OPT_DIR = 256, OPT_SUCCESS, OPT_JSON, OPT_TO, OPT_ALL };
+	enum { OPT_DIR = 256, OPT_SUCCESS, OPT_JSON, OPT_TO, OPT_ALL, OPT_NATS, OPT_STREAM };
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, OPT_DIR },
 		{ "file-prefix", required_argument, NULL, 'f' },
@@ -545,6 +597,8 @@ dlq_parse_args(int argc, char **argv, struct dlq_args *a)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "to", required_argument, NULL, OPT_TO },
 		{ "all", no_argument, NULL, OPT_ALL },
+		{ "nats", required_argument, NULL, OPT_NATS },
+		{ "stream", required_argument, NULL, OPT_STREAM },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -589,6 +643,16 @@ dlq_parse_args(int argc, char **argv, struct dlq_args *a)
 		case OPT_ALL:
 			a->all = true;
 			break;
+		case OPT_NATS:
+			a->nats = optarg;
+			break;
+		case OPT_STREAM:
+			if (optarg[0] == '\0' || strlen(optarg) > 24 || strpbrk(optarg, ". *>") != NULL) {
+				warnx("--stream: '%s' is not a stream name", optarg);
+				return -1;
+			}
+			a->stream = optarg;
+			break;
 		case ':':
 			warnx("%s: missing argument", argv[optind - 1]);
 			return -1;
@@ -602,8 +666,12 @@ dlq_parse_args(int argc, char **argv, struct dlq_args *a)
 			return -1;
 		}
 	}
-	if (a->dir != NULL && a->file_prefix != NULL) {
-		warnx("give either --dir or --file-prefix, not both");
+	if ((a->dir != NULL) + (a->file_prefix != NULL) + (a->nats != NULL) > 1) {
+		warnx("give one of --dir, --file-prefix and --nats");
+		return -1;
+	}
+	if (a->stream != NULL && a->nats == NULL) {
+		warnx("--stream is for --nats only");
 		return -1;
 	}
 	if (optind >= argc) {
@@ -740,7 +808,13 @@ main(int argc, char **argv)
 		free(t.ids);
 		return DLQ_EXIT_USAGE;
 	}
-	rc = dlq_resolve_dir(&a, &dir);
+	if (a.nats != NULL) {
+		rc = dlq_nats_open(a.nats, a.stream != NULL ? a.stream : "TURBINE", a.success,
+				   &t.nats) < 0 ? DLQ_EXIT_UNREACHABLE : DLQ_EXIT_OK;
+		dir = strdup(a.nats);
+	} else {
+		rc = dlq_resolve_dir(&a, &dir);
+	}
 	if (rc == DLQ_EXIT_OK) {
 		t.dir = dir;
 		t.kind = a.success ? ASYNC_STORE_SUCCESS : ASYNC_STORE_DLQ;
@@ -750,6 +824,7 @@ main(int argc, char **argv)
 		warnx("writing the output: %s", strerror(errno));
 		rc = DLQ_EXIT_FAILED;
 	}
+	dlq_nats_close(t.nats);
 	free(dir);
 	free(t.ids);
 	return rc;
