@@ -37,6 +37,7 @@ struct gateway {
 	unsigned int threads;
 	unsigned int client_timeout_s;  /* a client silent this long mid-request is dropped */
 	uint32_t call_timeout_ms;       /* sent as timeout_ms; the gateway waits this and a grace */
+	unsigned int retransmit_sync_ms;        /* RequestResponse's first retransmit; 0: none */
 	uint64_t counters[GATEWAY_NB_COUNTERS];         /* atomic */
 };
 

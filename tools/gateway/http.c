@@ -278,6 +278,23 @@ http_client_context(struct http_call *call, bool *bad)
 	return j;
 }
 
+/*
+ * When a call is safe to send again. A DryRun runs nothing; an Event carries
+ * an idempotency key, so Turbine takes a second copy as a duplicate. A
+ * RequestResponse is not: Turbine runs every copy it gets, and no timer tells
+ * a lost datagram from a handler still running (measured: a 2 s call
+ * retransmitted at 200, 400 and 800 ms ran four times and left the only
+ * worker out of dispatch, 503 for everyone). So it is retransmitted only when
+ * the operator says every function answers well within --retransmit-sync-ms;
+ * otherwise a lost datagram ends as 500 ServiceException at the deadline,
+ * which the SDKs retry as they retry Lambda's own.
+ */
+static unsigned int
+http_retransmit_ms(const struct gateway *gw, enum lambda_api_type type)
+{
+	return type == LAMBDA_API_REQUEST_RESPONSE ? gw->retransmit_sync_ms : UPSTREAM_RTO_MS;
+}
+
 /* Authenticated, mapped to the wire, sent: the connection waits suspended. */
 static enum MHD_Result
 http_dispatch(struct http_call *call, const char *url, const char *method)
@@ -345,7 +362,8 @@ http_dispatch(struct http_call *call, const char *url, const char *method)
 	call->up.done = http_done;
 	call->waiting = true;
 	MHD_suspend_connection(call->conn);
-	rc = upstream_call(&gw->up, &call->up, (uint64_t)gw->call_timeout_ms + HTTP_GRACE_MS);
+	rc = upstream_call(&gw->up, &call->up, (uint64_t)gw->call_timeout_ms + HTTP_GRACE_MS,
+			   http_retransmit_ms(gw, (enum lambda_api_type)type));
 	if (rc < 0) {
 		/* Not taken: answered like any other call, once resumed. */
 		call->refused = rc;

@@ -43,13 +43,18 @@ gateway_usage(FILE *out)
 		"  --client-timeout-s N    a client silent this long mid-request is dropped (default %d)\n"
 		"  --call-timeout-ms N     sent as each call's timeout_ms, 1..%d; the gateway gives up\n"
 		"                          1 s after it with 500 ServiceException (default %d)\n"
+		"  --retransmit-sync-ms N  send a RequestResponse again after N ms without an answer,\n"
+		"                          doubling, %d times: only when every function answers well\n"
+		"                          within N ms, as each copy runs the handler (default 0: never;\n"
+		"                          DryRun and Event, keyed, are always sent again after %d ms)\n"
 		"  -h, --help              print this help and exit\n"
 		"\n"
 		"Prints 'turbine-gateway: ready: ...' once serving, and its counters as one JSON line\n"
 		"'turbine-gateway: final {...}' on SIGTERM or SIGINT. Exit status: 0 after a signal,\n"
 		"1 when a start-up step fails, 64 for a usage error.\n",
 		gateway_prog, GATEWAY_DEFAULT_MAX_INFLIGHT, GATEWAY_DEFAULT_THREADS,
-		GATEWAY_DEFAULT_CLIENT_TIMEOUT_S, GATEWAY_MAX_CALL_TIMEOUT_MS, GATEWAY_DEFAULT_CALL_TIMEOUT_MS);
+		GATEWAY_DEFAULT_CLIENT_TIMEOUT_S, GATEWAY_MAX_CALL_TIMEOUT_MS, GATEWAY_DEFAULT_CALL_TIMEOUT_MS,
+		UPSTREAM_MAX_RETRANSMITS, UPSTREAM_RTO_MS);
 }
 
 static void gateway_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -102,7 +107,7 @@ static int
 gateway_parse_args(int argc, char **argv, struct gateway *gw, const char **credentials, unsigned int *max_inflight)
 {
 	enum { OPT_LISTEN = 256, OPT_TO, OPT_CREDENTIALS, OPT_MAX_INFLIGHT, OPT_THREADS, OPT_CLIENT_TIMEOUT,
-	       OPT_CALL_TIMEOUT };
+	       OPT_CALL_TIMEOUT, OPT_RETRANSMIT_SYNC };
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "to", required_argument, NULL, OPT_TO },
@@ -111,6 +116,7 @@ gateway_parse_args(int argc, char **argv, struct gateway *gw, const char **crede
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "client-timeout-s", required_argument, NULL, OPT_CLIENT_TIMEOUT },
 		{ "call-timeout-ms", required_argument, NULL, OPT_CALL_TIMEOUT },
+		{ "retransmit-sync-ms", required_argument, NULL, OPT_RETRANSMIT_SYNC },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -169,6 +175,13 @@ gateway_parse_args(int argc, char **argv, struct gateway *gw, const char **crede
 				return -1;
 			}
 			gw->call_timeout_ms = (uint32_t)v;
+			break;
+		case OPT_RETRANSMIT_SYNC:
+			if (gateway_parse_uint(optarg, 0, 60000, &v) < 0) {
+				gateway_warn("--retransmit-sync-ms: '%s' is not a number in 0..60000", optarg);
+				return -1;
+			}
+			gw->retransmit_sync_ms = (unsigned int)v;
 			break;
 		case ':':
 			gateway_warn("%s: missing argument", argv[optind - 1]);

@@ -121,16 +121,16 @@ upstream_send(struct upstream *u, const struct upstream_call *c)
 }
 
 int
-upstream_call(struct upstream *u, struct upstream_call *c, uint64_t wait_ms)
+upstream_call(struct upstream *u, struct upstream_call *c, uint64_t wait_ms, unsigned int rto_ms)
 {
 	uint64_t now = upstream_now_ms();
 	int ret;
 
 	c->reply = NULL;
 	c->reply_len = 0;
-	c->rto_ms = UPSTREAM_RTO_MS;
-	c->retransmits_left = UPSTREAM_MAX_RETRANSMITS;
-	c->next_send_ms = now + c->rto_ms;
+	c->rto_ms = rto_ms;
+	c->retransmits_left = rto_ms > 0 ? UPSTREAM_MAX_RETRANSMITS : 0;
+	c->next_send_ms = rto_ms > 0 ? now + rto_ms : UINT64_MAX;
 	c->deadline_ms = now + wait_ms;
 	pthread_mutex_lock(&u->lock);
 	if (u->inflight >= u->max_inflight) {
@@ -146,6 +146,8 @@ upstream_call(struct upstream *u, struct upstream_call *c, uint64_t wait_ms)
 		u->inflight++;
 		if (c->next_send_ms < u->next_scan_ms)
 			u->next_scan_ms = c->next_send_ms;
+		if (c->deadline_ms < u->next_scan_ms)
+			u->next_scan_ms = c->deadline_ms;
 	}
 	pthread_mutex_unlock(&u->lock);
 	if (ret == 0)

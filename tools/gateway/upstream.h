@@ -9,7 +9,8 @@
 
 #include "wire.h"
 
-/* First retransmit after this long without an answer, then doubling, at most this many times. */
+/* A call safe to repeat is sent again after this long without an answer, then doubling, at most
+ * this many times. */
 #define UPSTREAM_RTO_MS 200
 #define UPSTREAM_MAX_RETRANSMITS 4
 
@@ -84,11 +85,12 @@ uint64_t upstream_next_id(struct upstream *u);
 
 /*
  * Send c->dgram and wait for the answer to c->id for at most wait_ms,
- * retransmitting the same datagram after UPSTREAM_RTO_MS, doubling,
- * UPSTREAM_MAX_RETRANSMITS times. 0 (done() will run), -EBUSY when
- * max_inflight calls wait, or -errno of the first send (done() will not run).
+ * retransmitting the same datagram after rto_ms, doubling,
+ * UPSTREAM_MAX_RETRANSMITS times (rto_ms 0: never). 0 (done() will run),
+ * -EBUSY when max_inflight calls wait, or -errno of the first send (done()
+ * will not run).
  */
-int upstream_call(struct upstream *u, struct upstream_call *c, uint64_t wait_ms);
+int upstream_call(struct upstream *u, struct upstream_call *c, uint64_t wait_ms, unsigned int rto_ms);
 
 /* Finish every waiting call as UPSTREAM_STOPPED, stop the thread, close the socket. */
 void upstream_stop(struct upstream *u);
