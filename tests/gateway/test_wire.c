@@ -158,6 +158,7 @@ test_response(void **state)
 	msgpack_pack_uint64(&pk, 1500);
 	assert_int_equal(wire_response_id((const uint8_t *)sb.data, sb.size, &id), 0);
 	assert_true(id == UINT64_MAX);
+	msgpack_unpacked_destroy(&msg);
 	msgpack_unpacked_init(&msg);
 	assert_int_equal(msgpack_unpack_next(&msg, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
 	assert_int_equal(wire_parse_response(&msg.data, &resp), 0);

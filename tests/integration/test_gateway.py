@@ -34,6 +34,12 @@ import harness  # noqa: E402
 from harness import MODULES, log  # noqa: E402
 
 TURBINE_GATEWAY = os.environ.get('TURBINE_GATEWAY', '')
+# boto3 in this process reads no configuration of the machine's: no profile, no instance metadata.
+for _name in ('AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE'):
+    os.environ[_name] = os.devnull
+os.environ['AWS_EC2_METADATA_DISABLED'] = 'true'
+for _name in ('AWS_PROFILE', 'AWS_DEFAULT_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_ENDPOINT_URL'):
+    os.environ.pop(_name, None)
 AWS = '/usr/bin/aws'
 REGION = 'eu-west-3'
 LCORES = '0@0,1@1'
@@ -115,6 +121,8 @@ class Gateway:
             self.kill()
         for t in self.readers:
             t.join(5)
+        if self.err:
+            log('turbine-gateway stderr:\n' + '\n'.join(self.err[-40:]))
         for line in self.out:
             if line.startswith('turbine-gateway: final '):
                 log(line)
@@ -126,10 +134,15 @@ class Gateway:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+        elif self.proc is not None and self.proc.returncode != 0:
+            log('turbine-gateway exited %s; stderr:\n%s' % (self.proc.returncode, '\n'.join(self.err[-60:])))
 
 
-def start_turbine(bed, functions=None):
-    t = bed.turbine(functions or FUNCTIONS, lcores=LCORES)
+def start_turbine(bed, functions=None, lcores=LCORES):
+    """Turbine for the gateway tests. LCORES (a dispatcher and a worker) lets a call be refused
+    429 while another holds `busy`; '0' (one lcore running every call, CPU 0) leaves CPU 1 to the
+    gateway and its clients, so that a worker starved of its CPU is never taken out of dispatch."""
+    t = bed.turbine(functions or FUNCTIONS, lcores=lcores)
     t.start()
     # The gateway listens on the namespace's loopback, which starts down.
     harness.run(['ip', '-n', bed.client_ns, 'link', 'set', 'lo', 'up'])

@@ -44,7 +44,7 @@ def run_share(bed, port, t, ids, results, errors, deadline):
 def body(c):
     with harness.Testbed('gateway_load', 61) as bed, \
             tempfile.TemporaryDirectory(prefix='tb-gateway-load-') as tmp:
-        t = tg.start_turbine(bed, {'echo': MODULES['echo']})
+        t = tg.start_turbine(bed, {'echo': MODULES['echo']}, lcores='0')
         creds = os.path.join(tmp, 'credentials')
         tg.write_credentials(creds)
         gw = tg.Gateway(bed, creds).start()
