@@ -11,8 +11,10 @@
 - Slow clients: with --client-timeout-s 4 and two HTTP threads, connections that stall in the
   headers or mid-body are closed by the gateway after the timeout, while other clients' calls
   go on being answered at once meanwhile.
-- --max-inflight 1: a second call while one waits is 429 TooManyRequestsException
-  (Reason ConcurrentInvocationLimitExceeded).
+- --max-inflight 1: while a call waits (one Turbine never answers: a relay swallows it), a
+  second is 429 TooManyRequestsException (Reason ConcurrentInvocationLimitExceeded); the first
+  ends 500 ServiceException after --call-timeout-ms and a second, and is never sent twice.
+- SIGTERM while a call waits: the call is answered 500 ServiceException, not dropped.
 - Retransmits: through a relay that drops the first copy of every request and sends every answer
   twice, each call (RequestResponse with --retransmit-sync-ms, and Event) is still answered once,
   with its own payload; the gateway counts its retransmits and the duplicate answers it
@@ -34,7 +36,7 @@ import msgpack
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 import test_gateway as tg  # noqa: E402
-from harness import MODULES, log  # noqa: E402
+from harness import MODULES  # noqa: E402
 
 CLIENT_TIMEOUT_S = 4
 
@@ -166,51 +168,15 @@ def slow_clients(c, bed, gw):
     c.ok(elapsed >= CLIENT_TIMEOUT_S - 0.5, 'after its timeout (%.1f s)' % elapsed, elapsed)
 
 
-def max_inflight(c, bed, creds):
-    gw = tg.Gateway(bed, creds, ['--max-inflight', '1']).start()
-    holder = {}
+class Relay:
+    """UDP between a gateway and Turbine, in the client's namespace, that can lose on purpose.
 
-    def hold():
-        try:
-            conn = tg.connection(bed, gw.port)
-            holder['r'] = tg.raw_call(conn, gw.port, tg.ALPHA, 'busy', b'{"us": 2000000}')
-            conn.close()
-        except Exception as e:  # reported by the check below
-            holder['r'] = (repr(e),)
+    `lossy`: drop the first copy of every request and send every answer on twice. Requests whose
+    event holds "hold" are never forwarded: such a call waits for an answer that never comes.
+    """
 
-    th = threading.Thread(target=hold, daemon=True)
-    th.start()
-    time.sleep(0.7)
-    conn = tg.connection(bed, gw.port)
-    status, h, data = tg.raw_call(conn, gw.port, tg.ALPHA, 'echo', b'1')
-    kind, doc = error_of(h, data)
-    c.eq((status, kind, doc.get('Reason'), h.get('retry-after')),
-         (429, 'TooManyRequestsException', 'ConcurrentInvocationLimitExceeded', '1'),
-         '--max-inflight 1: a second waiting call is 429 TooManyRequestsException')
-    conn.close()
-    th.join(15)
-    c.eq(holder.get('r', (None,))[0], 200, 'the call that held the slot was answered')
-    # A fresh connection: the first may have idled past the client timeout meanwhile.
-    conn = tg.connection(bed, gw.port)
-    # Turbine takes its worker out of dispatch while a handler spins for seconds (503), and back
-    # once its loop comes round again: a few tries.
-    end = time.monotonic() + 5
-    while True:
-        status, h, data = tg.raw_call(conn, gw.port, tg.ALPHA, 'echo', b'2')
-        if status != 503 or time.monotonic() > end:
-            break
-        time.sleep(0.2)
-    c.eq((status, data), (200, b'2'), 'with the slot free again, calls go through')
-    conn.close()
-    final = gw.stop() or {}
-    c.eq((final.get('throttled'), final.get('full')), (1, 1), 'the gateway counted the refusal')
-    c.eq(final.get('retransmits'), 0, 'a 2 s RequestResponse was not sent again: each copy would run')
-
-
-class LossyRelay:
-    """UDP between the gateway and Turbine that drops each request's first copy and doubles answers."""
-
-    def __init__(self, bed):
+    def __init__(self, bed, lossy=False):
+        self.lossy = lossy
         self.front = bed.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind(('127.0.0.1', 0))
         self.port = self.front.getsockname()[1]
@@ -218,7 +184,8 @@ class LossyRelay:
         self.back.connect((bed.turbine_ip, harness.SERVICE_PORT))
         self.seen = set()
         self.received = 0       # datagrams from the gateway: its sends and retransmits
-        self.answers = 0        # datagrams from Turbine, each sent on twice
+        self.answers = 0        # datagrams from Turbine
+        self.held = 0
         self.gateway = None
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -232,15 +199,18 @@ class LossyRelay:
                 if s is self.front:
                     self.gateway = addr
                     self.received += 1
-                    rid = msgpack.unpackb(data, raw=False).get('id')
-                    if rid not in self.seen:
-                        self.seen.add(rid)
+                    req = msgpack.unpackb(data, raw=False)
+                    if isinstance(req.get('event'), dict) and 'hold' in req['event']:
+                        self.held += 1
+                        continue
+                    if self.lossy and req.get('id') not in self.seen:
+                        self.seen.add(req.get('id'))
                         continue
                     self.back.send(data)
                 elif self.gateway is not None:
                     self.answers += 1
-                    self.front.sendto(data, self.gateway)
-                    self.front.sendto(data, self.gateway)
+                    for _ in range(2 if self.lossy else 1):
+                        self.front.sendto(data, self.gateway)
 
     def close(self):
         self.stop.set()
@@ -249,12 +219,78 @@ class LossyRelay:
         self.back.close()
 
 
-def retransmits(c, bed, creds):
-    relay = LossyRelay(bed)
-    # echo answers in well under 200 ms: its RequestResponse calls may be sent again too.
-    gw = tg.Gateway(bed, creds, ['--retransmit-sync-ms', '200'])
+def relayed_gateway(bed, creds, relay, args=()):
+    gw = tg.Gateway(bed, creds, list(args))
     gw.cmd[gw.cmd.index('--to') + 1] = '127.0.0.1:%d' % relay.port
-    gw.start()
+    return gw.start()
+
+
+def call_in_thread(bed, gw, body, got):
+    def run():
+        try:
+            conn = tg.connection(bed, gw.port)
+            got['r'] = tg.raw_call(conn, gw.port, tg.ALPHA, 'echo', body)
+            conn.close()
+        except Exception as e:  # reported by the checks
+            got['r'] = (repr(e), {}, b'')
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return th
+
+
+def max_inflight(c, bed, creds):
+    """--max-inflight 1; a call Turbine never answers holds the slot until its deadline."""
+    relay = Relay(bed)
+    gw = relayed_gateway(bed, creds, relay, ['--max-inflight', '1', '--call-timeout-ms', '1500'])
+    got = {}
+    t0 = time.monotonic()
+    th = call_in_thread(bed, gw, b'{"hold": 1}', got)
+    harness.wait_until(lambda: relay.held > 0, 5)
+    conn = tg.connection(bed, gw.port)
+    status, h, data = tg.raw_call(conn, gw.port, tg.ALPHA, 'echo', b'1')
+    conn.close()
+    kind, doc = error_of(h, data)
+    c.eq((status, kind, doc.get('Reason'), h.get('retry-after')),
+         (429, 'TooManyRequestsException', 'ConcurrentInvocationLimitExceeded', '1'),
+         '--max-inflight 1: a second waiting call is 429 TooManyRequestsException')
+    th.join(15)
+    status, h, data = got.get('r', (None, {}, b''))
+    kind, doc = error_of(h, data)
+    c.ok(status == 500 and kind == 'ServiceException' and 'within 2500 ms' in doc.get('Message', '') and
+         time.monotonic() - t0 >= 2.4,
+         'the call Turbine never answered: 500 ServiceException after --call-timeout-ms and a second',
+         (status, kind, doc, time.monotonic() - t0))
+    conn = tg.connection(bed, gw.port)
+    status, h, data = tg.raw_call(conn, gw.port, tg.ALPHA, 'echo', b'2')
+    conn.close()
+    c.eq((status, data), (200, b'2'), 'with the slot free again, calls go through')
+    final = gw.stop() or {}
+    relay.close()
+    c.eq((final.get('throttled'), final.get('full'), final.get('timeouts'), final.get('retransmits')),
+         (1, 1, 1, 0), 'the gateway counted the refusal and the timeout, and sent no RequestResponse twice')
+
+
+def shutdown(c, bed, creds):
+    """SIGTERM while a call waits for Turbine: the call is answered 500, not dropped."""
+    relay = Relay(bed)
+    gw = relayed_gateway(bed, creds, relay)
+    got = {}
+    th = call_in_thread(bed, gw, b'{"hold": 2}', got)
+    harness.wait_until(lambda: relay.held > 0, 5)
+    final = gw.stop() or {}
+    th.join(10)
+    relay.close()
+    status, h, data = got.get('r', (None, {}, b''))
+    kind, doc = error_of(h, data)
+    c.eq((status, kind, doc.get('Message')), (500, 'ServiceException', 'the gateway is shutting down'),
+         'SIGTERM: a call still waiting is answered 500 ServiceException')
+    c.eq(final.get('failed'), 1, 'and counted as failed')
+
+
+def retransmits(c, bed, creds):
+    relay = Relay(bed, lossy=True)
+    # echo answers in well under 200 ms: its RequestResponse calls may be sent again too.
+    gw = relayed_gateway(bed, creds, relay, ['--retransmit-sync-ms', '200'])
     conn = tg.connection(bed, gw.port)
     good = 0
     for i in range(10):
@@ -282,8 +318,7 @@ def retransmits(c, bed, creds):
 def body(c):
     with harness.Testbed('gateway_input', 62) as bed, \
             tempfile.TemporaryDirectory(prefix='tb-gateway-input-') as tmp:
-        tg.start_turbine(bed, {'echo': MODULES['echo'],
-                               'busy': MODULES['spin'] + ',timeout_ms=20000'}, lcores='0')
+        tg.start_turbine(bed, {'echo': MODULES['echo']}, lcores='0')
         creds = os.path.join(tmp, 'credentials')
         tg.write_credentials(creds)
         gw = tg.Gateway(bed, creds, ['--client-timeout-s', str(CLIENT_TIMEOUT_S), '--threads', '2']).start()
@@ -293,10 +328,10 @@ def body(c):
         final = gw.stop() or {}
         c.ok(final.get('too_large', 0) >= 2 and final.get('auth_failures', 0) >= 6,
              'the gateway counted the refusals', final)
+        shutdown(c, bed, creds)
         max_inflight(c, bed, creds)
         retransmits(c, bed, creds)
 
 
 if __name__ == '__main__':
-    harness.main('gateway_input', body, required=[harness.TURBINE, tg.TURBINE_GATEWAY, MODULES['echo'],
-                                                  MODULES['spin']])
+    harness.main('gateway_input', body, required=[harness.TURBINE, tg.TURBINE_GATEWAY, MODULES['echo']])

@@ -39,6 +39,7 @@ struct gateway {
 	uint32_t call_timeout_ms;       /* sent as timeout_ms; the gateway waits this and a grace */
 	unsigned int retransmit_sync_ms;        /* RequestResponse's first retransmit; 0: none */
 	uint64_t counters[GATEWAY_NB_COUNTERS];         /* atomic */
+	unsigned int suspended;         /* atomic: connections suspended and not answered yet */
 };
 
 static inline void
@@ -50,8 +51,13 @@ gateway_count(struct gateway *gw, enum gateway_counter i)
 /* http.c: start the HTTP server on gw->listen (port 0: any; gw->listen gets the port). 0 or -errno. */
 int http_start(struct gateway *gw);
 
-/* Stop taking connections, then stop the server (after upstream_stop() answered the waiting calls). */
+/*
+ * Shutting down: stop taking connections (http_quiesce), then, once
+ * upstream_stop() has finished the waiting calls, give their connections
+ * up to wait_ms to send those answers (http_drain), then stop the server.
+ */
 void http_quiesce(struct gateway *gw);
+void http_drain(struct gateway *gw, unsigned int wait_ms);
 void http_stop(struct gateway *gw);
 
 #endif /* GATEWAY_GATEWAY_H */

@@ -361,6 +361,7 @@ http_dispatch(struct http_call *call, const char *url, const char *method)
 	/* Suspended before the send: the answer may come back before this function returns. */
 	call->up.done = http_done;
 	call->waiting = true;
+	__atomic_fetch_add(&gw->suspended, 1, __ATOMIC_RELAXED);
 	MHD_suspend_connection(call->conn);
 	rc = upstream_call(&gw->up, &call->up, (uint64_t)gw->call_timeout_ms + HTTP_GRACE_MS,
 			   http_retransmit_ms(gw, (enum lambda_api_type)type));
@@ -460,6 +461,7 @@ http_answer(struct http_call *call)
 	size_t off = 0;
 
 	call->waiting = false;
+	__atomic_fetch_sub(&gw->suspended, 1, __ATOMIC_RELAXED);
 	if (call->refused == -EBUSY) {
 		gateway_count(gw, GATEWAY_throttled);
 		return http_error_full(call, MHD_HTTP_TOO_MANY_REQUESTS, "TooManyRequestsException",
@@ -613,6 +615,17 @@ http_quiesce(struct gateway *gw)
 {
 	if (gw->daemon != NULL)
 		MHD_quiesce_daemon(gw->daemon);
+}
+
+void
+http_drain(struct gateway *gw, unsigned int wait_ms)
+{
+	const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+	unsigned int waited;
+
+	for (waited = 0; waited < wait_ms && __atomic_load_n(&gw->suspended, __ATOMIC_RELAXED) > 0;
+	     waited += 10)
+		nanosleep(&tick, NULL);
 }
 
 void

@@ -22,6 +22,8 @@ enum {
 #define GATEWAY_DEFAULT_CLIENT_TIMEOUT_S 5
 #define GATEWAY_DEFAULT_CALL_TIMEOUT_MS 60000
 #define GATEWAY_MAX_CALL_TIMEOUT_MS 900000      /* Lambda's longest function timeout */
+/* On SIGTERM, how long the calls still waiting have to send their 500 before the server stops. */
+#define GATEWAY_STOP_GRACE_MS 1000
 
 static const char *gateway_prog = "turbine-gateway";
 
@@ -275,6 +277,7 @@ main(int argc, char **argv)
 	/* No new connections; the waiting calls are answered 500 (shutting down); then stop. */
 	http_quiesce(&gw);
 	upstream_stop(&gw.up);
+	http_drain(&gw, GATEWAY_STOP_GRACE_MS);
 	http_stop(&gw);
 	gateway_print_final(&gw);
 	credentials_free(&gw.creds);
