@@ -39,7 +39,7 @@ struct gateway {
 	uint32_t call_timeout_ms;       /* sent as timeout_ms; the gateway waits this and a grace */
 	unsigned int retransmit_sync_ms;        /* RequestResponse's first retransmit; 0: none */
 	uint64_t counters[GATEWAY_NB_COUNTERS];         /* atomic */
-	unsigned int suspended;         /* atomic: connections suspended and not answered yet */
+	unsigned int suspended;         /* atomic: calls suspended whose answer is not sent yet */
 };
 
 static inline void

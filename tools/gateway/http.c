@@ -53,8 +53,10 @@ struct http_call {
 	size_t cap;
 	bool too_large;
 	bool waiting;                   /* suspended: the upstream owns `up` until done() */
+	bool in_suspended;              /* counted in gw->suspended until its answer is sent */
 	bool answered;                  /* done() ran; set on the receiver thread */
 	int refused;                    /* -errno of upstream_call() when it did not take the call */
+	bool responded;                 /* http_answer() ran: a second resume has nothing to send */
 	char request_id[37];
 	struct upstream_call up;
 	/* what the SigV4 check reads, pointing into libmicrohttpd's copy of the request */
@@ -361,6 +363,7 @@ http_dispatch(struct http_call *call, const char *url, const char *method)
 	/* Suspended before the send: the answer may come back before this function returns. */
 	call->up.done = http_done;
 	call->waiting = true;
+	call->in_suspended = true;
 	__atomic_fetch_add(&gw->suspended, 1, __ATOMIC_RELAXED);
 	MHD_suspend_connection(call->conn);
 	rc = upstream_call(&gw->up, &call->up, (uint64_t)gw->call_timeout_ms + HTTP_GRACE_MS,
@@ -460,8 +463,10 @@ http_answer(struct http_call *call)
 	char why[96];
 	size_t off = 0;
 
+	if (call->responded)
+		return MHD_NO;
+	call->responded = true;
 	call->waiting = false;
-	__atomic_fetch_sub(&gw->suspended, 1, __ATOMIC_RELAXED);
 	if (call->refused == -EBUSY) {
 		gateway_count(gw, GATEWAY_throttled);
 		return http_error_full(call, MHD_HTTP_TOO_MANY_REQUESTS, "TooManyRequestsException",
@@ -584,6 +589,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_
 	if (call == NULL)
 		return;
 	*con_cls = NULL;
+	/* Sent (or the client went away): a shutdown need not wait for this one any more. */
+	if (call->in_suspended)
+		__atomic_fetch_sub(&call->gw->suspended, 1, __ATOMIC_RELAXED);
 	free(call->up.reply);
 	free(call->body);
 	free(call);
