@@ -872,7 +872,7 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 		snprintf(err, errlen, "getrandom: %s", strerror(errno));
 		return -errno;
 	}
-	rc = nats_conn_open(cfg->nats_url, "turbine-async", &q->nc, err, errlen);
+	rc = nats_conn_open(cfg->nats_url, "turbine-async", true, &q->nc, err, errlen);
 	if (rc < 0)
 		return rc;
 	jsOptions_Init(&jo);

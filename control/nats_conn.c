@@ -14,12 +14,24 @@
 #define NATS_CONN_RECONNECT_BUF (64 << 20)
 #define NATS_CONN_FLUSH_MS 1000
 
+/* A connect attempt's own limit: leases expire in seconds, so a slow server is not waited on. */
+#define NATS_CONN_TIMEOUT_MS 1000
+
 struct nats_conn_args {
 	const char *url;
 	const char *name;
+	bool wait_connected;
 	natsConnection *nc;
 	natsStatus s;
 };
+
+/* Given, so that a server out of reach at start-up is retried in the background, not waited for. */
+static void
+nats_conn_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+}
 
 /* The URL list into servers[], cut in place in buf. */
 static int
@@ -44,28 +56,45 @@ nats_conn_main(void *arg)
 	int n;
 
 	snprintf(buf, sizeof(buf), "%s", a->url);
+	/* Split here: the client's own comma-separated form did not connect (libnats 3.4). */
 	n = nats_conn_servers(buf, servers);
+	if (n == 0) {
+		a->s = NATS_INVALID_ARG;
+		return NULL;
+	}
 	a->s = natsOptions_Create(&opts);
 	if (a->s == NATS_OK)
 		a->s = natsOptions_SetServers(opts, servers, n);
 	if (a->s == NATS_OK)
 		a->s = natsOptions_SetName(opts, a->name);
 	if (a->s == NATS_OK)
+		a->s = natsOptions_SetTimeout(opts, NATS_CONN_TIMEOUT_MS);
+	if (a->s == NATS_OK)
 		a->s = natsOptions_SetMaxReconnect(opts, -1);
 	if (a->s == NATS_OK)
 		a->s = natsOptions_SetReconnectWait(opts, NATS_CONN_RECONNECT_WAIT_MS);
 	if (a->s == NATS_OK)
 		a->s = natsOptions_SetReconnectBufSize(opts, NATS_CONN_RECONNECT_BUF);
-	if (a->s == NATS_OK)
+	if (a->s == NATS_OK && !a->wait_connected)
+		a->s = natsOptions_SetRetryOnFailedConnect(opts, true, nats_conn_connected, NULL);
+	if (a->s == NATS_OK) {
 		a->s = natsConnection_Connect(&a->nc, opts);
+		if (a->s == NATS_NOT_YET_CONNECTED && !a->wait_connected)
+			a->s = NATS_OK;
+	}
 	natsOptions_Destroy(opts);
+	if (a->s != NATS_OK) {
+		natsConnection_Destroy(a->nc);
+		a->nc = NULL;
+	}
 	return NULL;
 }
 
 int
-nats_conn_open(const char *url, const char *name, natsConnection **nc, char *err, size_t errlen)
+nats_conn_open(const char *url, const char *name, bool wait_connected, natsConnection **nc,
+	       char *err, size_t errlen)
 {
-	struct nats_conn_args a = { .url = url, .name = name };
+	struct nats_conn_args a = { .url = url, .name = name, .wait_connected = wait_connected };
 	pthread_t t;
 	int rc;
 
@@ -83,6 +112,12 @@ nats_conn_open(const char *url, const char *name, natsConnection **nc, char *err
 	}
 	*nc = a.nc;
 	return 0;
+}
+
+bool
+nats_conn_up(natsConnection *nc)
+{
+	return nc != NULL && natsConnection_Status(nc) == NATS_CONN_STATUS_CONNECTED;
 }
 
 void
