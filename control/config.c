@@ -277,7 +277,7 @@ static const struct config_key config_keys[] = {
 	  CONFIG_FIELD(turbine_config, lease_ttl_ms),
 	  .option = "lease-ttl-ms", .arg = "MS",
 	  .help = "a node that stops renewing its leases loses them after this" },
-	{ .name = "lease_renew_ms", .type = CONFIG_KEY_UINT, .min = 50, .max = 200000, .def = "1000",
+	{ .name = "lease_renew_ms", .type = CONFIG_KEY_UINT, .min = 50, .max = 200000, .def = "750",
 	  CONFIG_FIELD(turbine_config, lease_renew_ms),
 	  .option = "lease-renew-ms", .arg = "MS",
 	  .help = "how often leases are renewed (and unused shares given back); below "

@@ -17,7 +17,7 @@
 #include "nats_conn.h"
 
 /* How often the thread looks for refusals; renewals themselves follow lease_renew_ms. */
-#define LEASES_TICK_MS 20
+#define LEASES_TICK_MS 50
 /* Compare-and-set attempts of one renewal before it waits for the next tick. */
 #define LEASES_CAS_TRIES 8
 #define LEASES_KEY_PREFIX "tenant."
@@ -307,8 +307,12 @@ leases_step(unsigned int tenant)
 		pthread_mutex_unlock(&leases.lock);
 		return;
 	}
-	if (lt->expires_ms != 0 && now >= lt->expires_ms) {
-		/* Others may have taken it by now: admit nothing until a renewal succeeds. */
+	if (lt->expires_ms != 0 && now + leases.renew_ms >= lt->expires_ms) {
+		/*
+		 * Renewals failed until a renewal period before the row expires (a
+		 * working renewal keeps it a whole lease time ahead): the other nodes
+		 * may take it soon, so admit nothing until a renewal succeeds.
+		 */
 		if (lt->managed)
 			leases_publish(tenant, none);
 		memset(lt->held, 0, sizeof(lt->held));

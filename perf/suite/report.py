@@ -36,6 +36,7 @@ def expected_figures():
                         'offered_rps')]
     names += ['instructions.per_request', 'instructions.per_request_with_pmd',
               'instructions.apigw.per_request', 'instructions.apigw.per_request_with_pmd']
+    names += ['leases.local.peak_rps', 'leases.nats.peak_rps']
     return names
 
 
@@ -59,6 +60,8 @@ def ratio_definitions():
         ('async_vs_fdatasync.queue_sync', "the queue's own sync during that run (p50) / the "
          "disk's fdatasync p50 before it", 'async.load50.queue_sync_p50_ns',
          'async.fdatasync.p50_ns'),
+        ('leases_vs_local.peak', 'memif peak, tenant limit leased from NATS / counted locally '
+         '(goal: no measurable difference)', 'leases.nats.peak_rps', 'leases.local.peak_rps'),
         ('process_vs_thread.peak', 'process mode memif peak / thread mode peak (goal >= 0.25)',
          'isolation.process.peak_rps', 'isolation.thread.peak_rps'),
         ('process_vs_thread.low_p50', 'process mode p50 / thread mode p50, low load',

@@ -38,6 +38,7 @@ def expected_figures():
               'async.fdatasync.p50_ns', 'async.fdatasync.p99_ns']
     names += ['async.load50.' + k for k in LATENCY + ('accepted_rps', 'events_per_sync',
                                                       'queue_sync_p50_ns', 'p99_per_fdatasync')]
+    names += ['leases.local.peak_rps', 'leases.nats.peak_rps']
     return names
 
 
