@@ -273,6 +273,11 @@ static const struct config_key config_keys[] = {
 	  .extra = "_-", .def = "turbine_leases", CONFIG_FIELD(turbine_config, lease_bucket),
 	  .option = "lease-bucket", .arg = "NAME",
 	  .help = "the key-value bucket of the leases (created if missing)" },
+	{ .name = "lease_replicas", .type = CONFIG_KEY_UINT, .min = 1, .max = 5, .def = "1",
+	  CONFIG_FIELD(turbine_config, lease_replicas),
+	  .option = "lease-replicas", .arg = "N",
+	  .help = "copies of the lease bucket when it is created (3 on a three-server NATS "
+		  "cluster: leases survive a server's death)" },
 	{ .name = "lease_ttl_ms", .type = CONFIG_KEY_UINT, .min = 300, .max = 600000, .def = "3000",
 	  CONFIG_FIELD(turbine_config, lease_ttl_ms),
 	  .option = "lease-ttl-ms", .arg = "MS",

@@ -92,6 +92,7 @@ struct turbine_config {
 	char limits_backend[CONFIG_BACKEND_MAX];
 	char nats_url[CONFIG_URL_MAX];  /* NATS servers, comma-separated */
 	char lease_bucket[CONFIG_NAME_MAX + 1];
+	uint32_t lease_replicas;        /* the bucket's copies when it is created (NATS cluster) */
 	uint32_t lease_ttl_ms;          /* a node that stops renewing loses its leases after this */
 	uint32_t lease_renew_ms;        /* renewal period; at most a third of lease_ttl_ms */
 	char node_id[CONFIG_NAME_MAX + 1]; /* "": hostname-fileprefix */

@@ -51,7 +51,7 @@ static struct {
 	pthread_t thread;
 	bool running;
 	int quit;
-	uint32_t ttl_ms, renew_ms;
+	uint32_t ttl_ms, renew_ms, replicas;
 	char bucket[CONFIG_NAME_MAX + 1];
 	char node[LEASE_NODE_MAX + 1];
 	struct leases_tenant t[COUNTING_MAX_TENANTS];
@@ -254,6 +254,7 @@ leases_open_bucket(void)
 	kvConfig_Init(&kc);
 	kc.Bucket = leases.bucket;
 	kc.History = 1;
+	kc.Replicas = (int)leases.replicas;
 	/* A key nobody renews for a lease time is dropped whole (the stream's max age, in ns). */
 	kc.TTL = (int64_t)leases.ttl_ms * 1000000;
 	s = js_CreateKeyValue(&leases.kv, leases.js, &kc);
@@ -431,6 +432,7 @@ leases_init(struct runtime *rt, char *err, size_t errlen)
 	leases.rt = rt;
 	leases.ttl_ms = cfg->lease_ttl_ms;
 	leases.renew_ms = cfg->lease_renew_ms;
+	leases.replicas = cfg->lease_replicas;
 	snprintf(leases.bucket, sizeof(leases.bucket), "%s", cfg->lease_bucket);
 	if (cfg->node_id[0] != '\0')
 		snprintf(leases.node, sizeof(leases.node), "%s", cfg->node_id);

@@ -1289,11 +1289,14 @@ test_limits_backend(void **state)
 	assert_string_equal(cfg.lease_bucket, "turbine_leases");
 	assert_int_equal(cfg.lease_ttl_ms, 3000);
 	assert_int_equal(cfg.lease_renew_ms, 750);
+	assert_int_equal(cfg.lease_replicas, 1);
 	assert_string_equal(cfg.node_id, "");
 	assert_int_equal(test_config_parse("--limits-backend", "nats", "--nats-url",
 					   "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
 					   "--lease-bucket", "leases-eu", "--lease-ttl-ms", "2000",
-					   "--lease-renew-ms", "500", "--node-id", "edge-1.a", NULL), 0);
+					   "--lease-renew-ms", "500", "--node-id", "edge-1.a",
+					   "--lease-replicas", "3", NULL), 0);
+	assert_int_equal(cfg.lease_replicas, 3);
 	assert_string_equal(cfg.limits_backend, "nats");
 	assert_string_equal(cfg.nats_url, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
 	assert_string_equal(cfg.lease_bucket, "leases-eu");
@@ -1305,6 +1308,7 @@ test_limits_backend(void **state)
 	assert_string_equal(err, "--limits-backend: 'redis' is not one of local, nats");
 	assert_int_equal(test_config_parse("--lease-ttl-ms", "299", NULL), -1);
 	assert_int_equal(test_config_parse("--lease-renew-ms", "49", NULL), -1);
+	assert_int_equal(test_config_parse("--lease-replicas", "0", NULL), -1);
 	assert_int_equal(test_config_parse("--node-id", "a b", NULL), -1);
 	assert_int_equal(test_config_parse("--nats-url", "nats://a b", NULL), -1);
 
