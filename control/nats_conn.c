@@ -1,5 +1,6 @@
 /* A NATS connection for the control side: connect to a URL list, reconnect forever, close. */
 #include <stdio.h>
+#include <string.h>
 
 #include "nats_conn.h"
 
@@ -7,16 +8,37 @@
 #define NATS_CONN_RECONNECT_WAIT_MS 250
 #define NATS_CONN_TIMEOUT_MS 1000
 
+/* Given, so that a server out of reach at start-up is retried in the background, not waited for. */
+static void
+nats_conn_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+}
+
+#define NATS_CONN_MAX_SERVERS 16
+
 int
 nats_conn_open(natsConnection **nc, const char *url, const char *name, char *err, size_t errlen)
 {
+	char list[1024], *servers[NATS_CONN_MAX_SERVERS], *save = NULL, *tok;
 	natsOptions *opts = NULL;
 	natsStatus s;
+	int n = 0;
 
 	*nc = NULL;
+	/* Split here: the client's own comma-separated form did not connect (libnats 3.4). */
+	snprintf(list, sizeof(list), "%s", url);
+	for (tok = strtok_r(list, ",", &save); tok != NULL && n < NATS_CONN_MAX_SERVERS;
+	     tok = strtok_r(NULL, ",", &save))
+		servers[n++] = tok;
+	if (n == 0) {
+		snprintf(err, errlen, "NATS: no server in '%s'", url);
+		return -1;
+	}
 	s = natsOptions_Create(&opts);
 	if (s == NATS_OK)
-		s = natsOptions_SetURL(opts, url);  /* a comma-separated list is several servers */
+		s = natsOptions_SetServers(opts, (const char **)servers, n);
 	if (s == NATS_OK)
 		s = natsOptions_SetName(opts, name);
 	if (s == NATS_OK)
@@ -27,7 +49,7 @@ nats_conn_open(natsConnection **nc, const char *url, const char *name, char *err
 		s = natsOptions_SetReconnectWait(opts, NATS_CONN_RECONNECT_WAIT_MS);
 	/* Not there yet at start-up: keep trying in the background rather than fail. */
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+		s = natsOptions_SetRetryOnFailedConnect(opts, true, nats_conn_connected, NULL);
 	if (s == NATS_OK) {
 		s = natsConnection_Connect(nc, opts);
 		if (s == NATS_NOT_YET_CONNECTED)
