@@ -124,6 +124,16 @@ class Caller:
         rid = self.send(fn, event if event is not None else {'n': 1})
         return self.collect([rid], timeout)[rid]
 
+    def verdict(self, tries=5):
+        """One echo call's answer, again while it is 503: a worker the loaded machine left
+        without CPU for a second is out of dispatch for a moment, which is not about leases."""
+        for _ in range(tries):
+            r = self.call()
+            if (r or {}).get('status') != 503:
+                return r
+            time.sleep(0.2)
+        return r
+
     def until_admitted(self, timeout, interval=0.2):
         """Call echo until one is answered 200; (seconds it took, statuses seen)."""
         start = time.monotonic()
@@ -194,8 +204,13 @@ def run(c, bed, pair_b, nats):
     c.eq(reasons(refused), [REASON], 'burst: refused with %s' % REASON)
 
     # -- while A's calls run (its first for 3 s, the others queued behind it), B is refused
-    b_seen = [cb.call() for _ in range(4)]
-    c.ok([(r or {}).get('status') for r in b_seen] == [429] * 4,
+    # B tries for three renewal periods, asking for a share at each refusal: A's row keeps
+    # its 4 calls counted, so there is none to take.
+    b_seen = []
+    for _ in range(6):
+        b_seen.append(cb.verdict())
+        time.sleep(RENEW_MS * 3 / 6 / 1000)
+    c.ok([(r or {}).get('status') for r in b_seen] == [429] * 6,
          'while A runs 4 calls: B is refused', b_seen)
     c.eq(sorted({(r or {}).get('reason') for r in b_seen}), [REASON],
          'while A runs 4 calls: B refused with %s' % REASON)
@@ -222,7 +237,7 @@ def run(c, bed, pair_b, nats):
         'A takes the limit back from an idle B', (seen, lease(a), lease(b)))
     a.proc.send_signal(signal.SIGKILL)
     killed = time.monotonic()
-    r = cb.call()
+    r = cb.verdict()
     c.ok((r or {}).get('status') == 429, 'A killed: its lease still counts at first', r)
     took, seen = cb.until_admitted(TTL_MS / 1000 + RENEW_MS * 2 / 1000 + SLACK_S)
     since = time.monotonic() - killed
@@ -244,7 +259,7 @@ def run(c, bed, pair_b, nats):
     # nothing for acme; once NATS is back, B takes the limit again
     nats.kill()
     lost = time.monotonic()
-    r = cb.call()
+    r = cb.verdict()
     c.ok((r or {}).get('status') == 200, 'NATS down: B still admits on its share at first', r)
     refused = harness.wait_until(lambda: (cb.call() or {}).get('status') == 429,
                                  TTL_MS / 1000 + SLACK_S, 0.2)
