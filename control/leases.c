@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,11 @@ static struct {
 	uint32_t ttl_ms, renew_ms, replicas;
 	char bucket[CONFIG_NAME_MAX + 1];
 	char node[LEASE_NODE_MAX + 1];
+	/* The connection is made on the leases thread (below); start-up waits for the outcome. */
+	const char *url;
+	sem_t opened;
+	int open_rc;
+	char open_err[256];
 	struct leases_tenant t[COUNTING_MAX_TENANTS];
 } leases = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -389,6 +395,16 @@ leases_main(void *arg)
 	unsigned int t;
 
 	(void)arg;
+	/*
+	 * libnats starts its own threads (reading, flushing, timers) from the
+	 * thread that first calls it, and they inherit its CPU set: made here,
+	 * on a control thread, they stay off the polled cores.
+	 */
+	leases.open_rc = nats_conn_open(&leases.nc, leases.url, leases.node, leases.open_err,
+					sizeof(leases.open_err));
+	sem_post(&leases.opened);
+	if (leases.open_rc != 0)
+		return NULL;
 	while (!__atomic_load_n(&leases.quit, __ATOMIC_RELAXED)) {
 		nanosleep(&tick, NULL);
 		leases_report_link();
@@ -438,8 +454,11 @@ leases_init(struct runtime *rt, char *err, size_t errlen)
 		snprintf(leases.node, sizeof(leases.node), "%s", cfg->node_id);
 	else
 		leases_default_node(leases.node, sizeof(leases.node));
-	if (nats_conn_open(&leases.nc, cfg->nats_url, leases.node, err, errlen) != 0)
-		return -EINVAL;
+	leases.url = cfg->nats_url;
+	if (sem_init(&leases.opened, 0, 0) != 0) {
+		snprintf(err, errlen, "cannot start the leases thread: %s", strerror(errno));
+		return -errno;
+	}
 	leases.enabled = true;
 	/* quotas_init() published the full limits; from here each tenant starts at a share of 0. */
 	for (i = 0; i < cfg->nb_tenants; i++) {
@@ -455,6 +474,11 @@ leases_init(struct runtime *rt, char *err, size_t errlen)
 		return -rc;
 	}
 	leases.running = true;
+	sem_wait(&leases.opened);
+	if (leases.open_rc != 0) {
+		snprintf(err, errlen, "%s", leases.open_err);
+		return -EINVAL;   /* the thread has ended; leases_stop() joins it */
+	}
 	return 0;
 }
 
@@ -489,6 +513,7 @@ leases_stop(void)
 	kvStore_Destroy(leases.kv);
 	jsCtx_Destroy(leases.js);
 	nats_conn_close(leases.nc);
+	sem_destroy(&leases.opened);
 	leases.kv = NULL;
 	leases.js = NULL;
 	leases.nc = NULL;
