@@ -6,6 +6,8 @@ of that namespace only), each on its own veth pair to the client's namespace
 
 - an idle node holds nothing: A's first call is refused, and A takes the whole
   limit within a renewal period (`turbinectl leases` shows it);
+- beta's rate (10/s) the same way: A borrows all of it, 30 calls at once get
+  about 10 through, B holding none is refused CallerRateLimitExceeded;
 - 10 simultaneous long calls to A: exactly 4 admitted, 6 refused with
   ConcurrentInvocationLimitExceeded; while A's calls run, calls to B are
   refused; the bucket never holds more than 4;
@@ -30,6 +32,8 @@ from harness import MODULES
 
 TENANT = 'acme'
 LIMIT = 4
+RATE_TENANT = 'beta'       # a rate limit shared the same way
+RATE = 10
 TTL_MS = 3000
 RENEW_MS = 500
 # What "within a renewal period or two" may take on a loaded machine (the times are logged).
@@ -65,38 +69,40 @@ def start_node(bed, node, host_if, ip, nats):
     fns = {'spin': MODULES['spin'] + ',timeout_ms=60000', 'echo': MODULES['echo']}
     args = ['--ip', ip, '--limits-backend', 'nats', '--nats-url', nats.url,
             '--lease-ttl-ms', str(TTL_MS), '--lease-renew-ms', str(RENEW_MS),
-            '--node-id', node, '--tenant', '%s,concurrency=%d' % (TENANT, LIMIT)]
+            '--node-id', node, '--tenant', '%s,concurrency=%d' % (TENANT, LIMIT),
+            '--tenant', '%s,rate=%d' % (RATE_TENANT, RATE)]
     t = bed.turbine(fns, lcores='0,1', vdevs=['net_af_packet0,iface=' + host_if], ip=False,
                     args=args)
     return t.start()
 
 
-def lease(t):
-    """This node's lease of acme; {} when telemetry did not answer in time (a loaded machine)."""
+def lease(t, tenant=TENANT):
+    """This node's lease of a tenant; {} when telemetry did not answer in time (a loaded machine)."""
     try:
-        return t.telemetry('/turbine/leases').get(TENANT, {})
+        return t.telemetry('/turbine/leases').get(tenant, {})
     except OSError:
         return {}
 
 
-def bucket_rows(nats):
-    text = nats_lease_servers.kv_get(nats, 'turbine_leases', 'tenant.' + TENANT)
+def bucket_rows(nats, tenant=TENANT):
+    text = nats_lease_servers.kv_get(nats, 'turbine_leases', 'tenant.' + tenant)
     return json.loads(text) if text else {}
 
 
 class Caller:
     """Requests from one client to one node, numbered; answers kept by id."""
 
-    def __init__(self, client, name):
+    def __init__(self, client, name, tenant=TENANT):
         self.client = client
         self.name = name
+        self.tenant = tenant
         self.next_id = 1
         self.answers = {}
 
     def send(self, fn, event):
         rid = self.next_id
         self.next_id += 1
-        self.client.send({'id': rid, 'fn': fn, 'tenant': TENANT, 'event': event})
+        self.client.send({'id': rid, 'fn': fn, 'tenant': self.tenant, 'event': event})
         return rid
 
     def collect(self, ids, timeout):
@@ -196,6 +202,25 @@ def run(c, bed, pair_b, nats):
     row = turbinectl_leases(c, a, 'A')
     c.eq((row.get('NODE'), row.get('NATS'), row.get('CONC_LIMIT'), row.get('CONC_SHARE')),
          ('node-a', 'yes', str(LIMIT), str(LIMIT)), 'turbinectl leases: A holds 4 of 4')
+
+    # -- the rate the same way: A borrows all 10/s of beta, B is refused meanwhile
+    ra, rb = Caller(bed.client(), 'A', RATE_TENANT), Caller(pair_b.client(), 'B', RATE_TENANT)
+    took, seen = ra.until_admitted(RENEW_MS * 2 / 1000 + SLACK_S)
+    c.ok(took is not None and harness.wait_until(
+        lambda: lease(a, RATE_TENANT).get('rate_share') == RATE, RENEW_MS * 2 / 1000 + SLACK_S),
+        'rate: A borrows all of beta\'s 10/s', (seen, lease(a, RATE_TENANT)))
+    time.sleep(1.2)             # A's bucket full again: 10 calls deep
+    ids = [ra.send('echo', {'n': i}) for i in range(30)]
+    got = ra.collect(ids, 5.0)
+    ok = sum(1 for r in got.values() if (r or {}).get('status') == 200)
+    c.ok(RATE <= ok <= RATE + 2, 'rate: 30 calls at once to A, about 10 admitted', ok)
+    c.eq(reasons(got), ['CallerRateLimitExceeded'], 'rate: the rest refused CallerRateLimitExceeded')
+    r = rb.verdict()
+    c.ok((r or {}).get('status') == 429 and r.get('reason') == 'CallerRateLimitExceeded',
+         'rate: B, holding none of it, is refused', r)
+    rows = bucket_rows(nats, RATE_TENANT)
+    c.ok(0 < sum(x['r'] for x in rows.values()) <= RATE,
+         'rate: the bucket holds at most 10/s in all', rows)
 
     # -- 10 long calls at once to A: 4 admitted, 6 refused
     ids = [ca.send('spin', {'us': LONG_US}) for _ in range(10)]
