@@ -26,9 +26,9 @@
  * while no other node asks, and gives back what it does not use when one
  * does. A node that dies stops renewing: its row expires after
  * lease_ttl_ms and the next node to write removes it. A node that cannot
- * reach NATS keeps its share until its own row would expire, then admits
- * nothing for that tenant until it can renew again. A clean shutdown gives
- * its rows back.
+ * reach NATS keeps its share until a renewal period before its own row
+ * would expire, then admits nothing for that tenant until it can renew
+ * again. A clean shutdown gives its rows back.
  */
 
 /* Start step: with limits_backend nats, connect, open the bucket, start the thread. */
