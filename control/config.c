@@ -220,6 +220,8 @@ static const char *const config_dispatch_policies[] = { "jsq", "round-robin", "p
 
 /* The asynchronous queue's backends (control/async.c picks the ops by name). */
 static const char *const config_async_backends[] = { "local", "jetstream", NULL };
+/* Where tenant limits are counted (control/leases.h). */
+static const char *const config_limits_backends[] = { "local", "nats", NULL };
 
 static const struct config_key config_keys[] = {
 	{ .name = "ip", .type = CONFIG_KEY_IPV4, .def = "198.18.0.1",
@@ -268,7 +270,7 @@ static const struct config_key config_keys[] = {
 	{ .name = "nats_url", .type = CONFIG_KEY_WORD, .min = 1, .max = 255, .extra = ":/.,_-@[]",
 	  .def = "nats://127.0.0.1:4222", CONFIG_FIELD(turbine_config, nats_url),
 	  .option = "nats-url", .arg = "URL",
-	  .help = "the NATS servers of the jetstream backend (comma-separated)" },
+	  .help = "the NATS servers (comma-separated) of the jetstream backend and of limits_backend nats" },
 	{ .name = "nats_stream", .type = CONFIG_KEY_WORD, .min = 1, .max = 24, .extra = "_-",
 	  .def = "TURBINE", CONFIG_FIELD(turbine_config, nats_stream),
 	  .option = "nats-stream", .arg = "NAME",
@@ -281,6 +283,33 @@ static const struct config_key config_keys[] = {
 	  .def = "30000", CONFIG_FIELD(turbine_config, nats_ack_wait_ms),
 	  .option = "nats-ack-wait-ms", .arg = "MS",
 	  .help = "an Event a dead node held runs elsewhere after this" },
+	{ .name = "limits_backend", .type = CONFIG_KEY_CHOICE, .def = "local",
+	  .choices = config_limits_backends, CONFIG_FIELD(turbine_config, limits_backend),
+	  .option = "limits-backend", .arg = "NAME",
+	  .help = "tenant limits: local (this node's own), or nats (shared by every node through "
+		  "leases in a NATS key-value bucket)" },
+	{ .name = "lease_bucket", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX,
+	  .extra = "_-", .def = "turbine_leases", CONFIG_FIELD(turbine_config, lease_bucket),
+	  .option = "lease-bucket", .arg = "NAME",
+	  .help = "the key-value bucket of the leases (created if missing)" },
+	{ .name = "lease_replicas", .type = CONFIG_KEY_UINT, .min = 1, .max = 5, .def = "1",
+	  CONFIG_FIELD(turbine_config, lease_replicas),
+	  .option = "lease-replicas", .arg = "N",
+	  .help = "copies of the lease bucket when it is created (3 on a three-server NATS "
+		  "cluster: leases survive a server's death)" },
+	{ .name = "lease_ttl_ms", .type = CONFIG_KEY_UINT, .min = 300, .max = 600000, .def = "3000",
+	  CONFIG_FIELD(turbine_config, lease_ttl_ms),
+	  .option = "lease-ttl-ms", .arg = "MS",
+	  .help = "a node that stops renewing its leases loses them after this" },
+	{ .name = "lease_renew_ms", .type = CONFIG_KEY_UINT, .min = 50, .max = 200000, .def = "750",
+	  CONFIG_FIELD(turbine_config, lease_renew_ms),
+	  .option = "lease-renew-ms", .arg = "MS",
+	  .help = "how often leases are renewed (and unused shares given back); below "
+		  "lease_ttl_ms / 3" },
+	{ .name = "node_id", .type = CONFIG_KEY_WORD, .min = 1, .max = CONFIG_NAME_MAX,
+	  .extra = "_.-", CONFIG_FIELD(turbine_config, node_id),
+	  .option = "node-id", .arg = "ID",
+	  .help = "this node's name in the lease bucket (default HOSTNAME-FILEPREFIX)" },
 	{ .name = "quiet", .type = CONFIG_KEY_BOOL, .def = "false",
 	  CONFIG_FIELD(turbine_config, quiet),
 	  .option = "quiet", .help = "no live status line" },

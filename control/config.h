@@ -16,6 +16,8 @@
 #define CONFIG_ISOLATION_MAX 8
 #define CONFIG_DESTINATION_FUNCTION "function:"
 #define CONFIG_DESTINATION_MAX (sizeof(CONFIG_DESTINATION_FUNCTION) + CONFIG_NAME_MAX)
+#define CONFIG_BACKEND_MAX 8
+#define CONFIG_URL_MAX 256
 
 /* A tenant's limits across all its functions (Lambda's account-level limits). */
 struct tenant_config {
@@ -92,6 +94,14 @@ struct turbine_config {
 	char nats_stream[32];         /* the work stream; <name>_DLQ and <name>_OK beside it */
 	uint32_t nats_replicas;
 	uint32_t nats_ack_wait_ms;    /* an unacknowledged delivery goes to another poller after this */
+	/* Tenant limits: "local" (default: this node alone) or "nats" (shared with other nodes
+	 * by leases in a NATS key-value bucket, control/leases.h). */
+	char limits_backend[CONFIG_BACKEND_MAX];
+	char lease_bucket[CONFIG_NAME_MAX + 1];
+	uint32_t lease_replicas;        /* the bucket's copies when it is created (NATS cluster) */
+	uint32_t lease_ttl_ms;          /* a node that stops renewing loses its leases after this */
+	uint32_t lease_renew_ms;        /* renewal period; at most a third of lease_ttl_ms */
+	char node_id[CONFIG_NAME_MAX + 1]; /* "": hostname-fileprefix */
 
 	/* Lcore roles. Both empty: the first lcore dispatches, the others work;
 	 * with a single lcore, it dispatches and works (run to completion). */

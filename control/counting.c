@@ -174,6 +174,8 @@ counting_admit_limited(const struct counting_view *v, unsigned int fn,
 						       checks);
 
 	counting_count_verdict(v->d, fn, verdict);
+	if (verdict == COUNTING_TENANT_CONCURRENCY || verdict == COUNTING_TENANT_RATE)
+		counting_add(&v->d->tenant_refused[tenant][verdict == COUNTING_TENANT_RATE], 1);
 	return verdict;
 }
 
@@ -235,17 +237,41 @@ counting_fn_limits_init(struct counting_fn_limits *fl, const struct function_con
  * admitted against a half-published limit is admitted against the old or
  * the new one, both valid.
  */
+static void
+counting_publish_tenant(struct counting_dispatcher *d, unsigned int tenant,
+			const struct counting_limit *next)
+{
+	struct counting_limit *l = &d->tenant_limit[tenant];
+
+	__atomic_store_n(&l->concurrency, next->concurrency, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->rate, next->rate, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->burst, next->burst, __ATOMIC_RELAXED);
+	__atomic_store_n(&l->has_concurrency, next->has_concurrency, __ATOMIC_RELEASE);
+	__atomic_store_n(&l->has_rate, next->has_rate, __ATOMIC_RELEASE);
+}
+
 void
 counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
 		    const struct tenant_config *cfg, unsigned int index, unsigned int n)
 {
-	struct counting_limit *l = &d->tenant_limit[tenant];
 	struct counting_limit next = counting_limit_share(cfg->concurrency, cfg->rate, cfg->burst,
 							  index, n);
 
-	__atomic_store_n(&l->concurrency, next.concurrency, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->rate, next.rate, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->burst, next.burst, __ATOMIC_RELAXED);
-	__atomic_store_n(&l->has_concurrency, next.has_concurrency, __ATOMIC_RELEASE);
-	__atomic_store_n(&l->has_rate, next.has_rate, __ATOMIC_RELEASE);
+	counting_publish_tenant(d, tenant, &next);
+}
+
+void
+counting_set_tenant_share(struct counting_dispatcher *d, unsigned int tenant,
+			  bool has_concurrency, uint32_t concurrency, bool has_rate, uint64_t rate,
+			  uint64_t burst, unsigned int index, unsigned int n)
+{
+	struct counting_limit next = {
+		.has_concurrency = has_concurrency,
+		.has_rate = has_rate,
+		.concurrency = (uint32_t)counting_share(concurrency, n, index),
+		.rate = counting_share(rate, n, index),
+		.burst = counting_share(burst, n, index),
+	};
+
+	counting_publish_tenant(d, tenant, &next);
 }

@@ -76,6 +76,9 @@ struct counting_dispatcher {
 	struct counting_limit tenant_limit[COUNTING_MAX_TENANTS];
 	/* Admissions and refusals per function and verdict, for telemetry. */
 	uint64_t fn_verdicts[CONFIG_MAX_FUNCTIONS][COUNTING_VERDICT_MAX];
+	/* Refusals by a tenant's own limits, concurrency then rate: when a node leases its
+	 * share of them (leases.c), a refusal is what makes it ask for more. */
+	uint64_t tenant_refused[COUNTING_MAX_TENANTS][2];
 };
 
 /* What one worker finished, by the dispatcher that admitted it. Written only by that worker. */
@@ -229,5 +232,20 @@ void counting_fn_limits_init(struct counting_fn_limits *fl, const struct functio
 /* Control thread: publish a tenant's limits as dispatcher `index` of `n` applies them. */
 void counting_set_tenant(struct counting_dispatcher *d, unsigned int tenant,
 			 const struct tenant_config *cfg, unsigned int index, unsigned int n);
+/*
+ * The same for a node's lease of a tenant's limits (leases.c): a limit the
+ * node holds a share of applies even when the share is 0 (refuse all),
+ * where 0 in a tenant_config means no limit.
+ */
+void counting_set_tenant_share(struct counting_dispatcher *d, unsigned int tenant,
+			       bool has_concurrency, uint32_t concurrency, bool has_rate,
+			       uint64_t rate, uint64_t burst, unsigned int index, unsigned int n);
+
+/* Refusals of the tenant by its own concurrency (rate: false) or rate limit: from any thread. */
+static inline uint64_t
+counting_tenant_refused(const struct counting_dispatcher *d, unsigned int tenant, bool rate)
+{
+	return __atomic_load_n(&d->tenant_refused[tenant][rate], __ATOMIC_RELAXED);
+}
 
 #endif /* TURBINE_COUNTING_H */

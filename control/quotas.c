@@ -8,6 +8,7 @@
 
 #include "dispatch.h"
 #include "functions.h"
+#include "leases.h"
 #include "quotas.h"
 #include "names.h"
 #include "worker.h"
@@ -94,6 +95,9 @@ quotas_publish_tenant(struct runtime *rt, const struct tenant_config *cfg)
 	int t = names_find(rt->tenant_index, cfg->name, (uint32_t)strlen(cfg->name));
 	unsigned int d;
 
+	/* Shared with other nodes (limits_backend nats): this node's lease says what it admits. */
+	if (t >= 0 && leases_manage((unsigned int)t, cfg))
+		return;
 	for (d = 0; t >= 0 && d < rt->nb_dispatchers; d++)
 		counting_set_tenant(rt->dispatchers[d]->counting.d, (unsigned int)t, cfg, d,
 				    rt->nb_dispatchers);

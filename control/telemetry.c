@@ -15,6 +15,7 @@
 #include "deploy.h"
 #include "dispatch.h"
 #include "functions.h"
+#include "leases.h"
 #include "quotas.h"
 #include "status.h"
 #include "telemetry.h"
@@ -485,6 +486,56 @@ telemetry_ports(const char *cmd __rte_unused, const char *params __rte_unused,
 	return 0;
 }
 
+/*
+ * /turbine/leases: this node's lease of every tenant limited across nodes, a
+ * row per tenant; with limits_backend local, just that.
+ */
+static int
+telemetry_leases(const char *cmd __rte_unused, const char *params __rte_unused,
+		 struct rte_tel_data *d)
+{
+	static struct leases_status st[COUNTING_MAX_TENANTS];  /* telemetry_gate: one at a time */
+	static const char *const dims[LEASE_DIMS] = { "concurrency", "rate" };
+	unsigned int i, k, n;
+	char key[64];
+
+	rte_tel_data_start_dict(d);
+	if (!leases_enabled()) {
+		rte_tel_data_add_dict_string(d, "backend", "local");
+		return 0;
+	}
+	n = leases_read(st, RTE_DIM(st));
+	for (i = 0; i < n; i++) {
+		struct rte_tel_data *row = rte_tel_data_alloc();
+
+		if (row == NULL)
+			return -ENOMEM;
+		rte_tel_data_start_dict(row);
+		rte_tel_data_add_dict_string(row, "node", leases_node());
+		rte_tel_data_add_dict_int(row, "connected", leases_connected());
+		for (k = 0; k < LEASE_DIMS; k++) {
+			snprintf(key, sizeof(key), "%s_limit", dims[k]);
+			rte_tel_data_add_dict_u64(row, key, st[i].limit[k]);
+			snprintf(key, sizeof(key), "%s_share", dims[k]);
+			rte_tel_data_add_dict_u64(row, key, st[i].share[k]);
+			snprintf(key, sizeof(key), "%s_held", dims[k]);
+			rte_tel_data_add_dict_u64(row, key, st[i].held[k]);
+			snprintf(key, sizeof(key), "%s_wanted", dims[k]);
+			rte_tel_data_add_dict_u64(row, key, st[i].want[k]);
+			snprintf(key, sizeof(key), "%s_others", dims[k]);
+			rte_tel_data_add_dict_u64(row, key, st[i].others[k]);
+		}
+		rte_tel_data_add_dict_u64(row, "nodes", st[i].nodes);
+		rte_tel_data_add_dict_int(row, "expires_in_ms", (int)st[i].expires_in_ms);
+		rte_tel_data_add_dict_u64(row, "renewals", st[i].renewals);
+		rte_tel_data_add_dict_u64(row, "conflicts", st[i].conflicts);
+		rte_tel_data_add_dict_u64(row, "failures", st[i].failures);
+		rte_tel_data_add_dict_u64(row, "expired", st[i].expired);
+		telemetry_nest(d, telemetry_rt->tenant_names[st[i].tenant], row);
+	}
+	return 0;
+}
+
 /* A mutating command's answer: {"ok": true} or {"ok": false, "error": why}. */
 static int
 telemetry_result(struct rte_tel_data *d, int rc, const char *err)
@@ -614,6 +665,8 @@ static const struct {
 	{ "/turbine/async", telemetry_async,
 	  "The asynchronous queue: depth, oldest age, accepted, duplicates, outcomes, 202 latency, log" },
 	{ "/turbine/ports", telemetry_ports, "The port: name, MAC, queues, packet counts" },
+	{ "/turbine/leases", telemetry_leases,
+	  "Tenant limits shared by nodes: this node's lease of each (share, held, others)" },
 	{ "/turbine/set", telemetry_set,
 	  "Change a function's limit (params: FUNCTION,KEY=VALUE)" },
 	{ "/turbine/tenant", telemetry_set,

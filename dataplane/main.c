@@ -22,6 +22,7 @@
 #include "dispatch.h"
 #include "functions.h"
 #include "lcore.h"
+#include "leases.h"
 #include "memif_guard.h"
 #include "quotas.h"
 #include "environments.h"
@@ -160,6 +161,7 @@ static const struct {
 	{ "statistics", main_statistics },
 	{ "rings", lcore_rings_init },
 	{ "limits", quotas_init },
+	{ "leases", leases_init },
 	{ "asynchronous queue", async_init },
 	{ "port start", main_start_port },
 	{ "telemetry", telemetry_init },
@@ -172,6 +174,7 @@ main_teardown(struct runtime *rt)
 	telemetry_fini();
 	memif_guard_disable();
 	control_stop();
+	leases_stop();
 	async_stop();
 	environments_fini(rt);
 	port_stop(rt);
@@ -276,6 +279,7 @@ main(int argc, char **argv)
 	rte_eal_mp_wait_lcore();
 
 	control_stop();
+	leases_stop();
 	async_stop();
 	shutdown_print_final(rt);
 	main_teardown(rt);

@@ -40,6 +40,7 @@ def expected_figures():
                         'offered_rps')]
     names += ['instructions.per_request', 'instructions.per_request_with_pmd',
               'instructions.apigw.per_request', 'instructions.apigw.per_request_with_pmd']
+    names += ['leases.local.peak_rps', 'leases.nats.peak_rps']
     return names
 
 
@@ -69,6 +70,8 @@ def ratio_definitions():
          'jetstream.jetstream.load50.p50_ns', 'jetstream.local.load50.p50_ns'),
         ('jetstream_vs_local.load50_p99', '202 p99 at half of each one\'s peak: JetStream / local',
          'jetstream.jetstream.load50.p99_ns', 'jetstream.local.load50.p99_ns'),
+        ('leases_vs_local.peak', 'memif peak, tenant limit leased from NATS / counted locally '
+         '(goal: no measurable difference)', 'leases.nats.peak_rps', 'leases.local.peak_rps'),
         ('process_vs_thread.peak', 'process mode memif peak / thread mode peak (goal >= 0.25)',
          'isolation.process.peak_rps', 'isolation.thread.peak_rps'),
         ('process_vs_thread.low_p50', 'process mode p50 / thread mode p50, low load',

@@ -1,4 +1,4 @@
-"""The suite's seven steps. Each starts its system under test on CPU 0, drives it with
+"""The suite's eight steps. Each starts its system under test on CPU 0, drives it with
 turbine-gen on CPU 1, and returns its figures (flat names, see report.py) and the details
 behind them (every run's offered and achieved rate, losses, warnings, and its raw JSON)."""
 
@@ -777,4 +777,68 @@ def step_instructions(suite):
             det = a
         else:
             det[label] = a
+    return figs, det
+
+
+# The lease step: the default tenant limited well above the generator's window (nothing is
+# refused for concurrency once the node holds its lease), counted locally or leased.
+LEASE_LIMIT = 100000
+NATS_SERVER = next((p for p in ('/usr/sbin/nats-server', '/usr/bin/nats-server')
+                    if os.path.exists(p)), None)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def start_nats(suite, store):
+    """A nats-server with JetStream on loopback, its storage in `store`."""
+    if NATS_SERVER is None:
+        raise SuiteError('nats-server is not installed (Debian package nats-server)')
+    port = free_port()
+    p = Proc('nats-server', [NATS_SERVER, '-js', '-sd', store, '-a', '127.0.0.1', '-p', str(port)],
+             suite.raw('leases-nats-server.log'), cpu=GEN_CPU)
+    try:
+        p.wait_for(r'Server is ready', 15)
+    except BaseException:
+        p.stop(10)
+        raise
+    return p, 'nats://127.0.0.1:%d' % port
+
+
+def step_leases(suite):
+    """The cost of leases on the synchronous path: Turbine's memif peak with a limited tenant
+    counted locally, and leased from a NATS key-value bucket (limits_backend nats), in turns.
+    Admission reads the leased share as it reads a local limit: the goal is no difference."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}, 'notes': []}
+    store = tempfile.mkdtemp(prefix='turbine-perf-nats-')
+    nats, url = start_nats(suite, store)
+    limit = ['--tenant', 'default,concurrency=%d' % LEASE_LIMIT]
+    extra = {'local': limit,
+             'nats': limit + ['--limits-backend', 'nats', '--nats-url', url,
+                              '--lease-bucket', 'perf_leases', '--node-id', 'perf']}
+    peaks = {'local': [], 'nats': []}
+    load = echo_load(['--max', '--outstanding', str(plan.window['memif'])])
+    try:
+        for i in range(1 if plan.quick else 3):
+            # Each turn in the other order, so that a machine growing busier favours neither.
+            for backend in ('local', 'nats') if i % 2 == 0 else ('nats', 'local'):
+                name = 'leases-%s-%d' % (backend, i + 1)
+                _, s = turbine_memif_run(suite, name, load, extra=extra[backend])
+                det['runs'][name] = s
+                peaks[backend].append(s['achieved_rps'])
+                refused = s['by_status'].get('429', 0)
+                if refused:
+                    det['notes'].append('%s: %d calls refused 429 in the measured window'
+                                        % (name, refused))
+    finally:
+        det['nats_server'] = {'exit_status': nats.stop(10), 'log': suite.rel(nats.log_path)}
+        shutil.rmtree(store, ignore_errors=True)
+    # The best of the turns: what each can do when the machine leaves it alone.
+    figs['leases.local.peak_rps'] = max(peaks['local'])
+    figs['leases.nats.peak_rps'] = max(peaks['nats'])
+    det['peaks_rps'] = peaks
     return figs, det

@@ -1279,6 +1279,46 @@ test_tenants_override(void **state)
 	assert_int_equal(t->rate, 0);
 }
 
+/* Tenant limits shared by nodes: the backend, NATS and the leases' timing. */
+static void
+test_limits_backend(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.limits_backend, "local");
+	assert_string_equal(cfg.nats_url, "nats://127.0.0.1:4222");
+	assert_string_equal(cfg.lease_bucket, "turbine_leases");
+	assert_int_equal(cfg.lease_ttl_ms, 3000);
+	assert_int_equal(cfg.lease_renew_ms, 750);
+	assert_int_equal(cfg.lease_replicas, 1);
+	assert_string_equal(cfg.node_id, "");
+	assert_int_equal(test_config_parse("--limits-backend", "nats", "--nats-url",
+					   "nats://10.0.0.1:4222,nats://10.0.0.2:4222",
+					   "--lease-bucket", "leases-eu", "--lease-ttl-ms", "2000",
+					   "--lease-renew-ms", "500", "--node-id", "edge-1.a",
+					   "--lease-replicas", "3", NULL), 0);
+	assert_int_equal(cfg.lease_replicas, 3);
+	assert_string_equal(cfg.limits_backend, "nats");
+	assert_string_equal(cfg.nats_url, "nats://10.0.0.1:4222,nats://10.0.0.2:4222");
+	assert_string_equal(cfg.lease_bucket, "leases-eu");
+	assert_int_equal(cfg.lease_ttl_ms, 2000);
+	assert_int_equal(cfg.lease_renew_ms, 500);
+	assert_string_equal(cfg.node_id, "edge-1.a");
+
+	assert_int_equal(test_config_parse("--limits-backend", "redis", NULL), -1);
+	assert_string_equal(err, "--limits-backend: 'redis' is not one of local, nats");
+	assert_int_equal(test_config_parse("--lease-ttl-ms", "299", NULL), -1);
+	assert_int_equal(test_config_parse("--lease-renew-ms", "49", NULL), -1);
+	assert_int_equal(test_config_parse("--lease-replicas", "0", NULL), -1);
+	assert_int_equal(test_config_parse("--node-id", "a b", NULL), -1);
+	assert_int_equal(test_config_parse("--nats-url", "nats://a b", NULL), -1);
+
+	assert_int_equal(test_config_load_text("limits_backend = \"local\";\nlease_ttl_ms = 6000;\n"
+					       "node_id = \"n2\";\n"), 0);
+	assert_string_equal(cfg.limits_backend, "local");
+	assert_int_equal(cfg.lease_ttl_ms, 6000);
+	assert_string_equal(cfg.node_id, "n2");
+}
+
 static void
 test_dispatch_policy(void **state)
 {
@@ -1505,6 +1545,7 @@ main(void)
 		T(test_tenants_override),
 		T(test_dispatch_policy),
 		T(test_async_backend),
+		T(test_limits_backend),
 		T(test_set_function_key),
 		T(test_set_function_key_refused),
 		T(test_set_tenant_key),

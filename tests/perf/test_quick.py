@@ -42,6 +42,7 @@ def expected_figures():
         names += ['jetstream.%s.peak_rps' % b]
         names += ['jetstream.%s.load50.%s' % (b, k) for k in LATENCY + ('queue_202_p50_ns',
                                                                        'queue_202_p99_ns')]
+    names += ['leases.local.peak_rps', 'leases.nats.peak_rps']
     return names
 
 

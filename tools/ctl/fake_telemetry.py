@@ -43,6 +43,10 @@ WORKERS = {
           "busy_fraction": "0", "queue_depth": 0, "heartbeat_age_ms": 1251, "functions": ["loop"]},
 }
 PORTS = {"0": {"name": "net_memif0", "rx_packets": 120, "tx_packets": 118}}
+LEASES = {"acme": {"node": "node-a", "connected": 1, "concurrency_limit": 4,
+                   "concurrency_share": 3, "concurrency_held": 3, "concurrency_wanted": 4,
+                   "concurrency_others": 1, "rate_limit": 0, "rate_share": 0, "rate_held": 0,
+                   "rate_wanted": 0, "rate_others": 0, "nodes": 2, "expires_in_ms": 2712}}
 
 # What the fake dispatcher answers, by full request; anything else gets null, as an unknown
 # command does in rte_telemetry.
@@ -52,6 +56,7 @@ ANSWERS = {
     "/turbine/function,echo": FUNCTION_ECHO,
     "/turbine/workers": WORKERS,
     "/turbine/ports": PORTS,
+    "/turbine/leases": LEASES,
     "/turbine/set,echo,reserved_concurrency=5": {"ok": 1},
     "/turbine/set,echo,rate=100": {"ok": 1},
     "/turbine/set,echo,burst=x": {"ok": 0, "error": "burst: 'x' is not a number"},
@@ -205,6 +210,8 @@ def cases(r, tmp):
     r.case("workers_json", ["workers", "--json"], EXIT_OK, ["/turbine/workers"],
            check=json_line(WORKERS))
     r.case("ports", ["ports"], EXIT_OK, ["/turbine/ports"], stdout_has=["net_memif0"])
+    r.case("leases", ["leases"], EXIT_OK, ["/turbine/leases"],
+           stdout_has=["TENANT", "NODE", "NATS", "CONC_SHARE", "acme", "node-a", "yes", "2712"])
     r.case("raw", ["raw", "/turbine/function,echo", "--json"], EXIT_OK,
            ["/turbine/function,echo"], check=json_line(FUNCTION_ECHO))
     r.case("raw_unknown", ["raw", "/nosuch,1"], EXIT_FAILED, ["/nosuch,1"],

@@ -306,6 +306,33 @@ ctl_show_ports(FILE *out, const json_t *data)
 	return rc == -EINVAL ? format_lines(out, data) : rc;
 }
 
+static int
+ctl_show_leases(FILE *out, const json_t *data)
+{
+	static const struct format_column lead[] = {
+		{ "node", "NODE", FORMAT_PLAIN },
+		{ "connected", "NATS", FORMAT_YESNO },
+		{ "concurrency_limit", "CONC_LIMIT", FORMAT_PLAIN },
+		{ "concurrency_share", "CONC_SHARE", FORMAT_PLAIN },
+		{ "concurrency_held", "CONC_HELD", FORMAT_PLAIN },
+		{ "concurrency_wanted", "CONC_WANTED", FORMAT_PLAIN },
+		{ "concurrency_others", "CONC_OTHERS", FORMAT_PLAIN },
+		{ "rate_limit", "RATE_LIMIT", FORMAT_PLAIN },
+		{ "rate_share", "RATE_SHARE", FORMAT_PLAIN },
+		{ "rate_held", "RATE_HELD", FORMAT_PLAIN },
+		{ "rate_wanted", "RATE_WANTED", FORMAT_PLAIN },
+		{ "rate_others", "RATE_OTHERS", FORMAT_PLAIN },
+		{ "nodes", "NODES", FORMAT_PLAIN },
+		{ "expires_in_ms", "EXPIRES_MS", FORMAT_PLAIN },
+		{ NULL, NULL, FORMAT_PLAIN },
+	};
+	static const struct format_table_spec spec = { "TENANT", lead, NULL };
+	int rc = format_table(out, data, &spec);
+
+	/* limits_backend local: {"backend": "local"}, as lines. */
+	return rc == -EINVAL ? format_lines(out, data) : rc;
+}
+
 /* What a mutation answers besides "ok" (a deploy's new version, a limit's old value). */
 static int
 ctl_show_mutation(FILE *out, const json_t *data)
@@ -359,6 +386,9 @@ static const struct ctl_command ctl_commands[] = {
 	  0, 0, false, ctl_plan_query, format_lines, NULL },
 	{ "ports", "ports", "ports and their counters",
 	  0, 0, false, ctl_plan_query, ctl_show_ports, NULL },
+	{ "leases", "leases", "tenant limits shared across nodes (limits_backend nats): this node's\n"
+	  "share of each, what its row in the bucket holds and wants, what the others hold",
+	  0, 0, false, ctl_plan_query, ctl_show_leases, NULL },
 	{ "set", "set FUNCTION KEY=VALUE...",
 	  "change a function at run time, one request per pair in order: reserved_concurrency,\n"
 	  "rate, burst, tenants (a:b:c), timeout_ms, and the Event keys max_retry_attempts,\n"
