@@ -60,9 +60,10 @@ worker_free(struct worker *w)
 	rte_free(w);
 }
 
-void
-worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
-	    struct deployment *dep, struct invoke_args *args)
+/* Inline into worker_run(), the one caller per call; worker_args() is this for the sandbox's. */
+static __rte_always_inline void
+worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+		 struct deployment *dep, struct invoke_args *args)
 {
 	const struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
@@ -99,6 +100,13 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	ctx->internal = NULL;
 }
 
+void
+worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+	    struct deployment *dep, struct invoke_args *args)
+{
+	worker_args_fill(rt, w, m, dep, args);
+}
+
 static int
 worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
 {
@@ -115,7 +123,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct response_buf rb;
 	int rc;
 
-	worker_args(rt, w, m, dep, &args);
+	worker_args_fill(rt, w, m, dep, &args);
 	if (dep->isolated)
 		ws = __atomic_load_n(&dep->sandboxes[w->id], __ATOMIC_ACQUIRE);
 	if (ws != NULL)
