@@ -123,9 +123,10 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct response_buf rb;
 	int rc;
 
-	worker_args_fill(rt, w, m, dep, &args);
+	/* Read before the arguments are filled: dep is then known not to be NULL there. */
 	if (dep->isolated)
 		ws = __atomic_load_n(&dep->sandboxes[w->id], __ATOMIC_ACQUIRE);
+	worker_args_fill(rt, w, m, dep, &args);
 	if (ws != NULL)
 		return worker_sandbox_invoke(rt, w, c, m, ws, &args);
 	if (!env->ready || dep->isolated) {
