@@ -5,12 +5,15 @@
 #include <stdint.h>
 
 #include <msgpack.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
 #include <rte_mbuf.h>
 
 #include "counters.h"
 #include "frame.h"
 #include "response.h"
 #include "runtime.h"
+#include "tx.h"
 
 /*
  * The body is packed after the received frame, in the same buffer, so the
@@ -36,8 +39,27 @@ reply_begin(const struct runtime *rt, struct rte_mbuf *m, struct response_buf *r
 	return 0;
 }
 
-void reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
-		  const struct response_buf *rb);
+/* Inline: every call's reply ends here, and the call itself cost a third of what it does. */
+static inline void
+reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_request *to,
+	     const struct response_buf *rb)
+{
+	uint8_t *hdr = rb->data - FRAME_UDP_HEADERS_LEN;
+
+	frame_write_udp_headers(hdr, &rt->svc, to, rb->len, rt->tx_cksum_offload);
+	m->data_off = (uint16_t)(hdr - (uint8_t *)m->buf_addr);
+	m->data_len = (uint16_t)(FRAME_UDP_HEADERS_LEN + rb->len);
+	m->pkt_len = m->data_len;
+	if (rt->tx_cksum_offload) {
+		m->ol_flags = RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_UDP_CKSUM;
+		m->l2_len = sizeof(struct rte_ether_hdr);
+		m->l3_len = sizeof(struct rte_ipv4_hdr);
+	} else {
+		m->ol_flags = 0;
+	}
+	if (unlikely(to->queued))
+		m->ol_flags |= tx_queued_flag;
+}
 
 /*
  * A whole error reply for the request in `m` (desc already filled): PROTOCOL.md's

@@ -293,14 +293,7 @@ response_buf_init(struct response_buf *rb, msgpack_packer *pk, uint8_t *data, ui
 int
 response_buf_write(void *data, const char *buf, size_t len)
 {
-	struct response_buf *rb = data;
-	uint8_t *p = response_reserve(rb, len);
-
-	if (p == NULL)
-		return -1;
-	if (len != 0)
-		memcpy(p, buf, len);
-	return 0;
+	return response_buf_put(data, buf, len);
 }
 
 void

@@ -34,6 +34,25 @@ void response_buf_init(struct response_buf *rb, msgpack_packer *pk, uint8_t *dat
 /* msgpack_packer_write callback for a response_buf. */
 int response_buf_write(void *rb, const char *buf, size_t len);
 
+/*
+ * What response_buf_write() does, for a caller that knows its packer's
+ * target is a response_buf (turbine_resp_raw()): no call through a pointer.
+ * Returns 0, or -1 when it does not fit (then nothing fits after it either).
+ */
+static inline int
+response_buf_put(struct response_buf *rb, const void *buf, size_t len)
+{
+	if (rb->overflow || len > rb->cap - rb->len) {
+		rb->overflow = true;
+		return -1;
+	}
+	/* An empty write may come with a NULL pointer, which memcpy must not see. */
+	if (len != 0)
+		memcpy(rb->data + rb->len, buf, len);
+	rb->len += (uint32_t)len;
+	return 0;
+}
+
 /* Pack a str from a NUL-terminated C string / from bytes. */
 void response_pack_cstr(msgpack_packer *pk, const char *s);
 void response_pack_bytes(msgpack_packer *pk, const void *s, size_t len);

@@ -11,16 +11,6 @@
 #define INVOKE_DEFAULT_ERROR_TYPE "Function.Error"
 #define INVOKE_DEFAULT_ERROR_MESSAGE "handler returned an error without a message"
 
-/* Per call, not per environment: the log tail and the error belong to this call only. */
-static void
-invoke_scratch_reset(struct invoke_scratch *s)
-{
-	s->error_type[0] = '\0';
-	s->error_message[0] = '\0';
-	s->error_set = false;
-	s->log_len = 0;
-}
-
 /* Hundredths of a second in `cycles` TSC cycles, split so large values cannot overflow. */
 static uint64_t
 invoke_cycles_to_cs(uint64_t cycles, uint64_t hz)
@@ -87,46 +77,15 @@ invoke_encode_timeout(struct response_buf *rb, uint64_t request_id, struct turbi
 	return 0;
 }
 
-/*
- * The caller answers 502 itself for an environment that is not ready:
- * running one here would hand a handler a state its init never produced.
- * One TSC read here, after the handler: the caller read the one before.
- */
+/* What invoke_run() leaves to a call that did not end plainly; its head is in place. */
 int
-invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
-	   struct invoke_outcome *out)
+invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+	      struct invoke_outcome *out, const struct response_ok *begun, enum turbine_result r)
 {
-	struct environment *env = args->env;
-	const struct turbine_handler *h = env->mod->handler;
 	struct turbine_ctx *ctx = &args->ctx;
-	struct turbine_event event = {
-		.data = args->event, .len = args->event != NULL ? args->event_len : 0,
-	};
-	struct turbine_resp resp = { .internal = s };
-	struct response_ok ok, ok_before_finish;
-	enum turbine_result r;
+	struct response_ok ok = *begun;
 	char message[64];
 
-	*out = (struct invoke_outcome){ .was_cold = env->cold, .end_tsc = args->start_tsc };
-	env->cold = false;
-
-	invoke_scratch_reset(s);
-	/* How turbine_log() and turbine_error() in runtime.c find this call's scratch. */
-	ctx->internal = s;
-	/* The handler packs through a packer made here, in its resp, straight into rb. */
-	msgpack_packer_init(&resp.pk, rb, response_buf_write);
-
-	if (args->head != NULL)
-		response_begin_ok(rb, &ok, args->head, ctx->request_id);
-	else
-		response_begin_ok_version(rb, &ok, ctx->request_id, ctx->version.ptr,
-					  ctx->version.len);
-	if (rb->overflow)
-		return -1;
-
-	r = h->handle(env->state, &event, ctx, &resp);
-
-	out->end_tsc = rte_rdtsc();
 	if (out->end_tsc > ctx->deadline_tsc) {
 		/* Whatever it produced arrives too late to count: Lambda reports the timeout. */
 		out->timed_out = true;
@@ -148,7 +107,6 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 	out->body_at = ok.body_at;
 	out->body_len = rb->len - ok.body_at;
 
-	ok_before_finish = ok;
 	if (response_finish_ok(rb, &ok, out->fn_error, ctx->trace.ptr, ctx->trace.len,
 			       s->log, s->log_len, args->log_tail) == 0 && !rb->overflow)
 		return 0;
@@ -157,7 +115,7 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 
 	/* The body fitted but left no room for the fields after it: to the
 	 * client that is still a result too large to send. */
-	ok = ok_before_finish;
+	ok = *begun;
 	invoke_body_too_large(rb, &ok, out);
 	if (rb->overflow)
 		return -1;

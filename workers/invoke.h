@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+
 #include <turbine/handler.h>
 
 #include "module.h"
@@ -48,13 +51,75 @@ struct invoke_outcome {
 };
 
 /*
+ * Everything after the handler that a plain call does not need: a late,
+ * failed, overflowed or empty body, and the keys after it (fn_error, trace,
+ * log). `ok` is the head invoke_run() began; `r` the handler's result.
+ */
+int invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+		  struct invoke_outcome *out, const struct response_ok *ok, enum turbine_result r);
+
+/*
  * Run one call of args->env's handler and encode the complete 200 response
  * (with fn_error when the function failed) into rb; the handler packs its
  * body through a packer pointing there. Returns 0, or -1 when not even an
  * error response fits in rb (the caller answers 500).
+ *
+ * Inline, with the rare endings in invoke_finish(): a worker runs this once
+ * per call, and the plain call (on time, a body, no trace or log asked for)
+ * then costs no call of its own and keeps `out` in registers. The caller
+ * answers 502 itself for an environment that is not ready: running one
+ * here would hand a handler a state its init never produced. One TSC read
+ * here, after the handler: the caller read the one before.
  */
-int invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
-	       struct invoke_outcome *out);
+static inline int
+invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
+	   struct invoke_outcome *out)
+{
+	struct environment *env = args->env;
+	struct turbine_ctx *ctx = &args->ctx;
+	struct turbine_event event = {
+		.data = args->event, .len = args->event != NULL ? args->event_len : 0,
+	};
+	struct turbine_resp resp = { .internal = s };
+	struct response_ok ok;
+	enum turbine_result r;
+
+	out->fn_error = false;
+	out->timed_out = false;
+	out->too_large = false;
+	out->was_cold = env->cold;
+	env->cold = false;
+	/* Per call, not per environment: the log tail and the error belong to this call only
+	 * (error_set says whether error_type and error_message hold anything). */
+	s->error_set = false;
+	s->log_len = 0;
+	/* How turbine_log() and turbine_error() in runtime.c find this call's scratch. */
+	ctx->internal = s;
+	/* The handler packs through a packer made here, in its resp, straight into rb. */
+	msgpack_packer_init(&resp.pk, rb, response_buf_write);
+
+	if (args->head != NULL)
+		response_begin_ok(rb, &ok, args->head, ctx->request_id);
+	else
+		response_begin_ok_version(rb, &ok, ctx->request_id, ctx->version.ptr,
+					  ctx->version.len);
+	if (unlikely(rb->overflow)) {
+		out->end_tsc = args->start_tsc;
+		return -1;
+	}
+
+	r = env->mod->handler->handle(env->state, &event, ctx, &resp);
+
+	out->end_tsc = rte_rdtsc();
+	if (likely(r == TURBINE_OK && out->end_tsc <= ctx->deadline_tsc && !rb->overflow &&
+		   rb->len != ok.body_at && ctx->trace.len == 0 && !args->log_tail)) {
+		out->body_at = ok.body_at;
+		out->body_len = rb->len - ok.body_at;
+		rb->data[ok.map_header_at + 2] = ok.fields;
+		return 0;
+	}
+	return invoke_finish(s, args, rb, out, &ok, r);
+}
 
 /*
  * Sandbox.Timedout's message, "Task timed out after 3.00 seconds" as Lambda

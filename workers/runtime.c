@@ -82,6 +82,9 @@ turbine_resp_raw(struct turbine_resp *resp, const void *data, size_t len)
 		return -1;
 	if (len == 0)
 		return 0;
+	/* invoke_run()'s packer, always: its buffer written here, not through the pointer. */
+	if (likely(resp->pk.callback == response_buf_write))
+		return response_buf_put(resp->pk.data, data, len);
 	return resp->pk.callback(resp->pk.data, data, len) == 0 ? 0 : -1;
 }
 

@@ -60,9 +60,10 @@ worker_free(struct worker *w)
 	rte_free(w);
 }
 
-void
-worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
-	    struct deployment *dep, struct invoke_args *args)
+/* Inline into worker_run(), the one caller per call; worker_args() is this for the sandbox's. */
+static __rte_always_inline void
+worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+		 struct deployment *dep, struct invoke_args *args)
 {
 	const struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
@@ -73,7 +74,8 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	/*
 	 * Field by field, in place: a compound literal assigned through the
 	 * pointer is built on the stack and then copied, padding and all.
-	 * ctx->internal and start_tsc are for whoever runs the call to set.
+	 * ctx->internal and start_tsc are for whoever runs the call to set:
+	 * worker_run() sets both, worker_args() clears them for the others.
 	 */
 	args->env = dep != NULL ? &dep->envs[w->id] : NULL;
 	args->head = dep != NULL ? &dep->ok_head : NULL;
@@ -81,7 +83,6 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	args->event_len = req->event.len;
 	args->timeout_ms = desc->timeout_ms;
 	args->log_tail = req->log_tail;
-	args->start_tsc = 0;
 	ctx->request_id = req->id;
 	ctx->function = (struct turbine_str){ fn->cfg->name, fn->name_len };
 	ctx->version = dep != NULL ? (struct turbine_str){ dep->version, dep->version_len }
@@ -96,7 +97,15 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	ctx->worker_id = w->id;
 	ctx->deadline_tsc = desc->deadline_tsc;
 	ctx->tsc_hz = rt->tsc_hz;
-	ctx->internal = NULL;
+}
+
+void
+worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
+	    struct deployment *dep, struct invoke_args *args)
+{
+	worker_args_fill(rt, w, m, dep, args);
+	args->start_tsc = 0;
+	args->ctx.internal = NULL;
 }
 
 static int
@@ -115,9 +124,10 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct response_buf rb;
 	int rc;
 
-	worker_args(rt, w, m, dep, &args);
+	/* Read before the arguments are filled: dep is then known not to be NULL there. */
 	if (dep->isolated)
 		ws = __atomic_load_n(&dep->sandboxes[w->id], __ATOMIC_ACQUIRE);
+	worker_args_fill(rt, w, m, dep, &args);
 	if (ws != NULL)
 		return worker_sandbox_invoke(rt, w, c, m, ws, &args);
 	if (!env->ready || dep->isolated) {
@@ -162,13 +172,14 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	}
 	if (out.was_cold)
 		counters_inc(c, COUNTER_cold_starts);
-	if (out.fn_error) {
+	/* A timeout is a function error too (invoke_run()): one test for a call that did neither. */
+	if (unlikely(out.fn_error)) {
 		counters_inc(c, COUNTER_fn_errors);
 		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
-	}
-	if (out.timed_out) {
-		counters_inc(c, COUNTER_fn_timeouts);
-		__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
+		if (out.timed_out) {
+			counters_inc(c, COUNTER_fn_timeouts);
+			__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
+		}
 	}
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count_ok(c, &desc->from);
