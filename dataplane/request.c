@@ -12,12 +12,11 @@
 /*
  * One pass over the datagram, nothing allocated: each key and each value is
  * read once, where it stands (mp_walk.c does the MessagePack, and says why
- * not msgpack-c). A key is told apart by its length and first byte and
- * confirmed by one memcmp of a constant size; the strs and uints a field
- * wants are decoded by mp_walk_value(), whose common formats are inline
- * here; `event`, `ctx` and unknown keys are walked over, not decoded. The
- * error paths (message formatting, client excerpts) are cold functions, out
- * of the way of the loop.
+ * not msgpack-c). A key is matched on its header byte and name at once; its
+ * field picks the reader of its value (a uint, a str, or a walk over any
+ * value for `event`, `ctx` and unknown keys) and applies it in the same
+ * switch, so each pair costs one dispatch. Error messages are made by cold
+ * functions, out of the way of the loop.
  */
 #define REQUEST_NAME_MAX       64
 #define REQUEST_QUALIFIER_MAX  64
@@ -77,15 +76,16 @@ request_fail_structure(struct request_error *err, enum mp_walk_status st, const 
 	return -1;
 }
 
-/* A value that cannot be read names its field, when the key was a string. */
+/* A value that cannot be read names its field (the key at `pos`, read again), when the key was a string. */
 static int __rte_cold
 request_fail_value(struct request_error *err, enum mp_walk_status st, const uint8_t *payload,
-		   struct mp_walk_value key)
+		   uint32_t len, uint32_t pos)
 {
+	struct mp_walk_value key = mp_walk_str(payload, len, pos, 2);
 	char excerpt[REQUEST_EXCERPT_MAX + 4];
 	char where[REQUEST_EXCERPT_MAX + 16];
 
-	if (key.kind != MP_WALK_STR)
+	if (key.st != MP_WALK_OK || key.kind != MP_WALK_STR)
 		return request_fail_structure(err, st, "a request value");
 	request_excerpt(excerpt, sizeof(excerpt), payload + key.str.off, key.str.len);
 	snprintf(where, sizeof(where), "field '%s'", excerpt);
@@ -114,11 +114,11 @@ static const uint8_t request_chars[256] = {
 static inline uint32_t
 request_chars_of(const uint8_t *s, uint32_t len, uint8_t class)
 {
-	uint32_t i = 0;
+	const uint8_t *c = s, *end = s + len;
 
-	while (i < len && (request_chars[s[i]] & class))
-		i++;
-	return i;
+	while (c < end && (request_chars[*c] & class))
+		c++;
+	return (uint32_t)(c - s);
 }
 
 bool
@@ -165,37 +165,53 @@ enum request_key {
 };
 
 /*
- * Which field a key names. The length picks the candidates (never more than
- * two) and a memcmp of a constant size, which the compiler turns into one or
- * two loads and compares, confirms one.
+ * Which field the key at p names; `room` bytes from p on may be read. Every
+ * key PROTOCOL.md names is a fixstr, so its header byte gives its length and
+ * the header and the name compare as one constant, with a memcmp of a
+ * constant size that the compiler turns into one or two loads and compares.
+ * A match also needs a byte after the key (sizeof counts the constant's NUL
+ * for it): the value's. Anything else, including a name at the very end, is
+ * left to the general reader. Always inline: as a call (it has two callers)
+ * it costs the loop more than it does.
  */
-static inline enum request_key
-request_key(const uint8_t *s, uint32_t len)
+static __rte_always_inline enum request_key
+request_key(const uint8_t *p, uint32_t room)
 {
-#define REQUEST_KEY_IS(name) (memcmp(s, name, sizeof(name) - 1) == 0)
-	switch (len) {
-	case 1:
-		return REQUEST_KEY_IS("v") ? REQUEST_KEY_V : REQUEST_KEY_UNKNOWN;
-	case 2:
-		return REQUEST_KEY_IS("id") ? REQUEST_KEY_ID :
-		       REQUEST_KEY_IS("fn") ? REQUEST_KEY_FN : REQUEST_KEY_UNKNOWN;
-	case 3:
-		return REQUEST_KEY_IS("ctx") ? REQUEST_KEY_CTX :
-		       REQUEST_KEY_IS("log") ? REQUEST_KEY_LOG : REQUEST_KEY_UNKNOWN;
-	case 4:
-		return REQUEST_KEY_IS("type") ? REQUEST_KEY_TYPE : REQUEST_KEY_UNKNOWN;
-	case 5:
-		return REQUEST_KEY_IS("event") ? REQUEST_KEY_EVENT :
-		       REQUEST_KEY_IS("trace") ? REQUEST_KEY_TRACE : REQUEST_KEY_UNKNOWN;
-	case 6:
-		return REQUEST_KEY_IS("tenant") ? REQUEST_KEY_TENANT : REQUEST_KEY_UNKNOWN;
-	case 10:
-		return REQUEST_KEY_IS("timeout_ms") ? REQUEST_KEY_TIMEOUT_MS : REQUEST_KEY_UNKNOWN;
-	case 15:
-		return REQUEST_KEY_IS("idempotency_key") ? REQUEST_KEY_IDEMPOTENCY_KEY : REQUEST_KEY_UNKNOWN;
+#define REQUEST_KEY_IS(key) (room >= sizeof(key) && memcmp(p, key, sizeof(key) - 1) == 0)
+	switch (p[0]) {
+	case 0xa1:
+		return REQUEST_KEY_IS("\xa1" "v") ? REQUEST_KEY_V : REQUEST_KEY_UNKNOWN;
+	case 0xa2:
+		return REQUEST_KEY_IS("\xa2" "id") ? REQUEST_KEY_ID :
+		       REQUEST_KEY_IS("\xa2" "fn") ? REQUEST_KEY_FN : REQUEST_KEY_UNKNOWN;
+	case 0xa3:
+		return REQUEST_KEY_IS("\xa3" "ctx") ? REQUEST_KEY_CTX :
+		       REQUEST_KEY_IS("\xa3" "log") ? REQUEST_KEY_LOG : REQUEST_KEY_UNKNOWN;
+	case 0xa4:
+		return REQUEST_KEY_IS("\xa4" "type") ? REQUEST_KEY_TYPE : REQUEST_KEY_UNKNOWN;
+	case 0xa5:
+		return REQUEST_KEY_IS("\xa5" "event") ? REQUEST_KEY_EVENT :
+		       REQUEST_KEY_IS("\xa5" "trace") ? REQUEST_KEY_TRACE : REQUEST_KEY_UNKNOWN;
+	case 0xa6:
+		return REQUEST_KEY_IS("\xa6" "tenant") ? REQUEST_KEY_TENANT : REQUEST_KEY_UNKNOWN;
+	case 0xaa:
+		return REQUEST_KEY_IS("\xaa" "timeout_ms") ? REQUEST_KEY_TIMEOUT_MS : REQUEST_KEY_UNKNOWN;
+	case 0xaf:
+		return REQUEST_KEY_IS("\xaf" "idempotency_key") ? REQUEST_KEY_IDEMPOTENCY_KEY :
+		       REQUEST_KEY_UNKNOWN;
 	}
 	return REQUEST_KEY_UNKNOWN;
 #undef REQUEST_KEY_IS
+}
+
+/* A short name sent in a wider str format than it needs: matched as the fixstr it could have been. */
+static enum request_key __rte_cold
+request_key_wide(const uint8_t *name, uint32_t len)
+{
+	uint8_t fix[1 + 15 + 1] = { (uint8_t)(0xa0 | len) };
+
+	memcpy(fix + 1, name, len);
+	return request_key(fix, len + 2);       /* the header, the name, and room for a value */
 }
 
 /* A span of the request's bytes (len <= UINT16_MAX: request_parse refuses more). */
@@ -260,71 +276,6 @@ request_field_type(const uint8_t *s, struct mp_walk_value v, struct request *req
 	}
 }
 
-static void
-request_field_tenant(const uint8_t *s, struct mp_walk_value v, struct request *req,
-		     struct request_error *err)
-{
-	if (v.kind != MP_WALK_STR)
-		request_fail(err, false, "field 'tenant' must be a string");
-	else if (!request_name_valid((const char *)s, v.str.len))
-		request_fail(err, false, "field 'tenant' must be 1..%d characters of [A-Za-z0-9_-]",
-			     REQUEST_NAME_MAX);
-	else
-		req->tenant = request_span(v.str.off, v.str.len);
-}
-
-static void
-request_field_timeout(struct mp_walk_value v, struct request *req, struct request_error *err)
-{
-	if (v.kind != MP_WALK_UINT) {
-		request_fail(err, false, "field 'timeout_ms' must be an unsigned integer");
-	} else if (v.u == 0) {
-		request_fail(err, false, "field 'timeout_ms' must be at least 1");
-	} else {
-		req->timeout_ms = v.u;
-		req->has_timeout = true;
-	}
-}
-
-static void
-request_field_log(const uint8_t *s, struct mp_walk_value v, struct request *req,
-		  struct request_error *err)
-{
-	bool str = v.kind == MP_WALK_STR;
-
-	if (str && v.str.len == 4 && memcmp(s, "Tail", 4) == 0)
-		req->log_tail = true;
-	else if (str && v.str.len == 4 && memcmp(s, "None", 4) == 0)
-		req->log_tail = false;
-	else
-		request_fail(err, false, str ? "field 'log' must be Tail or None" :
-			     "field 'log' must be a string");
-}
-
-static void
-request_field_trace(struct mp_walk_value v, struct request *req, struct request_error *err)
-{
-	if (v.kind != MP_WALK_STR)
-		request_fail(err, false, "field 'trace' must be a string");
-	else if (v.str.len > REQUEST_TRACE_MAX)
-		request_fail(err, false, "field 'trace' must be at most %d bytes", REQUEST_TRACE_MAX);
-	else
-		req->trace = request_span(v.str.off, v.str.len);
-}
-
-static void
-request_field_idempotency_key(struct mp_walk_value v, struct request *req,
-			      struct request_error *err)
-{
-	if (v.kind != MP_WALK_STR)
-		request_fail(err, false, "field 'idempotency_key' must be a string");
-	else if (v.str.len < 1 || v.str.len > REQUEST_IDEMPOTENCY_KEY_MAX)
-		request_fail(err, false, "field 'idempotency_key' must be 1..%d bytes",
-			     REQUEST_IDEMPOTENCY_KEY_MAX);
-	else
-		req->idempotency_key = request_span(v.str.off, v.str.len);
-}
-
 int
 request_value_len(const uint8_t *p, uint32_t len, uint32_t *value_len)
 {
@@ -375,16 +326,28 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 	 * read ends it.
 	 */
 	for (; pairs > 0; pairs--, pos = val.next) {
-		enum request_key k = REQUEST_KEY_UNKNOWN;
+		enum request_key k;
+		uint32_t at;            /* where the value starts */
 
-		key = mp_walk_str(payload, len, pos, 2);
-		if (unlikely(key.st != MP_WALK_OK))
-			return request_fail_structure(err, key.st, "a request key");
-		if (likely(key.kind == MP_WALK_STR))
-			k = request_key(payload + key.str.off, key.str.len);
+		if (unlikely(pos >= len))
+			return request_fail_structure(err, MP_WALK_TRUNCATED, "a request key");
+		k = request_key(payload + pos, len - pos);
+		if (likely(k != REQUEST_KEY_UNKNOWN)) {
+			at = pos + 1 + (payload[pos] & 0x1f);
+		} else {
+			key = mp_walk_str(payload, len, pos, 2);
+			if (unlikely(key.st != MP_WALK_OK))
+				return request_fail_structure(err, key.st, "a request key");
+			if (unlikely(key.kind != MP_WALK_STR))
+				/* Not a field we know, but keep going: a later `id` can still be echoed. */
+				request_fail(err, false, "request keys must be strings");
+			else if (payload[pos] >= 0xd9 && key.str.len <= 15)
+				k = request_key_wide(payload + key.str.off, key.str.len);
+			at = key.next;
+		}
 		switch (k) {
 		case REQUEST_KEY_V:
-			val = mp_walk_uint(payload, len, key.next, 2);
+			val = mp_walk_uint(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			if (val.kind != MP_WALK_UINT)
@@ -394,7 +357,7 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 					     val.u);
 			break;
 		case REQUEST_KEY_ID:
-			val = mp_walk_uint(payload, len, key.next, 2);
+			val = mp_walk_uint(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			/* The last `id` wins, and one that is not a uint takes back an earlier one. */
@@ -405,62 +368,89 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 				request_fail(err, false, "field 'id' must be an unsigned integer");
 			break;
 		case REQUEST_KEY_TIMEOUT_MS:
-			val = mp_walk_uint(payload, len, key.next, 2);
+			val = mp_walk_uint(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_timeout(val, req, err);
+			if (val.kind != MP_WALK_UINT) {
+				request_fail(err, false, "field 'timeout_ms' must be an unsigned integer");
+			} else if (val.u == 0) {
+				request_fail(err, false, "field 'timeout_ms' must be at least 1");
+			} else {
+				req->timeout_ms = val.u;
+				req->has_timeout = true;
+			}
 			break;
 		case REQUEST_KEY_FN:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			seen_fn = true;
 			request_field_fn(payload, val, req, err);
 			break;
 		case REQUEST_KEY_TYPE:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			request_field_type(payload + val.str.off, val, req, err);
 			break;
 		case REQUEST_KEY_TENANT:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_tenant(payload + val.str.off, val, req, err);
+			if (val.kind != MP_WALK_STR)
+				request_fail(err, false, "field 'tenant' must be a string");
+			else if (!request_name_valid((const char *)payload + val.str.off, val.str.len))
+				request_fail(err, false, "field 'tenant' must be 1..%d characters of [A-Za-z0-9_-]",
+					     REQUEST_NAME_MAX);
+			else
+				req->tenant = request_span(val.str.off, val.str.len);
 			break;
 		case REQUEST_KEY_LOG:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_log(payload + val.str.off, val, req, err);
+			if (val.kind == MP_WALK_STR && val.str.len == 4 &&
+			    (memcmp(payload + val.str.off, "Tail", 4) == 0 ||
+			     memcmp(payload + val.str.off, "None", 4) == 0))
+				req->log_tail = payload[val.str.off] == 'T';
+			else
+				request_fail(err, false, val.kind == MP_WALK_STR ? "field 'log' must be Tail or None" :
+					     "field 'log' must be a string");
 			break;
 		case REQUEST_KEY_TRACE:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_trace(val, req, err);
+			if (val.kind != MP_WALK_STR)
+				request_fail(err, false, "field 'trace' must be a string");
+			else if (val.str.len > REQUEST_TRACE_MAX)
+				request_fail(err, false, "field 'trace' must be at most %d bytes", REQUEST_TRACE_MAX);
+			else
+				req->trace = request_span(val.str.off, val.str.len);
 			break;
 		case REQUEST_KEY_IDEMPOTENCY_KEY:
-			val = mp_walk_str(payload, len, key.next, 2);
+			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_idempotency_key(val, req, err);
+			if (val.kind != MP_WALK_STR)
+				request_fail(err, false, "field 'idempotency_key' must be a string");
+			else if (val.str.len < 1 || val.str.len > REQUEST_IDEMPOTENCY_KEY_MAX)
+				request_fail(err, false, "field 'idempotency_key' must be 1..%d bytes",
+					     REQUEST_IDEMPOTENCY_KEY_MAX);
+			else
+				req->idempotency_key = request_span(val.str.off, val.str.len);
 			break;
 		case REQUEST_KEY_EVENT:
 		case REQUEST_KEY_CTX:
 		case REQUEST_KEY_UNKNOWN:
 			/* Any value, handed on as its bytes (or ignored): walked over, not decoded. */
-			val = mp_walk_skip(payload, len, key.next, 2);
+			val = mp_walk_skip(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			if (k == REQUEST_KEY_EVENT)
-				req->event = request_span(key.next, val.next - key.next);
+				req->event = request_span(at, val.next - at);
 			else if (k == REQUEST_KEY_CTX)
-				req->ctx = request_span(key.next, val.next - key.next);
-			else if (unlikely(key.kind != MP_WALK_STR))
-				/* Not a field we know, but keep going: a later `id` can still be echoed. */
-				request_fail(err, false, "request keys must be strings");
+				req->ctx = request_span(at, val.next - at);
 			break;
 		}
 	}
@@ -476,5 +466,5 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 	return err->message[0] != '\0' ? -1 : 0;
 
 unreadable:
-	return request_fail_value(err, val.st, payload, key);
+	return request_fail_value(err, val.st, payload, len, pos);
 }
