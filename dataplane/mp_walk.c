@@ -70,8 +70,16 @@ mp_walk_head(const uint8_t *p, size_t at, size_t end, bool too_deep)
 	unsigned int n;             /* bytes of the size field */
 	uint64_t count;
 
+	if (b == 0xd9) {
+		/* str 8, what a str of 32..255 bytes is (ids, URLs, trace headers): ahead of the rest */
+		if (end - at < 2 || p[at + 1] > end - at - 2)
+			h.st = MP_WALK_TRUNCATED;
+		else
+			h.step = 2 + (size_t)p[at + 1];
+		return h;
+	}
 	switch (b) {
-	case 0xc4: case 0xc7: case 0xd9:
+	case 0xc4: case 0xc7:              /* (str 8 above) */
 		n = 1;
 		break;
 	case 0xc5: case 0xc8: case 0xda: case 0xdc: case 0xde:

@@ -221,20 +221,14 @@ request_span(uint32_t off, uint32_t len)
 	return (struct request_span){ .off = (uint16_t)off, .len = (uint16_t)len };
 }
 
-/* `name` or `name:qualifier`, split at the first ':'. */
+/* `name` or `name:qualifier` (the `len` bytes at payload + off), split at the first ':'. */
 static void
-request_field_fn(const uint8_t *payload, struct mp_walk_value v, struct request *req,
+request_field_fn(const uint8_t *payload, uint32_t off, uint32_t len, struct request *req,
 		 struct request_error *err)
 {
-	uint32_t off = v.str.off;
 	const uint8_t *s = payload + off;
-	uint32_t len = v.str.len;
 	uint32_t name_len;
 
-	if (unlikely(v.kind != MP_WALK_STR)) {
-		request_fail(err, false, "field 'fn' must be a string");
-		return;
-	}
 	/* One scan checks the name: it runs to the first byte that is no name character, ':' or the end. */
 	name_len = request_chars_of(s, len, REQUEST_CHAR_NAME);
 	req->fn = request_span(off, name_len);
@@ -385,7 +379,10 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			seen_fn = true;
-			request_field_fn(payload, val, req, err);
+			if (likely(val.kind == MP_WALK_STR))
+				request_field_fn(payload, val.str.off, val.str.len, req, err);
+			else
+				request_fail(err, false, "field 'fn' must be a string");
 			break;
 		case REQUEST_KEY_TYPE:
 			val = mp_walk_str(payload, len, at, 2);
