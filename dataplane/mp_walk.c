@@ -50,7 +50,7 @@ static const uint8_t mp_walk_fixcount[32] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
 
-/* What mp_walk_head() found: 16 bytes, returned in two registers. */
+/* What mp_walk_head() found. */
 struct mp_walk_head {
 	size_t step;                /* bytes to move on: the header, and a str's, bin's or ext's body */
 	uint32_t items;             /* values in a container (a map counts keys and values), else 0 */
