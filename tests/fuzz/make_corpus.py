@@ -114,6 +114,22 @@ def main():
         # every str width, and an id in a signed format
         "payload_wide_formats": b"\x84\xa2id\xd0\x05\xa2fn\xd9\x04echo"
                                 b"\xa6tenant\xda\x00\x04acme\xa5trace\xdb\x00\x00\x00\x00",
+        # keys in every str width (a decoder that matches fixstr keys fast must still find these),
+        # and a known key that ends the payload with no value after it
+        "payload_wide_keys": b"\x84\xd9\x02id\x09\xda\x00\x02fn\xa1f"
+                             b"\xdb\x00\x00\x00\x04type\xa5Event\xd9\x0fidempotency_key\xa1k",
+        "payload_key_last": b"\x83\xa2id\x01\xa2fn\xa1f\xa1v",
+        # an API Gateway proxy event: maps three deep, str8 values, a uint64, nil and false,
+        # the event last so that its walk ends at the payload's end
+        "payload_apigw": pack({"id": 1500, "fn": "echo", "event": {
+            "resource": "/orders/{id}", "path": "/orders/17", "httpMethod": "GET",
+            "headers": {"Accept": "application/json", "Host": "api.example.com",
+                        "X-Amzn-Trace-Id": "Root=1-65a1b2c3-4d5e6f708192a3b4c5d6e7f8"},
+            "pathParameters": {"id": "17"},
+            "requestContext": {"accountId": "123456789012", "identity": {"sourceIp": "198.51.100.7"},
+                               "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+                               "requestTimeEpoch": 1700000000000},
+            "body": None, "isBase64Encoded": False}}),
         "payload_truncated": full[:-7],
         "payload_trailing": minimal + b"\xc0",
         "payload_deep": b"\x81\xa5event" + b"\x91" * 40 + b"\xc0",

@@ -656,6 +656,37 @@ test_str_formats(void **state)
 	assert_span_str(req.fn, empty_first, "f");
 }
 
+/* A key is the same key in any str format: the decoder's fast match of fixstr keys must not miss the others. */
+static void
+test_wide_keys(void **state)
+{
+	/* {str8 "id": 9, str16 "fn": "f", str32 "type": "Event", str8 "idempotency_key": "k"} */
+	static const uint8_t wide[] = {
+		0x84, 0xd9, 0x02, 'i', 'd', 0x09,
+		0xda, 0x00, 0x02, 'f', 'n', 0xa1, 'f',
+		0xdb, 0x00, 0x00, 0x00, 0x04, 't', 'y', 'p', 'e', 0xa5, 'E', 'v', 'e', 'n', 't',
+		0xd9, 0x0f, 'i', 'd', 'e', 'm', 'p', 'o', 't', 'e', 'n', 'c', 'y', '_', 'k', 'e', 'y',
+		0xa1, 'k',
+	};
+	/* {id: 1, fn: "f", "v"}: a known key that ends the datagram, with no value after it */
+	static const uint8_t key_last[] = {
+		0x83, 0xa2, 'i', 'd', 0x01, 0xa2, 'f', 'n', 0xa1, 'f', 0xa1, 'v',
+	};
+
+	(void)state;
+	assert_int_equal(parse_bytes(wide, sizeof(wide)), 0);
+	assert_true(req.has_id);
+	assert_int_equal(req.id, 9);
+	assert_span_str(req.fn, wide, "f");
+	assert_int_equal(req.type, REQUEST_EVENT);
+	assert_span_str(req.idempotency_key, wide, "k");
+
+	assert_int_equal(parse_bytes(key_last, sizeof(key_last)), -1);
+	assert_string_equal(err.message, "field 'v' is truncated");
+	assert_int_equal(parse_bytes(key_last, sizeof(key_last) - 1), -1);
+	assert_string_equal(err.message, "a request key is truncated");
+}
+
 /* `event` and `ctx` take any value; the span is the value's raw bytes. */
 static void
 test_event_and_ctx_any_type(void **state)
@@ -1083,6 +1114,7 @@ main(void)
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_trace),
 		cmocka_unit_test(test_str_formats),
+		cmocka_unit_test(test_wide_keys),
 		cmocka_unit_test(test_event_and_ctx_any_type),
 		cmocka_unit_test(test_unknown_keys_ignored),
 		cmocka_unit_test(test_not_a_map),
