@@ -750,3 +750,27 @@ async_get_stats(struct async_stats *st)
 	*st = async.published;
 	pthread_mutex_unlock(&async.published_lock);
 }
+
+unsigned int
+async_hand_back(const struct runtime *rt, struct rte_mbuf **answers, unsigned int *nb,
+		struct hist *accept_latency)
+{
+	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
+	unsigned int i, kept = 0, sent = 0;
+
+	for (i = 0; i < *nb; i++) {
+		struct rte_mbuf *m = answers[i];
+		struct request_desc *desc = request_desc_of(m);
+
+		if (rte_ring_sp_enqueue(rt->async.durable[desc->dispatcher], m) != 0) {
+			answers[kept++] = m;   /* that dispatcher is behind: next time */
+			continue;
+		}
+		if (desc->queue.answer == REQUEST_QUEUE_ACCEPTED ||
+		    desc->queue.answer == REQUEST_QUEUE_DUPLICATE)
+			hist_record(accept_latency, (now - desc->queue.handed_tsc) * 1000000000ull / hz);
+		sent++;
+	}
+	*nb = kept;
+	return sent;
+}

@@ -598,24 +598,7 @@ js_progress(struct async_queue *q, uint64_t now_ns)
 static unsigned int
 js_answer(struct async_queue *q)
 {
-	uint64_t now = rte_rdtsc(), hz = rte_get_tsc_hz();
-	unsigned int i, kept = 0, sent = 0;
-
-	for (i = 0; i < q->nb_answers; i++) {
-		struct rte_mbuf *m = q->answers[i];
-		struct request_desc *desc = request_desc_of(m);
-
-		if (rte_ring_sp_enqueue(q->rt->async.durable[desc->dispatcher], m) != 0) {
-			q->answers[kept++] = m;   /* that dispatcher is behind: next time */
-			continue;
-		}
-		if (desc->queue.answer == REQUEST_QUEUE_ACCEPTED ||
-		    desc->queue.answer == REQUEST_QUEUE_DUPLICATE)
-			hist_record(&q->accept_latency, (now - desc->queue.handed_tsc) * 1000000000ull / hz);
-		sent++;
-	}
-	q->nb_answers = kept;
-	return sent;
+	return async_hand_back(q->rt, q->answers, &q->nb_answers, &q->accept_latency);
 }
 
 static unsigned int

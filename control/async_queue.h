@@ -8,6 +8,7 @@
 #include <rte_mbuf.h>
 
 #include "async_record.h"
+#include "hist.h"
 #include "runtime.h"
 
 /*
@@ -100,5 +101,14 @@ struct async_queue *async_jetstream_create(void);
 
 /* The Event in a dispatcher's mbuf as a queue record, accepted now; NULL: out of memory. */
 struct async_event *async_event_from_mbuf(struct rte_mbuf *m);
+
+/*
+ * Hand each answered Event in answers[0..*nb) back to the dispatcher that
+ * received it, recording the 202's latency; those whose dispatcher's ring
+ * is full stay, compacted to the front, for the next call. Returns how many
+ * went. Both backends answer through it (async.c).
+ */
+unsigned int async_hand_back(const struct runtime *rt, struct rte_mbuf **answers,
+			     unsigned int *nb, struct hist *accept_latency);
 
 #endif /* TURBINE_ASYNC_QUEUE_H */
