@@ -15,6 +15,10 @@ test_async.py does.
   that message 4 times (NATS redelivered it after each NAK with the delay; a republished copy
   would be a new sequence). The counts went through NAME_TRIES (its stream, KV_NAME_TRIES, took 3
   puts and the deletion when the event was dead-lettered, and does not allow direct gets).
+- throttles apart: with reserved_concurrency 1 held by a slow synchronous call, a failing Event
+  is first throttled (not run), then runs 1 + max_retry_attempts times: its record says
+  approximateInvokeCount 2 although NATS delivered it once more per throttle (the counts in
+  NAME_TRIES keep calls and throttles apart, as NATS's delivery count cannot).
 - idempotency across nodes: the same idempotency_key sent to A and then to B is one event (B
   answers 202 duplicate with A's event_id) and runs once.
 - node dies: Events sent to A, A killed with SIGKILL right after their 202s; B, started then, runs
@@ -178,6 +182,31 @@ def retry_nak(c, env):
                       timeout=RUN_WITHIN)
 
 
+def throttles_apart(c, env):
+    bed, root, nats = env['bed'], env['root'], env['nats']
+    fns = {'mix': {'reserved_concurrency': 1, 'max_retry_attempts': 1, 'retry_delay_ms': 300}}
+    with JsCase(c, bed, root, 'throttles', fns, nats, 'MIX') as k:
+        hold = k.send({'fn': 'mix', 'event': {'tag': 'hold', 'sleep_ms': 1500}})
+        time.sleep(0.2)
+        ev = {'tag': 'mixed', 'fail': True}
+        eid = k.accepted(k.event('mix', ev), 'failing Event while the concurrency is held')
+        c.eq((k.wait([hold], 5.0).get(hold) or {}).get('status'), 200, 'throttles: the slow call ran')
+        recs = k.wait_records(1, timeout=RUN_WITHIN + 3.0)
+        if c.ok(recs is not None and len(recs) == 1, 'throttles: one record in MIX_DLQ', recs):
+            check_record(c, 'throttles: DLQ record', recs[0], eid, 'mix', 'RetriesExhausted', 2, ev,
+                         True, lambda p: isinstance(p, dict) and p.get('errorType') == 'Journal.Failed')
+        c.eq(k.tags('mix').get('mixed'), 2, 'throttles: the failing event ran 1 + 1 retry')
+        s = k.stats()
+        throttled = s.get('retried_throttle') or 0
+        c.ok(throttled >= 1, 'throttles: its first try was throttled', s)
+        st = nats.stream_detail('MIX')
+        cons = next((x for x in st.get('consumer_detail') or [] if x.get('name') == 'MIX_pollers'), {})
+        c.eq(((st.get('state') or {}).get('last_seq'),
+              (cons.get('delivered') or {}).get('consumer_seq')), (1, 2 + throttled),
+             'throttles: the stream\'s one message, delivered once per call and once per '
+             'throttle (%d)' % throttled)
+
+
 def idempotency(c, env):
     bed, bed_b, root, nats = env['bed'], env['bed_b'], env['root'], env['nats']
     fns = {'once': {'dedupe_window_s': 300}}
@@ -231,7 +260,7 @@ def node_dies(c, env):
         log('node dies: B /turbine/async: %s' % s)
 
 
-CASES = [basic, retry_nak, idempotency, node_dies]
+CASES = [basic, retry_nak, throttles_apart, idempotency, node_dies]
 # TB_CASES=name,name runs only those (for working on one).
 if os.environ.get('TB_CASES'):
     CASES = [f for f in CASES if f.__name__ in os.environ['TB_CASES'].split(',')]
