@@ -11,6 +11,9 @@
 #include <sys/random.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
@@ -50,6 +53,13 @@
  * NATS could not take the deletion go then, so none piles up.
  */
 #define JS_TRIES_MARGIN_S 60
+/* Event ids with an entry in <stream>_TRIES, as the fetcher's watcher last saw them. */
+#define JS_TRIED_MAX (1u << 16)
+/* The watcher's updates applied at most this many at a time, waiting this long for one. */
+#define JS_WATCH_BATCH 1024
+#define JS_WATCH_WAIT_MS 1
+/* ... every this often (each time, the last wait finds none: a bound on its cost). */
+#define JS_WATCH_EVERY_NS 10000000ull
 
 #define JS_HDR_MSG_ID "Nats-Msg-Id"
 #define JS_HDR_REF "Turbine-Ref"   /* which pending slot an acknowledgement answers */
@@ -84,6 +94,9 @@ struct async_queue {
 	jsCtx *js;
 	natsSubscription *sub;
 	kvStore *tries;               /* <stream>_TRIES: the counts of events being retried */
+	kvWatcher *watch;             /* the fetcher's: its updates */
+	struct rte_hash *tried;       /* the fetcher's: ids with an entry, from `watch` */
+	uint64_t next_watch_ns;       /* the fetcher's */
 	char subject[64], dlq_subject[64], ok_subject[64];
 	char stream[32], dlq_stream[40], ok_stream[40], consumer[48];
 	char tries_bucket[40], tries_stream[48], tries_prefix[64];   /* $KV.<bucket>. */
@@ -107,7 +120,7 @@ struct async_queue {
 	struct async_job *ready[JS_READY_MAX];
 	unsigned int ready_head, nb_ready;
 	struct async_queue_stats info;  /* stream and consumer fields only */
-	uint64_t torn, tries_read_failed;
+	uint64_t torn, tries_read_failed, redelivered_as_first;
 
 	pthread_t fetcher;
 	bool fetcher_started;
@@ -405,8 +418,8 @@ js_tries_subject(const struct async_queue *q, const struct async_event_id *id, c
 
 /*
  * A settled event's counts, deleted (a kvStore_Delete, published
- * asynchronously). Only a redelivered event can have any: the first
- * delivery of each one, nearly all of them, costs nothing more. Best
+ * asynchronously). Only a redelivered event can have any (js_fetch): the
+ * first delivery of each one, nearly all of them, costs nothing more. Best
  * effort: with no slot free, or NATS refusing, the entry ages out (the
  * bucket's TTL), and a stale one is never read as a later acceptance's
  * counts (they carry the acceptance's time).
@@ -417,7 +430,7 @@ js_forget(struct async_queue *q, const struct async_job *job)
 	struct js_pending what = { .kind = JS_FORGET };
 	char subject[sizeof(q->tries_prefix) + ASYNC_EVENT_ID_TEXT];
 
-	if (job->delivered == 1)
+	if (!job->retried)
 		return;
 	js_tries_subject(q, &job->ev->id, subject, sizeof(subject));
 	js_publish(q, subject, NULL, 0, NULL, "DEL", &what);
@@ -693,8 +706,9 @@ js_job_from(natsMsg *msg)
  * before were lost with a dead node or handed back unrun), and the
  * message's own counts stand. The read goes to the bucket stream's leader
  * (js_ensure_tries), which has every write whose acknowledgement preceded
- * the NAK. On the fetcher thread: it may wait for NATS. Returns 0, or -EIO
- * when NATS did not answer (the counts are unknown: the event is not run).
+ * the NAK. On the fetcher thread: it may wait for NATS. Returns 1 when the
+ * counts were restored, 0 when there were none, or -EIO when NATS did not
+ * answer (the counts are unknown: the event is not run).
  */
 static int
 js_restore_counts(struct async_queue *q, struct async_job *job)
@@ -715,12 +729,69 @@ js_restore_counts(struct async_queue *q, struct async_job *job)
 	len = kvEntry_ValueLen(e);
 	snprintf(value, sizeof(value), "%.*s", len < 0 ? 0 : len, (const char *)kvEntry_Value(e));
 	kvEntry_Destroy(e);
-	if (sscanf(value, "%" SCNu64 " %" SCNu32 " %" SCNu32, &accepted, &attempts, &throttles) == 3 &&
-	    accepted == job->ev->accepted_ns) {
-		job->ev->attempts = attempts;
-		job->ev->throttles = throttles;
+	if (sscanf(value, "%" SCNu64 " %" SCNu32 " %" SCNu32, &accepted, &attempts, &throttles) != 3 ||
+	    accepted != job->ev->accepted_ns)
+		return 0;
+	job->ev->attempts = attempts;
+	job->ev->throttles = throttles;
+	return 1;
+}
+
+/*
+ * Which events have counts in <stream>_TRIES, kept from a watcher of the
+ * bucket: every node sees every put and deletion (retries are rare next to
+ * Events). NATS's delivery count alone would not do: nats-server 2.9 hands
+ * out a redelivery that falls due while no pull request waits as a new
+ * delivery of the message, NumDelivered 1 (consumer.go's loopAndGatherMsgs
+ * steps its sequence back rather than requeueing the redelivery), and its
+ * counts would start over. A first delivery whose id is here is read like
+ * a redelivery; the set only says whether to read, the counts still come
+ * from the bucket's leader. Should the watcher lag by more than a retry's
+ * delay (or the set be full), such a delivery starts its counts over: more
+ * tries than max_retry_attempts, within max_event_age_s.
+ */
+static void
+js_watch_drain(struct async_queue *q, uint64_t now_ns)
+{
+	struct async_event_id id;
+	kvEntry *e;
+	unsigned int n;
+
+	if (now_ns < q->next_watch_ns)
+		return;
+	q->next_watch_ns = now_ns + JS_WATCH_EVERY_NS;
+	for (n = 0; n < JS_WATCH_BATCH; n++) {
+		e = NULL;
+		if (kvWatcher_Next(&e, q->watch, JS_WATCH_WAIT_MS) != NATS_OK)
+			return;
+		if (e == NULL)
+			continue;   /* the marker: the bucket's entries at the start are all in */
+		if (async_event_id_parse(kvEntry_Key(e), &id) == 0) {
+			if (kvEntry_Operation(e) == kvOp_Put)
+				rte_hash_add_key(q->tried, &id);   /* full: see above */
+			else
+				rte_hash_del_key(q->tried, &id);
+		}
+		kvEntry_Destroy(e);
 	}
-	return 0;
+}
+
+/* Restore a delivery's counts if it may have any; -EIO: unknown (js_restore_counts). */
+static int
+js_job_counts(struct async_queue *q, struct async_job *job)
+{
+	int rc;
+
+	job->retried = job->delivered != 1 || rte_hash_lookup(q->tried, &job->ev->id) >= 0;
+	if (!job->retried)
+		return 0;
+	rc = js_restore_counts(q, job);
+	if (rc > 0 && job->delivered == 1) {
+		pthread_mutex_lock(&q->lock);
+		q->redelivered_as_first++;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return rc < 0 ? rc : 0;
 }
 
 static void
@@ -740,6 +811,7 @@ js_fetch(struct async_queue *q)
 		return;
 	}
 	s = natsSubscription_Fetch(&list, q->sub, (int)room, JS_FETCH_WAIT_MS, NULL);
+	js_watch_drain(q, js_clock(CLOCK_MONOTONIC));
 	if (s != NATS_OK) {
 		if (s != NATS_TIMEOUT)
 			usleep(JS_FETCH_WAIT_MS * 1000);   /* disconnected: the client reconnects */
@@ -757,7 +829,7 @@ js_fetch(struct async_queue *q)
 			continue;
 		}
 		list.Msgs[i] = NULL;   /* the job's now */
-		if (job->delivered != 1 && js_restore_counts(q, job) < 0) {
+		if (js_job_counts(q, job) < 0) {
 			natsMsg_NakWithDelay(job->msg, JS_REDELIVER_AFTER_FAILURE_MS, NULL);
 			js_job_free(job);
 			pthread_mutex_lock(&q->lock);
@@ -906,8 +978,15 @@ js_tries_ttl_ns(const struct async_queue *q)
 static int
 js_ensure_tries(struct async_queue *q, char *err, size_t errlen)
 {
-	char subject[sizeof(q->tries_prefix) + 1];
+	struct rte_hash_parameters hp = {
+		.entries = JS_TRIED_MAX,
+		.key_len = sizeof(struct async_event_id),
+		.hash_func = rte_hash_crc,
+		.socket_id = SOCKET_ID_ANY,
+	};
+	char subject[sizeof(q->tries_prefix) + 1], name[RTE_HASH_NAMESIZE];
 	const char *subjects[1] = { subject };
+	kvWatchOptions wo;
 	jsStreamConfig sc;
 	natsStatus s;
 	int rc;
@@ -931,6 +1010,18 @@ js_ensure_tries(struct async_queue *q, char *err, size_t errlen)
 	s = js_KeyValue(&q->tries, q->js, q->tries_bucket);
 	if (s != NATS_OK)
 		return js_fail(err, errlen, q->tries_bucket, s, 0);
+	kvWatchOptions_Init(&wo);
+	s = kvStore_WatchAll(&q->watch, q->tries, &wo);
+	if (s != NATS_OK)
+		return js_fail(err, errlen, "watching the retries' counts", s, 0);
+	snprintf(name, sizeof(name), "js_%.24s", q->stream);   /* nats_stream: 24 at most */
+	hp.name = name;
+	q->tried = rte_hash_create(&hp);
+	if (q->tried == NULL) {
+		snprintf(err, errlen, "cannot make the set of retried events: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -1093,7 +1184,9 @@ js_close(struct async_queue *q)
 	for (i = 0; i < q->nb_answers; i++)
 		rte_pktmbuf_free(q->answers[i]);
 	natsSubscription_Destroy(q->sub);
+	kvWatcher_Destroy(q->watch);
 	kvStore_Destroy(q->tries);
+	rte_hash_free(q->tried);
 	jsCtx_Destroy(q->js);
 	nats_conn_close(q->nc);
 	pthread_mutex_destroy(&q->lock);
@@ -1119,6 +1212,7 @@ js_stats(struct async_queue *q, struct async_queue_stats *st)
 	q->st.torn = q->torn;
 	q->st.tries_msgs = q->info.tries_msgs;
 	q->st.tries_read_failed = q->tries_read_failed;
+	q->st.redelivered_as_first = q->redelivered_as_first;
 	pthread_mutex_unlock(&q->lock);
 	q->st.accept_p50_ns = hs.count ? hs.p50 : 0;
 	q->st.accept_p99_ns = hs.count ? hs.p99 : 0;

@@ -38,6 +38,7 @@ struct async_job {
 	void *msg;                  /* jetstream: the delivery (natsMsg) to acknowledge */
 	uint64_t held_ns;           /* jetstream: CLOCK_MONOTONIC of its delivery or last progress */
 	uint64_t delivered;         /* jetstream: NATS's delivery count (1: the first, 0: unknown) */
+	bool retried;               /* jetstream: may have counts in NAME_TRIES (async_jetstream.c) */
 	struct async_job *next, *prev; /* every job the backend holds */
 };
 
@@ -56,6 +57,7 @@ struct async_queue_stats {
 	uint64_t tries_msgs;        /* NAME_TRIES: retries' counts and deletion markers */
 	uint64_t tries_write_failed; /* retries NAKed without their counts stored */
 	uint64_t tries_read_failed; /* redeliveries handed back: their counts could not be read */
+	uint64_t redelivered_as_first; /* redeliveries NATS counted as first, found by the watcher */
 	bool nats_connected;
 	uint64_t fn_depth[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_accepted[CONFIG_MAX_FUNCTIONS];

@@ -177,9 +177,10 @@ def retry_nak(c, env):
              '(one marker left)')
         c.ok(not (tries.get('config') or {}).get('allow_direct'), 'retry nak: KV_NAK_TRIES '
              'allows no direct get (reads go to its leader)', tries.get('config'))
-        k.check_stats({'retried_error': retries, 'dead_lettered': 1, 'tries_write_failed': 0,
-                       'tries_read_failed': 0, 'tries_msgs': 1}, 'after the retries',
-                      timeout=RUN_WITHIN)
+        s = k.check_stats({'retried_error': retries, 'dead_lettered': 1, 'tries_write_failed': 0,
+                           'tries_read_failed': 0, 'tries_msgs': 1}, 'after the retries',
+                          timeout=RUN_WITHIN)
+        log('retry nak: /turbine/async: %s' % s)
 
 
 def throttles_apart(c, env):
