@@ -11,6 +11,9 @@
 #include <sys/random.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_ring.h>
 
@@ -35,21 +38,39 @@
 #define JS_FETCH_WAIT_MS 100
 /* The streams' and the consumer's state, asked for this often by the fetcher thread. */
 #define JS_INFO_EVERY_NS 500000000ull
-/* A dead-letter record NATS refused: the event is delivered again after this, and retried. */
+/* A dead-letter record NATS refused, or a retry's counts it could not read: the event is
+ * delivered again after this. */
 #define JS_REDELIVER_AFTER_FAILURE_MS 1000
 #define JS_ENTRY_MAX (16u << 10)
 /* Setting up the streams and the consumer is a handful of requests: slower, say so. */
 #define JS_SLOW_START_MS 5000
 
+/*
+ * A retry's counts stay in <stream>_TRIES this long after their last write:
+ * the longest max_event_age_s among the functions, plus the consumer's
+ * AckWait (a node died holding the delivery) and this margin. An event
+ * read later is past its age anyway; the entries of events settled while
+ * NATS could not take the deletion go then, so none piles up.
+ */
+#define JS_TRIES_MARGIN_S 60
+/* Event ids with an entry in <stream>_TRIES, as the fetcher's watcher last saw them. */
+#define JS_TRIED_MAX (1u << 16)
+/* The watcher's updates applied at most this many at a time, waiting this long for one. */
+#define JS_WATCH_BATCH 1024
+#define JS_WATCH_WAIT_MS 1
+/* ... every this often (each time, the last wait finds none: a bound on its cost). */
+#define JS_WATCH_EVERY_NS 10000000ull
+
 #define JS_HDR_MSG_ID "Nats-Msg-Id"
 #define JS_HDR_REF "Turbine-Ref"   /* which pending slot an acknowledgement answers */
-#define JS_HDR_DUE "Turbine-Due"   /* CLOCK_REALTIME ns before which a retry must not run */
+#define JS_HDR_KV_OP "KV-Operation"   /* libnats's kvStore_Delete: the key's value is gone */
 
 enum js_kind {
 	JS_ACCEPT,        /* an Event from a dispatcher: answered on the acknowledgement */
-	JS_RETRY,         /* the event again with its counts: then the delivery is acknowledged */
+	JS_RETRY,         /* its counts to <stream>_TRIES: then the delivery is NAKed with the delay */
 	JS_DEAD,          /* its record to <stream>_DLQ: then the delivery is acknowledged */
 	JS_SUCCESS,       /* its record to <stream>_OK: then the delivery is acknowledged */
+	JS_FORGET,        /* a settled event's counts deleted from <stream>_TRIES: nothing follows */
 };
 
 enum js_result { JS_STORED, JS_DUPLICATE, JS_REFUSED_FULL, JS_FAILED };
@@ -58,8 +79,8 @@ struct js_pending {
 	bool busy;                    /* published, its acknowledgement not yet handled */
 	enum js_kind kind;
 	struct rte_mbuf *m;           /* JS_ACCEPT */
-	struct async_job *job;        /* the others */
-	uint64_t delay_ms;            /* JS_RETRY: for the fallback when the publish fails */
+	struct async_job *job;        /* JS_RETRY, JS_DEAD, JS_SUCCESS */
+	uint64_t delay_ms;            /* JS_RETRY: the NAK's delay */
 };
 
 struct js_done {
@@ -72,8 +93,13 @@ struct async_queue {
 	natsConnection *nc;
 	jsCtx *js;
 	natsSubscription *sub;
+	kvStore *tries;               /* <stream>_TRIES: the counts of events being retried */
+	kvWatcher *watch;             /* the fetcher's: its updates */
+	struct rte_hash *tried;       /* the fetcher's: ids with an entry, from `watch` */
+	uint64_t next_watch_ns;       /* the fetcher's */
 	char subject[64], dlq_subject[64], ok_subject[64];
 	char stream[32], dlq_stream[40], ok_stream[40], consumer[48];
+	char tries_bucket[40], tries_stream[48], tries_prefix[64];   /* $KV.<bucket>. */
 	uint64_t id_prefix, id_next;
 	uint64_t ack_wait_ns;
 	char connected_url[256];
@@ -94,7 +120,7 @@ struct async_queue {
 	struct async_job *ready[JS_READY_MAX];
 	unsigned int ready_head, nb_ready;
 	struct async_queue_stats info;  /* stream and consumer fields only */
-	uint64_t torn;
+	uint64_t torn, tries_read_failed, redelivered_as_first;
 
 	pthread_t fetcher;
 	bool fetcher_started;
@@ -212,17 +238,17 @@ js_on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure
 }
 
 /*
- * Publish `len` bytes of q->entry (or `data`) to `subject` with `msg_id`,
- * asynchronously, into a pending slot. Returns the slot or -1 (nothing is
- * in flight then).
+ * Publish `len` bytes of `data` to `subject`, with `msg_id` and a KV
+ * operation `kv_op` unless NULL, asynchronously, into a pending slot.
+ * Returns the slot or -1 (nothing is in flight then).
  */
 static int
 js_publish(struct async_queue *q, const char *subject, const void *data, size_t len,
-	   const char *msg_id, uint64_t due_ns, const struct js_pending *what)
+	   const char *msg_id, const char *kv_op, const struct js_pending *what)
 {
 	jsPubOptions po;
 	natsMsg *msg = NULL;
-	char ref[16], due[24];
+	char ref[16];
 	uint32_t slot;
 	natsStatus s;
 
@@ -231,14 +257,12 @@ js_publish(struct async_queue *q, const char *subject, const void *data, size_t 
 	slot = q->free_slots[q->nb_free - 1];
 	snprintf(ref, sizeof(ref), "%" PRIu32, slot);
 	s = natsMsg_Create(&msg, subject, NULL, data, (int)len);
-	if (s == NATS_OK)
+	if (s == NATS_OK && msg_id != NULL)
 		s = natsMsgHeader_Set(msg, JS_HDR_MSG_ID, msg_id);
+	if (s == NATS_OK && kv_op != NULL)
+		s = natsMsgHeader_Set(msg, JS_HDR_KV_OP, kv_op);
 	if (s == NATS_OK)
 		s = natsMsgHeader_Set(msg, JS_HDR_REF, ref);
-	if (s == NATS_OK && due_ns != 0) {
-		snprintf(due, sizeof(due), "%" PRIu64, due_ns);
-		s = natsMsgHeader_Set(msg, JS_HDR_DUE, due);
-	}
 	if (s == NATS_OK) {
 		jsPubOptions_Init(&po);
 		po.MaxWait = JS_PUBLISH_WAIT_MS;
@@ -312,7 +336,7 @@ js_accept(struct async_queue *q, struct rte_mbuf *m)
 	memcpy(msg_id, desc->queue.event_id, sizeof(msg_id));
 	len = async_entry_enqueue(ev, q->entry, sizeof(q->entry));
 	free(ev);
-	if (len == 0 || js_publish(q, q->subject, q->entry, len, msg_id, 0, &what) < 0)
+	if (len == 0 || js_publish(q, q->subject, q->entry, len, msg_id, NULL, &what) < 0)
 		js_answer_later(q, m, REQUEST_QUEUE_FAILED);
 }
 
@@ -381,51 +405,75 @@ js_unhold(struct async_queue *q, struct async_job *job)
 	q->st.depth--;
 }
 
-/* Settled: acknowledged (or given back), forgotten. */
+/* The subject of an event's entry in <stream>_TRIES: its key is the event id. */
+static void
+js_tries_subject(const struct async_queue *q, const struct async_event_id *id, char *subject,
+		 size_t len)
+{
+	char key[ASYNC_EVENT_ID_TEXT];
+
+	async_event_id_format(id, key);
+	snprintf(subject, len, "%s%s", q->tries_prefix, key);
+}
+
+/*
+ * A settled event's counts, deleted (a kvStore_Delete, published
+ * asynchronously). Only a redelivered event can have any (js_fetch): the
+ * first delivery of each one, nearly all of them, costs nothing more. Best
+ * effort: with no slot free, or NATS refusing, the entry ages out (the
+ * bucket's TTL), and a stale one is never read as a later acceptance's
+ * counts (they carry the acceptance's time).
+ */
+static void
+js_forget(struct async_queue *q, const struct async_job *job)
+{
+	struct js_pending what = { .kind = JS_FORGET };
+	char subject[sizeof(q->tries_prefix) + ASYNC_EVENT_ID_TEXT];
+
+	if (!job->retried)
+		return;
+	js_tries_subject(q, &job->ev->id, subject, sizeof(subject));
+	js_publish(q, subject, NULL, 0, NULL, "DEL", &what);
+}
+
+/* Settled: acknowledged (its counts deleted), or given back after a delay; forgotten. */
 static void
 js_settle(struct async_queue *q, struct async_job *job, bool ack, uint64_t nak_delay_ms)
 {
-	if (ack)
+	if (ack) {
 		natsMsg_Ack(job->msg, NULL);
-	else
+		js_forget(q, job);
+	} else {
 		natsMsg_NakWithDelay(job->msg, (int64_t)nak_delay_ms, NULL);
+	}
 	js_unhold(q, job);
 	js_job_free(job);
 }
 
+/* The next delivery the fetcher made ready: NATS delivers a retry only once its delay is over. */
 static struct async_job *
 js_poll(struct async_queue *q, uint64_t now_ns)
 {
 	struct async_job *job = NULL;
-	uint64_t now_real = js_clock(CLOCK_REALTIME);
 
-	for (;;) {
-		pthread_mutex_lock(&q->lock);
-		if (q->nb_ready > 0) {
-			job = q->ready[q->ready_head];
-			q->ready_head = (q->ready_head + 1) % JS_READY_MAX;
-			q->nb_ready--;
-		}
-		pthread_mutex_unlock(&q->lock);
-		if (job == NULL)
-			return NULL;
-		job->function = runtime_find_function(q->rt, job->ev->function,
-						      (uint32_t)strlen(job->ev->function));
-		job->held_ns = now_ns;
-		job->next = &q->held;
-		job->prev = q->held.prev;
-		q->held.prev->next = job;
-		q->held.prev = job;
-		q->st.depth++;
-		/* A retry delivered before its time (it was published at once): NATS holds it
-		 * for the rest of its delay. */
-		if (job->due_ns > now_real) {
-			js_settle(q, job, false, (job->due_ns - now_real + 999999) / 1000000);
-			job = NULL;
-			continue;
-		}
-		return job;
+	pthread_mutex_lock(&q->lock);
+	if (q->nb_ready > 0) {
+		job = q->ready[q->ready_head];
+		q->ready_head = (q->ready_head + 1) % JS_READY_MAX;
+		q->nb_ready--;
 	}
+	pthread_mutex_unlock(&q->lock);
+	if (job == NULL)
+		return NULL;
+	job->function = runtime_find_function(q->rt, job->ev->function,
+					      (uint32_t)strlen(job->ev->function));
+	job->held_ns = now_ns;
+	job->next = &q->held;
+	job->prev = q->held.prev;
+	q->held.prev->next = job;
+	q->held.prev = job;
+	q->st.depth++;
+	return job;
 }
 
 static void
@@ -447,7 +495,7 @@ js_ack(struct async_queue *q, struct async_job *job, const struct async_outcome 
 	snprintf(msg_id + ASYNC_EVENT_ID_TEXT - 1, sizeof(msg_id) - ASYNC_EVENT_ID_TEXT + 1,
 		 ".%" PRIu64, job->ev->accepted_ns);
 	if (async_stored_pack(&pk, job->ev, record) == 0)
-		slot = js_publish(q, q->ok_subject, sb.data, sb.size, msg_id, 0, &what);
+		slot = js_publish(q, q->ok_subject, sb.data, sb.size, msg_id, NULL, &what);
 	msgpack_sbuffer_destroy(&sb);
 	if (slot < 0) {
 		/* The call succeeded: it is not run again for the sake of its log record. */
@@ -472,7 +520,7 @@ js_dead_letter(struct async_queue *q, struct async_job *job, const struct async_
 	snprintf(msg_id + ASYNC_EVENT_ID_TEXT - 1, sizeof(msg_id) - ASYNC_EVENT_ID_TEXT + 1,
 		 ".%" PRIu64, job->ev->accepted_ns);
 	if (async_stored_pack(&pk, job->ev, record) == 0)
-		slot = js_publish(q, q->dlq_subject, sb.data, sb.size, msg_id, 0, &what);
+		slot = js_publish(q, q->dlq_subject, sb.data, sb.size, msg_id, NULL, &what);
 	msgpack_sbuffer_destroy(&sb);
 	if (slot < 0) {
 		fprintf(stderr, "turbine: async: cannot publish a dead-letter record to %s; the event "
@@ -482,29 +530,36 @@ js_dead_letter(struct async_queue *q, struct async_job *job, const struct async_
 }
 
 /*
- * A retry: the event is published again with its new counts and the time
- * it may run, then this delivery is acknowledged. NATS's delivery count
- * cannot stand for the counts: it mixes calls that ran, throttles and
- * deliveries lost with a dead node, which the policy tells apart. Should
- * the publish fail, the delivery is given back with the delay and the
- * counts of this one try are lost (one more try at worst).
+ * A retry is a negative acknowledgement of the delivery with the retry's
+ * delay: the stream's one message comes back after it, to whichever node
+ * pulls then. Its counts (calls that ran, throttles since) go first to
+ * <stream>_TRIES under the event id, and the NAK is sent once NATS has
+ * stored them (js_completed), so that the node the redelivery goes to reads
+ * them back (js_restore_counts). NATS's delivery count cannot stand for
+ * them: it mixes calls that ran, throttles and deliveries lost with a dead
+ * node, which the policy tells apart. The write is a KV put published
+ * asynchronously like every other publish here, so the queue thread never
+ * waits on NATS; the delivery stays held (kept alive by js_progress) until
+ * its acknowledgement. Should the write fail, the delivery is NAKed with
+ * the delay all the same: the counts of this try are lost (one more try at
+ * worst), and counted.
  */
 static void
 js_retry_later(struct async_queue *q, struct async_job *job, uint64_t delay_ms)
 {
 	struct js_pending what = { .kind = JS_RETRY, .job = job, .delay_ms = delay_ms };
-	char msg_id[ASYNC_EVENT_ID_TEXT + 48];
-	size_t len;
+	char subject[sizeof(q->tries_prefix) + ASYNC_EVENT_ID_TEXT], value[64];
+	int len;
 
-	async_event_id_format(&job->ev->id, msg_id);
-	/* Unique for each try of each acceptance (a redriven event is accepted anew). */
-	snprintf(msg_id + ASYNC_EVENT_ID_TEXT - 1, sizeof(msg_id) - ASYNC_EVENT_ID_TEXT + 1,
-		 ".%" PRIu64 ".%" PRIu32 ".%" PRIu32, job->ev->accepted_ns, job->ev->attempts,
-		 job->ev->throttles);
-	len = async_entry_enqueue(job->ev, q->entry, sizeof(q->entry));
-	if (len == 0 || js_publish(q, q->subject, q->entry, len, msg_id,
-				   js_clock(CLOCK_REALTIME) + delay_ms * 1000000ull, &what) < 0)
+	js_tries_subject(q, &job->ev->id, subject, sizeof(subject));
+	/* Text, so that `nats kv get` shows it; the acceptance's time tells a redriven event's
+	 * counts from a stale entry of its earlier life. */
+	len = snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu32 " %" PRIu32,
+		       job->ev->accepted_ns, job->ev->attempts, job->ev->throttles);
+	if (js_publish(q, subject, value, (size_t)len, NULL, NULL, &what) < 0) {
+		q->st.tries_write_failed++;
 		js_settle(q, job, false, delay_ms);
+	}
 }
 
 /* --- The queue thread's side of the acknowledgements. --- */
@@ -512,12 +567,14 @@ js_retry_later(struct async_queue *q, struct async_job *job, uint64_t delay_ms)
 static void
 js_completed(struct async_queue *q, const struct js_done *d)
 {
-	struct js_pending *p = &q->pending[d->slot % JS_MAX_PENDING];
+	struct js_pending what = q->pending[d->slot % JS_MAX_PENDING], *p = &what;
 	bool stored = d->result == JS_STORED || d->result == JS_DUPLICATE;
 	struct request_desc *desc;
 
 	if (d->slot >= JS_MAX_PENDING || !p->busy)
 		return;   /* not one of ours: the header was not the one we set */
+	/* Freed first: settling may publish again (js_forget) into this very slot. */
+	memset(&q->pending[d->slot], 0, sizeof(q->pending[0]));
 	q->free_slots[q->nb_free++] = d->slot;
 	if (!stored)
 		q->st.publish_failed++;
@@ -536,7 +593,8 @@ js_completed(struct async_queue *q, const struct js_done *d)
 				d->result == JS_REFUSED_FULL ? REQUEST_QUEUE_FULL : REQUEST_QUEUE_FAILED);
 		break;
 	case JS_RETRY:
-		js_settle(q, p->job, stored, p->delay_ms);
+		q->st.tries_write_failed += !stored;
+		js_settle(q, p->job, false, p->delay_ms);
 		break;
 	case JS_DEAD:
 		if (!stored)
@@ -549,8 +607,9 @@ js_completed(struct async_queue *q, const struct js_done *d)
 			fprintf(stderr, "turbine: async: %s refused a success record\n", q->ok_stream);
 		js_settle(q, p->job, true, 0);
 		break;
+	case JS_FORGET:
+		break;   /* a deletion NATS refused: the entry ages out */
 	}
-	memset(p, 0, sizeof(*p));
 }
 
 static void
@@ -568,7 +627,8 @@ js_drain_done(struct async_queue *q)
 		js_completed(q, &done[i]);
 }
 
-/* Jobs running long (or waiting for their record's publish): NATS is told they are alive. */
+/* Jobs running long (or waiting for their record's or counts' publish): NATS is told they are
+ * alive. */
 static void
 js_progress(struct async_queue *q, uint64_t now_ns)
 {
@@ -612,11 +672,11 @@ js_sync(struct async_queue *q, uint64_t now_ns)
 /* --- The fetcher thread: deliveries into the ready list, and the state of the streams. --- */
 
 static struct async_job *
-js_job_from(struct async_queue *q, natsMsg *msg)
+js_job_from(natsMsg *msg)
 {
+	jsMsgMetaData *meta = NULL;
 	struct async_entry e;
 	struct async_job *job;
-	const char *due;
 
 	if (async_entry_decode((const uint8_t *)natsMsg_GetData(msg),
 			       (size_t)natsMsg_GetDataLength(msg), &e) < 0 ||
@@ -631,10 +691,107 @@ js_job_from(struct async_queue *q, natsMsg *msg)
 	job->msg = msg;
 	job->function = -1;
 	job->held_ns = js_clock(CLOCK_MONOTONIC);
-	if (natsMsgHeader_Get(msg, JS_HDR_DUE, &due) == NATS_OK)
-		job->due_ns = strtoull(due, NULL, 10);
-	(void)q;
+	job->delivered = 0;   /* unknown: treated as redelivered */
+	if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+		job->delivered = meta->NumDelivered;
+		jsMsgMetaData_Destroy(meta);
+	}
 	return job;
+}
+
+/*
+ * A redelivered event's counts, as its last retry stored them in
+ * <stream>_TRIES (js_retry_later); the first delivery has none to read.
+ * None found: no retry was stored for this acceptance (the deliveries
+ * before were lost with a dead node or handed back unrun), and the
+ * message's own counts stand. The read goes to the bucket stream's leader
+ * (js_ensure_tries), which has every write whose acknowledgement preceded
+ * the NAK. On the fetcher thread: it may wait for NATS. Returns 1 when the
+ * counts were restored, 0 when there were none, or -EIO when NATS did not
+ * answer (the counts are unknown: the event is not run).
+ */
+static int
+js_restore_counts(struct async_queue *q, struct async_job *job)
+{
+	char key[ASYNC_EVENT_ID_TEXT], value[64];
+	uint32_t attempts, throttles;
+	kvEntry *e = NULL;
+	uint64_t accepted;
+	natsStatus s;
+	int len;
+
+	async_event_id_format(&job->ev->id, key);
+	s = kvStore_Get(&e, q->tries, key);
+	if (s == NATS_NOT_FOUND)
+		return 0;
+	if (s != NATS_OK)
+		return -EIO;
+	len = kvEntry_ValueLen(e);
+	snprintf(value, sizeof(value), "%.*s", len < 0 ? 0 : len, (const char *)kvEntry_Value(e));
+	kvEntry_Destroy(e);
+	if (sscanf(value, "%" SCNu64 " %" SCNu32 " %" SCNu32, &accepted, &attempts, &throttles) != 3 ||
+	    accepted != job->ev->accepted_ns)
+		return 0;
+	job->ev->attempts = attempts;
+	job->ev->throttles = throttles;
+	return 1;
+}
+
+/*
+ * Which events have counts in <stream>_TRIES, kept from a watcher of the
+ * bucket: every node sees every put and deletion (retries are rare next to
+ * Events). NATS's delivery count alone would not do: nats-server 2.9 hands
+ * out a redelivery that falls due while no pull request waits as a new
+ * delivery of the message, NumDelivered 1 (consumer.go's loopAndGatherMsgs
+ * steps its sequence back rather than requeueing the redelivery), and its
+ * counts would start over. A first delivery whose id is here is read like
+ * a redelivery; the set only says whether to read, the counts still come
+ * from the bucket's leader. Should the watcher lag by more than a retry's
+ * delay (or the set be full), such a delivery starts its counts over: more
+ * tries than max_retry_attempts, within max_event_age_s.
+ */
+static void
+js_watch_drain(struct async_queue *q, uint64_t now_ns)
+{
+	struct async_event_id id;
+	kvEntry *e;
+	unsigned int n;
+
+	if (now_ns < q->next_watch_ns)
+		return;
+	q->next_watch_ns = now_ns + JS_WATCH_EVERY_NS;
+	for (n = 0; n < JS_WATCH_BATCH; n++) {
+		e = NULL;
+		if (kvWatcher_Next(&e, q->watch, JS_WATCH_WAIT_MS) != NATS_OK)
+			return;
+		if (e == NULL)
+			continue;   /* the marker: the bucket's entries at the start are all in */
+		if (async_event_id_parse(kvEntry_Key(e), &id) == 0) {
+			if (kvEntry_Operation(e) == kvOp_Put)
+				rte_hash_add_key(q->tried, &id);   /* full: see above */
+			else
+				rte_hash_del_key(q->tried, &id);
+		}
+		kvEntry_Destroy(e);
+	}
+}
+
+/* Restore a delivery's counts if it may have any; -EIO: unknown (js_restore_counts). */
+static int
+js_job_counts(struct async_queue *q, struct async_job *job)
+{
+	int rc;
+
+	job->retried = job->delivered != 1 || rte_hash_lookup(q->tried, &job->ev->id) >= 0;
+	if (!job->retried)
+		return 0;
+	rc = js_restore_counts(q, job);
+	if (rc > 0 && job->delivered == 1) {
+		pthread_mutex_lock(&q->lock);
+		q->redelivered_as_first++;
+		pthread_mutex_unlock(&q->lock);
+	}
+	return rc < 0 ? rc : 0;
 }
 
 static void
@@ -654,13 +811,14 @@ js_fetch(struct async_queue *q)
 		return;
 	}
 	s = natsSubscription_Fetch(&list, q->sub, (int)room, JS_FETCH_WAIT_MS, NULL);
+	js_watch_drain(q, js_clock(CLOCK_MONOTONIC));
 	if (s != NATS_OK) {
 		if (s != NATS_TIMEOUT)
 			usleep(JS_FETCH_WAIT_MS * 1000);   /* disconnected: the client reconnects */
 		return;
 	}
 	for (i = 0; i < list.Count; i++) {
-		job = js_job_from(q, list.Msgs[i]);
+		job = js_job_from(list.Msgs[i]);
 		if (job == NULL) {
 			/* Not an event of ours: it would come back forever. */
 			natsMsg_Term(list.Msgs[i], NULL);
@@ -670,11 +828,19 @@ js_fetch(struct async_queue *q)
 			pthread_mutex_unlock(&q->lock);
 			continue;
 		}
+		list.Msgs[i] = NULL;   /* the job's now */
+		if (js_job_counts(q, job) < 0) {
+			natsMsg_NakWithDelay(job->msg, JS_REDELIVER_AFTER_FAILURE_MS, NULL);
+			js_job_free(job);
+			pthread_mutex_lock(&q->lock);
+			q->tries_read_failed++;
+			pthread_mutex_unlock(&q->lock);
+			continue;
+		}
 		pthread_mutex_lock(&q->lock);
 		q->ready[(q->ready_head + q->nb_ready) % JS_READY_MAX] = job;
 		q->nb_ready++;
 		pthread_mutex_unlock(&q->lock);
-		list.Msgs[i] = NULL;
 	}
 	natsMsgList_Destroy(&list);
 }
@@ -702,6 +868,7 @@ js_refresh_info(struct async_queue *q)
 	js_stream_msgs(q, q->stream, &in.stream_msgs, &in.stream_bytes);
 	js_stream_msgs(q, q->dlq_stream, &in.dlq_msgs, NULL);
 	js_stream_msgs(q, q->ok_stream, &in.ok_msgs, NULL);
+	js_stream_msgs(q, q->tries_stream, &in.tries_msgs, NULL);
 	if (js_GetConsumerInfo(&ci, q->js, q->stream, q->consumer, NULL, NULL) == NATS_OK) {
 		in.consumer_pending = ci->NumPending;
 		in.consumer_ack_pending = (uint64_t)ci->NumAckPending;
@@ -740,17 +907,34 @@ js_fail(char *err, size_t errlen, const char *what, natsStatus s, jsErrCode jerr
 	return -EIO;
 }
 
-/* Create the stream, or bring an existing one to this configuration. */
+/* Create a stream, or bring an existing one to this configuration. */
+static int
+js_put_stream(struct async_queue *q, jsStreamConfig *sc, char *err, size_t errlen)
+{
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+	natsStatus s;
+
+	s = js_GetStreamInfo(&si, q->js, sc->Name, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	si = NULL;
+	if (s == NATS_NOT_FOUND)
+		s = js_AddStream(&si, q->js, sc, NULL, &jerr);
+	else if (s == NATS_OK)
+		s = js_UpdateStream(&si, q->js, sc, NULL, &jerr);
+	jsStreamInfo_Destroy(si);
+	if (s != NATS_OK)
+		return js_fail(err, errlen, sc->Name, s, jerr);
+	return 0;
+}
+
 static int
 js_ensure_stream(struct async_queue *q, const char *name, const char *subject,
 		 jsRetentionPolicy retention, int64_t max_msgs, int64_t dupe_window_ns,
 		 char *err, size_t errlen)
 {
 	const char *subjects[1] = { subject };
-	jsStreamInfo *si = NULL;
 	jsStreamConfig sc;
-	jsErrCode jerr = 0;
-	natsStatus s;
 
 	jsStreamConfig_Init(&sc);
 	sc.Name = name;
@@ -764,16 +948,80 @@ js_ensure_stream(struct async_queue *q, const char *name, const char *subject,
 		sc.MaxMsgs = max_msgs;
 		sc.Discard = js_DiscardNew;
 	}
-	s = js_GetStreamInfo(&si, q->js, name, NULL, &jerr);
-	jsStreamInfo_Destroy(si);
-	si = NULL;
-	if (s == NATS_NOT_FOUND)
-		s = js_AddStream(&si, q->js, &sc, NULL, &jerr);
-	else if (s == NATS_OK)
-		s = js_UpdateStream(&si, q->js, &sc, NULL, &jerr);
-	jsStreamInfo_Destroy(si);
+	return js_put_stream(q, &sc, err, errlen);
+}
+
+/* How long an entry of <stream>_TRIES lives after its last write (JS_TRIES_MARGIN_S). */
+static int64_t
+js_tries_ttl_ns(const struct async_queue *q)
+{
+	uint32_t age = 0;
+	unsigned int i;
+
+	for (i = 0; i < q->rt->cfg.nb_functions; i++)
+		if (q->rt->cfg.functions[i].max_event_age_s > age)
+			age = q->rt->cfg.functions[i].max_event_age_s;
+	return ((int64_t)age + JS_TRIES_MARGIN_S) * 1000000000ll + (int64_t)q->ack_wait_ns;
+}
+
+/*
+ * <stream>_TRIES, the retries' counts: a key-value bucket (history 1, file
+ * storage, the streams' replicas), made as libnats's js_CreateKeyValue
+ * makes one but for AllowDirect, then opened with js_KeyValue. libnats
+ * 3.4's buckets allow direct gets, and kvStore_Get then asks any replica
+ * (nats-server 2.9 answers a direct get from a follower that may not yet
+ * hold the write acknowledged a moment ago); without it, kvStore_Get is a
+ * js_GetLastMsg, which the stream's leader answers, and the leader has
+ * applied every write it acknowledged. Like the streams' other settings,
+ * the TTL follows the functions' ages at each start.
+ */
+static int
+js_ensure_tries(struct async_queue *q, char *err, size_t errlen)
+{
+	struct rte_hash_parameters hp = {
+		.entries = JS_TRIED_MAX,
+		.key_len = sizeof(struct async_event_id),
+		.hash_func = rte_hash_crc,
+		.socket_id = SOCKET_ID_ANY,
+	};
+	char subject[sizeof(q->tries_prefix) + 1], name[RTE_HASH_NAMESIZE];
+	const char *subjects[1] = { subject };
+	kvWatchOptions wo;
+	jsStreamConfig sc;
+	natsStatus s;
+	int rc;
+
+	snprintf(subject, sizeof(subject), "%s>", q->tries_prefix);
+	jsStreamConfig_Init(&sc);
+	sc.Name = q->tries_stream;
+	sc.Subjects = subjects;
+	sc.SubjectsLen = 1;
+	sc.MaxMsgsPerSubject = 1;
+	sc.MaxAge = js_tries_ttl_ns(q);
+	sc.Storage = js_FileStorage;
+	sc.Replicas = q->rt->cfg.nats_replicas;
+	sc.AllowRollup = true;
+	sc.DenyDelete = true;
+	sc.AllowDirect = false;
+	sc.Discard = js_DiscardNew;
+	rc = js_put_stream(q, &sc, err, errlen);
+	if (rc < 0)
+		return rc;
+	s = js_KeyValue(&q->tries, q->js, q->tries_bucket);
 	if (s != NATS_OK)
-		return js_fail(err, errlen, name, s, jerr);
+		return js_fail(err, errlen, q->tries_bucket, s, 0);
+	kvWatchOptions_Init(&wo);
+	s = kvStore_WatchAll(&q->watch, q->tries, &wo);
+	if (s != NATS_OK)
+		return js_fail(err, errlen, "watching the retries' counts", s, 0);
+	snprintf(name, sizeof(name), "js_%.24s", q->stream);   /* nats_stream: 24 at most */
+	hp.name = name;
+	q->tried = rte_hash_create(&hp);
+	if (q->tried == NULL) {
+		snprintf(err, errlen, "cannot make the set of retried events: %s",
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -848,6 +1096,9 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 	snprintf(q->dlq_stream, sizeof(q->dlq_stream), "%s_DLQ", cfg->nats_stream);
 	snprintf(q->ok_stream, sizeof(q->ok_stream), "%s_OK", cfg->nats_stream);
 	snprintf(q->consumer, sizeof(q->consumer), "%s_pollers", cfg->nats_stream);
+	snprintf(q->tries_bucket, sizeof(q->tries_bucket), "%s_TRIES", cfg->nats_stream);
+	snprintf(q->tries_stream, sizeof(q->tries_stream), "KV_%s", q->tries_bucket);
+	snprintf(q->tries_prefix, sizeof(q->tries_prefix), "$KV.%s.", q->tries_bucket);
 	snprintf(q->subject, sizeof(q->subject), "%s.events", cfg->nats_stream);
 	snprintf(q->dlq_subject, sizeof(q->dlq_subject), "%s.dlq", cfg->nats_stream);
 	snprintf(q->ok_subject, sizeof(q->ok_subject), "%s.ok", cfg->nats_stream);
@@ -873,6 +1124,8 @@ js_open(struct async_queue *q, const struct runtime *rt, const char *dir, char *
 	if (rc == 0)
 		rc = js_ensure_stream(q, q->ok_stream, q->ok_subject, js_LimitsPolicy, 0, window_ns,
 				      err, errlen);
+	if (rc == 0)
+		rc = js_ensure_tries(q, err, errlen);
 	if (rc == 0)
 		rc = js_ensure_consumer(q, err, errlen);
 	if (rc < 0)
@@ -931,6 +1184,9 @@ js_close(struct async_queue *q)
 	for (i = 0; i < q->nb_answers; i++)
 		rte_pktmbuf_free(q->answers[i]);
 	natsSubscription_Destroy(q->sub);
+	kvWatcher_Destroy(q->watch);
+	kvStore_Destroy(q->tries);
+	rte_hash_free(q->tried);
 	jsCtx_Destroy(q->js);
 	nats_conn_close(q->nc);
 	pthread_mutex_destroy(&q->lock);
@@ -954,6 +1210,9 @@ js_stats(struct async_queue *q, struct async_queue_stats *st)
 	q->st.consumer_redelivered = q->info.consumer_redelivered;
 	q->st.nats_connected = q->info.nats_connected;
 	q->st.torn = q->torn;
+	q->st.tries_msgs = q->info.tries_msgs;
+	q->st.tries_read_failed = q->tries_read_failed;
+	q->st.redelivered_as_first = q->redelivered_as_first;
 	pthread_mutex_unlock(&q->lock);
 	q->st.accept_p50_ns = hs.count ? hs.p50 : 0;
 	q->st.accept_p99_ns = hs.count ? hs.p99 : 0;

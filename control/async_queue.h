@@ -31,12 +31,14 @@ struct async_job {
 	int function;               /* index in runtime.functions */
 	/* The backend's. */
 	uint64_t segment;           /* local log: the segment holding its ENQUEUE entry */
-	uint64_t due_ns;            /* CLOCK_MONOTONIC: when it may run */
+	uint64_t due_ns;            /* local log: CLOCK_MONOTONIC, when it may run */
 	uint64_t order;             /* first in, first out among equal due times */
 	unsigned int heap_at;       /* place in the timer heap; UINT_MAX when not in it */
 	bool waiting;               /* in the heap for a retry's delay */
 	void *msg;                  /* jetstream: the delivery (natsMsg) to acknowledge */
 	uint64_t held_ns;           /* jetstream: CLOCK_MONOTONIC of its delivery or last progress */
+	uint64_t delivered;         /* jetstream: NATS's delivery count (1: the first, 0: unknown) */
+	bool retried;               /* jetstream: may have counts in NAME_TRIES (async_jetstream.c) */
 	struct async_job *next, *prev; /* every job the backend holds */
 };
 
@@ -52,6 +54,10 @@ struct async_queue_stats {
 	uint64_t stream_msgs, stream_bytes, dlq_msgs, ok_msgs;
 	uint64_t consumer_pending, consumer_ack_pending, consumer_redelivered;
 	uint64_t publish_failed;    /* publishes NATS refused or never acknowledged */
+	uint64_t tries_msgs;        /* NAME_TRIES: retries' counts and deletion markers */
+	uint64_t tries_write_failed; /* retries NAKed without their counts stored */
+	uint64_t tries_read_failed; /* redeliveries handed back: their counts could not be read */
+	uint64_t redelivered_as_first; /* redeliveries NATS counted as first, found by the watcher */
 	bool nats_connected;
 	uint64_t fn_depth[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_accepted[CONFIG_MAX_FUNCTIONS];

@@ -361,6 +361,10 @@ telemetry_async(const char *cmd __rte_unused, const char *params __rte_unused,
 		rte_tel_data_add_dict_u64(d, "dlq_msgs", st->q.dlq_msgs);
 		rte_tel_data_add_dict_u64(d, "ok_msgs", st->q.ok_msgs);
 		rte_tel_data_add_dict_u64(d, "publish_failed", st->q.publish_failed);
+		rte_tel_data_add_dict_u64(d, "tries_msgs", st->q.tries_msgs);
+		rte_tel_data_add_dict_u64(d, "tries_write_failed", st->q.tries_write_failed);
+		rte_tel_data_add_dict_u64(d, "tries_read_failed", st->q.tries_read_failed);
+		rte_tel_data_add_dict_u64(d, "redelivered_as_first", st->q.redelivered_as_first);
 	}
 	free(st);
 	return 0;

@@ -124,14 +124,20 @@ class NatsServer:
         doc = self.monitor('/jsz') or {}
         return (doc.get('meta_cluster') or {}).get('leader') or ''
 
-    def stream_leader(self, stream):
-        """The name of the server leading `stream`'s replicas, as this server reports it."""
-        doc = self.monitor('/jsz?streams=true') or {}
+    def stream_detail(self, stream):
+        """`stream` as this server's /jsz reports it: name, config, state (first_seq, last_seq,
+        messages...), cluster and consumer_detail (each with delivered.consumer_seq and
+        .stream_seq, num_redelivered...); {} when it does not know it."""
+        doc = self.monitor('/jsz?streams=true&consumers=true&config=true') or {}
         for acc in doc.get('account_details') or []:
             for st in acc.get('stream_detail') or []:
                 if st.get('name') == stream:
-                    return (st.get('cluster') or {}).get('leader') or ''
-        return ''
+                    return st
+        return {}
+
+    def stream_leader(self, stream):
+        """The name of the server leading `stream`'s replicas, as this server reports it."""
+        return (self.stream_detail(stream).get('cluster') or {}).get('leader') or ''
 
     def log_tail(self, n=30):
         try:

@@ -9,6 +9,16 @@ test_async.py does.
   puts the Success record in NAME_OK; a failing event is retried (retry_delay_ms) and lands in
   NAME_DLQ as a RetriesExhausted record; turbine-dlq --nats lists, shows and redrives it (to a
   function where it succeeds); /turbine/async shows the stream's state.
+- retry is a NAK: a failing event with max_retry_attempts 3 runs exactly 4 times, retry_delay_ms
+  then twice and four times that apart, and lands in NAME_DLQ with approximateInvokeCount 4, while
+  the stream only ever held its one message: its last sequence stays 1 and the consumer delivered
+  that message 4 times (NATS redelivered it after each NAK with the delay; a republished copy
+  would be a new sequence). The counts went through NAME_TRIES (its stream, KV_NAME_TRIES, took 3
+  puts and the deletion when the event was dead-lettered, and does not allow direct gets).
+- throttles apart: with reserved_concurrency 1 held by a slow synchronous call, a failing Event
+  is first throttled (not run), then runs 1 + max_retry_attempts times: its record says
+  approximateInvokeCount 2 although NATS delivered it once more per throttle (the counts in
+  NAME_TRIES keep calls and throttles apart, as NATS's delivery count cannot).
 - idempotency across nodes: the same idempotency_key sent to A and then to B is one event (B
   answers 202 duplicate with A's event_id) and runs once.
 - node dies: Events sent to A, A killed with SIGKILL right after their 202s; B, started then, runs
@@ -120,6 +130,84 @@ def basic(c, env):
         c.eq(rc, 0, 'basic: turbine exits 0 on SIGTERM')
 
 
+def retry_nak(c, env):
+    bed, root, nats = env['bed'], env['root'], env['nats']
+    delay, retries = 0.3, 3
+    fns = {'nak': {'max_retry_attempts': retries, 'retry_delay_ms': int(delay * 1000)}}
+    with JsCase(c, bed, root, 'retry-nak', fns, nats, 'NAK') as k:
+        # A first call, synchronous, so that no try below waits for the worker's first one.
+        c.eq((k.call({'fn': 'nak', 'event': {'tag': 'warm'}}) or {}).get('status'), 200,
+             'retry nak: a first call to the function')
+        ev = {'tag': 'nak-1', 'fail': True}
+        eid = k.accepted(k.event('nak', ev), 'failing Event')
+        if eid is None:
+            return
+        seen = []   # when the journal was first seen with 1, 2, ... lines
+        end = time.monotonic() + RUN_WITHIN + 7 * delay
+        while len(seen) < retries + 1 and time.monotonic() < end:
+            n = k.tags('nak').get('nak-1', 0)
+            while len(seen) < n:
+                seen.append(time.monotonic())
+            time.sleep(0.01)
+        if c.eq(len(seen), retries + 1, 'retry nak: four calls (the first and three retries)'):
+            gaps = [b - a for a, b in zip(seen, seen[1:])]
+            log('retry nak: calls %s s apart' % ', '.join('%.3f' % g for g in gaps))
+            # Seen by polling every 10 ms: a gap can look up to that much shorter than it was.
+            c.ok(all(g >= delay * 2 ** i - 0.02 for i, g in enumerate(gaps)),
+                 'retry nak: each retry waits retry_delay_ms, doubling (0.3, 0.6, 1.2 s)', gaps)
+        recs = k.wait_records(1, timeout=RUN_WITHIN)
+        if c.ok(recs is not None and len(recs) == 1, 'retry nak: one record in NAK_DLQ', recs):
+            check_record(c, 'retry nak: DLQ record', recs[0], eid, 'nak', 'RetriesExhausted',
+                         retries + 1, ev, True,
+                         lambda p: isinstance(p, dict) and p.get('errorType') == 'Journal.Failed')
+        time.sleep(0.5)
+        c.eq(k.tags('nak').get('nak-1'), retries + 1, 'retry nak: no call after the record')
+        st = nats.stream_detail('NAK')
+        c.eq(((st.get('state') or {}).get('last_seq'), (st.get('state') or {}).get('messages')),
+             (1, 0), 'retry nak: the stream only ever held the one message (last_seq 1), and '
+             'it is gone (acknowledged once dead-lettered)')
+        cons = next((x for x in st.get('consumer_detail') or [] if x.get('name') == 'NAK_pollers'), {})
+        c.eq({f: (cons.get('delivered') or {}).get(f) for f in ('consumer_seq', 'stream_seq')},
+             {'consumer_seq': retries + 1, 'stream_seq': 1},
+             'retry nak: the consumer delivered that one message 4 times: 3 NAKs with the delay, '
+             'each redelivered')
+        tries = nats.stream_detail('KV_NAK_TRIES')
+        c.eq(((tries.get('state') or {}).get('last_seq'), (tries.get('state') or {}).get('messages')),
+             (retries + 1, 1), 'retry nak: KV_NAK_TRIES took one put per retry and the deletion '
+             '(one marker left)')
+        c.ok(not (tries.get('config') or {}).get('allow_direct'), 'retry nak: KV_NAK_TRIES '
+             'allows no direct get (reads go to its leader)', tries.get('config'))
+        s = k.check_stats({'retried_error': retries, 'dead_lettered': 1, 'tries_write_failed': 0,
+                           'tries_read_failed': 0, 'tries_msgs': 1}, 'after the retries',
+                          timeout=RUN_WITHIN)
+        log('retry nak: /turbine/async: %s' % s)
+
+
+def throttles_apart(c, env):
+    bed, root, nats = env['bed'], env['root'], env['nats']
+    fns = {'mix': {'reserved_concurrency': 1, 'max_retry_attempts': 1, 'retry_delay_ms': 300}}
+    with JsCase(c, bed, root, 'throttles', fns, nats, 'MIX') as k:
+        hold = k.send({'fn': 'mix', 'event': {'tag': 'hold', 'sleep_ms': 1500}})
+        time.sleep(0.2)
+        ev = {'tag': 'mixed', 'fail': True}
+        eid = k.accepted(k.event('mix', ev), 'failing Event while the concurrency is held')
+        c.eq((k.wait([hold], 5.0).get(hold) or {}).get('status'), 200, 'throttles: the slow call ran')
+        recs = k.wait_records(1, timeout=RUN_WITHIN + 3.0)
+        if c.ok(recs is not None and len(recs) == 1, 'throttles: one record in MIX_DLQ', recs):
+            check_record(c, 'throttles: DLQ record', recs[0], eid, 'mix', 'RetriesExhausted', 2, ev,
+                         True, lambda p: isinstance(p, dict) and p.get('errorType') == 'Journal.Failed')
+        c.eq(k.tags('mix').get('mixed'), 2, 'throttles: the failing event ran 1 + 1 retry')
+        s = k.stats()
+        throttled = s.get('retried_throttle') or 0
+        c.ok(throttled >= 1, 'throttles: its first try was throttled', s)
+        st = nats.stream_detail('MIX')
+        cons = next((x for x in st.get('consumer_detail') or [] if x.get('name') == 'MIX_pollers'), {})
+        c.eq(((st.get('state') or {}).get('last_seq'),
+              (cons.get('delivered') or {}).get('consumer_seq')), (1, 2 + throttled),
+             'throttles: the stream\'s one message, delivered once per call and once per '
+             'throttle (%d)' % throttled)
+
+
 def idempotency(c, env):
     bed, bed_b, root, nats = env['bed'], env['bed_b'], env['root'], env['nats']
     fns = {'once': {'dedupe_window_s': 300}}
@@ -173,7 +261,7 @@ def node_dies(c, env):
         log('node dies: B /turbine/async: %s' % s)
 
 
-CASES = [basic, idempotency, node_dies]
+CASES = [basic, retry_nak, throttles_apart, idempotency, node_dies]
 # TB_CASES=name,name runs only those (for working on one).
 if os.environ.get('TB_CASES'):
     CASES = [f for f in CASES if f.__name__ in os.environ['TB_CASES'].split(',')]

@@ -9,6 +9,10 @@ in the stream when the leader dies. Events whose publish was lost are answered 5
 every Event answered 202 must run (journal), and Events sent after the failover are accepted again.
 With one replica (TB_REPLICAS=1) the stream dies with its server and the test fails;
 TB_KILL=connected kills the server turbine is connected to instead (its reconnection).
+
+Before the run, retries on the replicated queue: an Event failing with max_retry_attempts 2 runs
+exactly three times (each retry a NAK with the delay; its counts put into CLUSTER_TRIES, three
+replicas, read back from the bucket's leader: the bucket allows no direct get) and is dead-lettered.
 """
 
 import os
@@ -39,11 +43,25 @@ def body(c):
             natsd.start_cluster(servers)
             keys = natsd.settings(natsd.cluster_url(servers), 'CLUSTER', replicas=int(os.environ.get('TB_REPLICAS', '3')),
                                   ack_wait_ms=3000)
-            with Case(c, bed, root, 'cluster', {'jc': {}}, keys) as k:
+            fns = {'jc': {}, 'jr': {'max_retry_attempts': 2, 'retry_delay_ms': 200}}
+            with Case(c, bed, root, 'cluster', fns, keys) as k:
+                retries(c, k, servers, keys['nats_replicas'])
                 run_case(c, k, servers)
         finally:
             for s in servers:
                 s.close()
+
+
+def retries(c, k, servers, replicas):
+    k.accepted(k.event('jr', {'tag': 'doomed', 'fail': True}), 'failing Event')
+    k.check_stats({'dead_lettered': 1, 'retried_error': 2, 'tries_write_failed': 0,
+                   'tries_read_failed': 0}, 'after the failing Event\'s retries', timeout=15.0)
+    time.sleep(0.5)
+    c.eq(k.tags('jr'), {'doomed': 3}, 'cluster: the failing Event ran exactly 1 + 2 retries')
+    tries = next((d for d in (s.stream_detail('KV_CLUSTER_TRIES') for s in servers) if d), {})
+    conf = tries.get('config') or {}
+    c.eq((conf.get('num_replicas'), bool(conf.get('allow_direct'))), (replicas, False),
+         'cluster: CLUSTER_TRIES has the stream\'s replicas and allows no direct get')
 
 
 def run_case(c, k, servers):
