@@ -800,8 +800,8 @@ js_fetch(struct async_queue *q)
 	natsMsgList list = { 0 };
 	struct async_job *job;
 	unsigned int room;
+	int i, left_over = 0;
 	natsStatus s;
-	int i;
 
 	pthread_mutex_lock(&q->lock);
 	room = JS_READY_MAX - q->nb_ready;
@@ -810,7 +810,17 @@ js_fetch(struct async_queue *q)
 		usleep(1000);
 		return;
 	}
-	s = natsSubscription_Fetch(&list, q->sub, (int)room, JS_FETCH_WAIT_MS, NULL);
+	/*
+	 * libnats 3.4.1's Fetch first takes what earlier pull requests left in
+	 * the subscription (deliveries that came after their fetch timed out,
+	 * as in a failover), then asks for the batch's rest and stops only when
+	 * its count equals that rest: with more than half a batch left over it
+	 * writes past its array (nats.c #749, fixed in 3.8). Left-overs are
+	 * therefore taken one per fetch, which cannot overrun.
+	 */
+	natsSubscription_GetPending(q->sub, &left_over, NULL);
+	s = natsSubscription_Fetch(&list, q->sub, left_over > 0 ? 1 : (int)room, JS_FETCH_WAIT_MS,
+				   NULL);
 	js_watch_drain(q, js_clock(CLOCK_MONOTONIC));
 	if (s != NATS_OK) {
 		if (s != NATS_TIMEOUT)
