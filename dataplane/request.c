@@ -21,6 +21,8 @@
  * way of the loop, in request_fail.c.
  */
 #define REQUEST_TRACE_MAX      256
+#define REQUEST_SEEN_ID        0x1
+#define REQUEST_SEEN_FN        0x2
 
 /* A short name sent in a wider str format than it needs: matched as the fixstr it could have been. */
 static enum request_key __rte_cold
@@ -96,8 +98,7 @@ int
 request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct request_error *err)
 {
 	struct mp_walk_value key, val;
-	bool seen_id = false;
-	bool seen_fn = false;
+	unsigned int seen = 0;      /* REQUEST_SEEN_*: the required fields met */
 	uint32_t pairs, pos;
 	unsigned int n;
 
@@ -110,16 +111,19 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 		request_fail(err, true, "request is larger than %u bytes", UINT16_MAX);
 		return -1;
 	}
-	if (unlikely(len == 0 || !((payload[0] >= 0x80 && payload[0] <= 0x8f) ||
-				   payload[0] == 0xde || payload[0] == 0xdf))) {
+	if (likely(len > 0 && (payload[0] & 0xf0) == 0x80)) {
+		pairs = payload[0] & 0x0f;      /* a fixmap: what every request of under 16 fields is */
+		pos = 1;
+	} else if (len > 0 && (payload[0] == 0xde || payload[0] == 0xdf)) {
+		n = payload[0] == 0xde ? 2 : 4;
+		if (unlikely(len < 1 + n))
+			return request_fail_structure(err, MP_WALK_TRUNCATED, "request");
+		pairs = (uint32_t)mp_walk_be(payload + 1, n);
+		pos = 1 + n;
+	} else {
 		request_fail(err, true, "request must be a map");
 		return -1;
 	}
-	n = payload[0] <= 0x8f ? 0 : payload[0] == 0xde ? 2 : 4;
-	if (unlikely(len < 1 + n))
-		return request_fail_structure(err, MP_WALK_TRUNCATED, "request");
-	pairs = n == 0 ? (payload[0] & 0x0f) : (uint32_t)mp_walk_be(payload + 1, n);
-	pos = 1 + n;
 	/* Each key and value takes a byte at least: a count the bytes cannot hold is refused at once. */
 	if (unlikely((uint64_t)pairs * 2 > len - pos))
 		return request_fail_structure(err, MP_WALK_TRUNCATED, "request");
@@ -134,12 +138,11 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 		enum request_key k;
 		uint32_t at;            /* where the value starts */
 
-		if (unlikely(pos >= len))
-			return request_fail_structure(err, MP_WALK_TRUNCATED, "a request key");
 		/*
 		 * The three keys of nearly every request, header and name, are
 		 * each one masked compare of the next 8 bytes (those fit: the key
-		 * and a byte of value at least), straight into their field.
+		 * and a byte of value at least), straight into their field. (pos
+		 * <= len: every value read ended within the bytes.)
 		 */
 		if (likely(len - pos >= 8)) {
 			uint64_t w = request_word(payload + pos);
@@ -157,6 +160,8 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 				goto field_event;
 			}
 		}
+		if (unlikely(pos >= len))
+			return request_fail_structure(err, MP_WALK_TRUNCATED, "a request key");
 		k = request_key(payload + pos, len - pos);
 		if (likely(k != REQUEST_KEY_UNKNOWN)) {
 			at = pos + 1 + (payload[pos] & 0x1f);
@@ -188,7 +193,7 @@ field_id:
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
 			/* The last `id` wins, and one that is not a uint takes back an earlier one. */
-			seen_id = true;
+			seen |= REQUEST_SEEN_ID;
 			req->has_id = val.kind == MP_WALK_UINT;
 			req->id = req->has_id ? val.u : 0;
 			if (unlikely(!req->has_id))
@@ -212,7 +217,7 @@ field_fn:
 			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			seen_fn = true;
+			seen |= REQUEST_SEEN_FN;
 			if (likely(val.kind == MP_WALK_STR))
 				request_field_fn(payload, val.str.off, val.str.len, len, req, err);
 			else
@@ -295,10 +300,8 @@ field_event:
 		request_fail(err, true, "trailing bytes after the request map");
 		return -1;
 	}
-	if (unlikely(!seen_id))
-		request_fail(err, false, "missing required field: id");
-	else if (unlikely(!seen_fn))
-		request_fail(err, false, "missing required field: fn");
+	if (unlikely(seen != (REQUEST_SEEN_ID | REQUEST_SEEN_FN)))
+		request_fail(err, false, "missing required field: %s", seen & REQUEST_SEEN_ID ? "fn" : "id");
 	return err->message[0] != '\0' ? -1 : 0;
 
 unreadable:
