@@ -21,25 +21,23 @@
  */
 
 /*
- * The name as words (the last one zero-extended) and its hash. Both sides
- * of a compare are made here, so the words' layout never has to match a
- * plain load's. Returns how many words.
+ * The name (1..CONFIG_NAME_MAX bytes) as words and its hash. Both sides of
+ * a compare are made here or, for a one-word name, by names_find() the same
+ * way: every word but the last a plain load, the last (1..8 bytes, so the
+ * only one of a short name) names_tail()'s. Returns how many words.
  */
 static inline unsigned int
 names_words(const char *name, uint32_t len, uint64_t w[NAMES_WORDS], uint32_t *tag)
 {
-	unsigned int i, nb = len / 8;
+	unsigned int i, nb = (len + 7) / 8;
 	uint64_t h = len;
 
-	for (i = 0; i < nb; i++) {
+	for (i = 0; i + 1 < nb; i++) {
 		memcpy(&w[i], name + 8 * i, 8);
 		h = names_mix(h, w[i]);
 	}
-	if (len % 8) {
-		w[nb] = names_tail(name + 8 * nb, len % 8);
-		h = names_mix(h, w[nb]);
-		nb++;
-	}
+	w[i] = names_tail(name + 8 * i, len - 8 * i);
+	h = names_mix(h, w[i]);
 	*tag = (uint32_t)(h >> 32) | 1;
 	return nb;
 }

@@ -40,28 +40,25 @@ int names_add(struct names *n, const char *name, unsigned int index);
 /* names_find() of a name of 9..CONFIG_NAME_MAX bytes (or of any other length: -1). */
 int names_find_long(const struct names *n, const char *name, uint32_t len);
 
-/* The last n (< 8) bytes of a name as one word: three loads, never a byte beyond the name. */
+/*
+ * n (1..8) bytes at p as one word, zero above them: the value a plain load
+ * of them zero-padded would give on a little-endian host, made without
+ * reading a byte beyond them. 4..8 bytes are two 4-byte loads that overlap
+ * (the bytes in both are the same); 1..3 bytes are the first, the middle
+ * and the last, which for so few are all of them.
+ */
 static inline uint64_t
 names_tail(const char *p, uint32_t n)
 {
-	uint64_t w = 0;
-	uint32_t at = 0;
-	uint32_t x4;
-	uint16_t x2;
+	uint32_t lo, hi;
 
-	if (n & 4) {
-		memcpy(&x4, p, 4);
-		w = x4;
-		at = 4;
+	if (n >= 4) {
+		memcpy(&lo, p, 4);
+		memcpy(&hi, p + n - 4, 4);
+		return (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
 	}
-	if (n & 2) {
-		memcpy(&x2, p + at, 2);
-		w |= (uint64_t)x2 << (at * 8);
-		at += 2;
-	}
-	if (n & 1)
-		w |= (uint64_t)(uint8_t)p[at] << (at * 8);
-	return w;
+	return (uint64_t)(uint8_t)p[0] | (uint64_t)(uint8_t)p[n / 2] << (8 * (n / 2)) |
+	       (uint64_t)(uint8_t)p[n - 1] << (8 * (n - 1));
 }
 
 /* One step of the hash: the length first, then each word of the name. */
@@ -85,10 +82,7 @@ names_find(const struct names *n, const char *name, uint32_t len)
 
 	if (__builtin_expect(len - 1 >= 8, 0))       /* 0, or more than a word */
 		return names_find_long(n, name, len);
-	if (len == 8)
-		memcpy(&w, name, 8);
-	else
-		w = names_tail(name, len);
+	w = names_tail(name, len);
 	tag = (uint32_t)(names_mix(len, w) >> 32) | 1;
 	/* At most half full: an empty slot ends every probe. */
 	for (i = tag >> 1;; i++) {
