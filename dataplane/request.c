@@ -24,6 +24,30 @@
 #define REQUEST_SEEN_ID        0x1
 #define REQUEST_SEEN_FN        0x2
 
+/*
+ * The id after a key matched in word w, whose 4th byte (at) starts it, when
+ * it is a positive fixint or a uint 16 (ids up to 65,535): both end within
+ * the word, so no bound needs checking. Anything else: not OK, and read in
+ * full from the payload.
+ */
+static inline struct mp_walk_value
+request_word_uint(uint64_t w, uint32_t at)
+{
+	struct mp_walk_value v = { .kind = MP_WALK_UINT, .st = MP_WALK_OK };
+	uint8_t b = (uint8_t)(w >> 24);
+
+	if (b <= 0x7f) {
+		v.u = b;
+		v.next = at + 1;
+	} else if (b == 0xcd) {
+		v.u = (w >> 24 & 0xff00) | (w >> 40 & 0xff);    /* bytes 4 and 5, big-endian */
+		v.next = at + 3;
+	} else {
+		v.st = MP_WALK_TRUNCATED;
+	}
+	return v;
+}
+
 /* A short name sent in a wider str format than it needs: matched as the fixstr it could have been. */
 static enum request_key __rte_cold
 request_key_wide(const uint8_t *name, uint32_t len)
@@ -149,10 +173,22 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 
 			if ((w & 0xffffff) == REQUEST_WORD3(0xa2, 'i', 'd')) {
 				at = pos + 3;
+				val = request_word_uint(w, at);
+				if (likely(val.st == MP_WALK_OK))
+					goto id_read;
 				goto field_id;
 			}
 			if ((w & 0xffffff) == REQUEST_WORD3(0xa2, 'f', 'n')) {
+				uint8_t b = (uint8_t)(w >> 24);
+
 				at = pos + 3;
+				/* A fixstr, its header in the word: only its end to check. */
+				if (likely((b & 0xe0) == 0xa0 && (b & 0x1fu) < len - at)) {
+					val.str.off = at + 1;
+					val.str.len = b & 0x1f;
+					val.next = at + 1 + (b & 0x1f);
+					goto fn_read;
+				}
 				goto field_fn;
 			}
 			if ((w & 0xffffffffffff) == REQUEST_WORD6(0xa5, 'e', 'v', 'e', 'n', 't')) {
@@ -192,6 +228,7 @@ field_id:
 			val = mp_walk_uint(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
+id_read:
 			/* The last `id` wins, and one that is not a uint takes back an earlier one. */
 			seen |= REQUEST_SEEN_ID;
 			req->has_id = val.kind == MP_WALK_UINT;
@@ -217,11 +254,14 @@ field_fn:
 			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			seen |= REQUEST_SEEN_FN;
-			if (likely(val.kind == MP_WALK_STR))
-				request_field_fn(payload, val.str.off, val.str.len, len, req, err);
-			else
+			if (unlikely(val.kind != MP_WALK_STR)) {
+				seen |= REQUEST_SEEN_FN;
 				request_fail(err, false, "field 'fn' must be a string");
+				break;
+			}
+fn_read:
+			seen |= REQUEST_SEEN_FN;
+			request_field_fn(payload, val.str.off, val.str.len, len, req, err);
 			break;
 		case REQUEST_KEY_TYPE:
 			val = mp_walk_str(payload, len, at, 2);
