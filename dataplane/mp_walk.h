@@ -3,6 +3,7 @@
 #define TURBINE_MP_WALK_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -203,6 +204,52 @@ mp_walk_uint(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level)
 		return mp_walk_read_slow(p, len, pos, level);
 	}
 	return v;
+}
+
+/*
+ * The uint whose first byte is byte `k` of w (a little-endian word of 8
+ * bytes already in bounds), at position `at`, when it is a positive fixint
+ * or a uint 16 that ends within the word (k <= 5): no bound needs checking.
+ * True with *v set (as mp_walk_uint() sets it), or false: to be read in
+ * full by mp_walk_uint().
+ */
+static inline bool
+mp_walk_word_uint(uint64_t w, unsigned int k, uint32_t at, struct mp_walk_value *v)
+{
+	uint8_t b = (uint8_t)(w >> (8 * k));
+
+	if (b <= 0x7f) {
+		v->u = b;
+		v->next = at + 1;
+	} else if (b == 0xcd && k <= 5) {
+		v->u = (w >> (8 * k) & 0xff00) | (w >> (8 * (k + 2)) & 0xff);        /* big-endian */
+		v->next = at + 3;
+	} else {
+		return false;
+	}
+	v->kind = MP_WALK_UINT;
+	v->st = MP_WALK_OK;
+	return true;
+}
+
+/*
+ * The same for a fixstr whose header is byte `k` of w: its header is in
+ * bounds, so only its end is checked against len. True with *v set (as
+ * mp_walk_str() sets it), or false.
+ */
+static inline bool
+mp_walk_word_str(uint64_t w, unsigned int k, uint32_t at, uint32_t len, struct mp_walk_value *v)
+{
+	uint8_t b = (uint8_t)(w >> (8 * k));
+
+	if (unlikely((b & 0xe0) != 0xa0 || (b & 0x1fu) >= len - at))
+		return false;
+	v->str.off = at + 1;
+	v->str.len = b & 0x1f;
+	v->next = v->str.off + v->str.len;
+	v->kind = MP_WALK_STR;
+	v->st = MP_WALK_OK;
+	return true;
 }
 
 #endif /* TURBINE_MP_WALK_H */

@@ -24,30 +24,6 @@
 #define REQUEST_SEEN_ID        0x1
 #define REQUEST_SEEN_FN        0x2
 
-/*
- * The id after a key matched in word w, whose 4th byte (at) starts it, when
- * it is a positive fixint or a uint 16 (ids up to 65,535): both end within
- * the word, so no bound needs checking. Anything else: not OK, and read in
- * full from the payload.
- */
-static inline struct mp_walk_value
-request_word_uint(uint64_t w, uint32_t at)
-{
-	struct mp_walk_value v = { .kind = MP_WALK_UINT, .st = MP_WALK_OK };
-	uint8_t b = (uint8_t)(w >> 24);
-
-	if (b <= 0x7f) {
-		v.u = b;
-		v.next = at + 1;
-	} else if (b == 0xcd) {
-		v.u = (w >> 24 & 0xff00) | (w >> 40 & 0xff);    /* bytes 4 and 5, big-endian */
-		v.next = at + 3;
-	} else {
-		v.st = MP_WALK_TRUNCATED;
-	}
-	return v;
-}
-
 /* A short name sent in a wider str format than it needs: matched as the fixstr it could have been. */
 static enum request_key __rte_cold
 request_key_wide(const uint8_t *name, uint32_t len)
@@ -89,22 +65,6 @@ request_field_fn(const uint8_t *payload, uint32_t off, uint32_t len, uint32_t en
 	if (!request_qualifier_valid((const char *)s + name_len + 1, req->qualifier.len))
 		request_fail(err, false, "qualifier of field 'fn' must be 1..%d characters of [A-Za-z0-9_$-]",
 			     REQUEST_QUALIFIER_MAX);
-}
-
-static void
-request_field_type(const uint8_t *s, struct mp_walk_value v, struct request *req,
-		   struct request_error *err)
-{
-	if (v.kind != MP_WALK_STR)
-		request_fail(err, false, "field 'type' must be a string");
-	else if (v.str.len == 15 && memcmp(s, "RequestResponse", 15) == 0)
-		req->type = REQUEST_RESPONSE;
-	else if (v.str.len == 5 && memcmp(s, "Event", 5) == 0)
-		req->type = REQUEST_EVENT;
-	else if (v.str.len == 6 && memcmp(s, "DryRun", 6) == 0)
-		req->type = REQUEST_DRYRUN;
-	else
-		request_fail_type(err, s, v.str.len);
 }
 
 int
@@ -173,22 +133,14 @@ request_parse(const uint8_t *payload, uint32_t len, struct request *req, struct 
 
 			if ((w & 0xffffff) == REQUEST_WORD3(0xa2, 'i', 'd')) {
 				at = pos + 3;
-				val = request_word_uint(w, at);
-				if (likely(val.st == MP_WALK_OK))
+				if (likely(mp_walk_word_uint(w, 3, at, &val)))
 					goto id_read;
 				goto field_id;
 			}
 			if ((w & 0xffffff) == REQUEST_WORD3(0xa2, 'f', 'n')) {
-				uint8_t b = (uint8_t)(w >> 24);
-
 				at = pos + 3;
-				/* A fixstr, its header in the word: only its end to check. */
-				if (likely((b & 0xe0) == 0xa0 && (b & 0x1fu) < len - at)) {
-					val.str.off = at + 1;
-					val.str.len = b & 0x1f;
-					val.next = at + 1 + (b & 0x1f);
+				if (likely(mp_walk_word_str(w, 3, at, len, &val)))
 					goto fn_read;
-				}
 				goto field_fn;
 			}
 			if ((w & 0xffffffffffff) == REQUEST_WORD6(0xa5, 'e', 'v', 'e', 'n', 't')) {
@@ -267,7 +219,10 @@ fn_read:
 			val = mp_walk_str(payload, len, at, 2);
 			if (unlikely(val.st != MP_WALK_OK))
 				goto unreadable;
-			request_field_type(payload + val.str.off, val, req, err);
+			if (val.kind != MP_WALK_STR)
+				request_fail(err, false, "field 'type' must be a string");
+			else if (!request_type_of(payload + val.str.off, val.str.len, &req->type))
+				request_fail_type(err, payload + val.str.off, val.str.len);
 			break;
 		case REQUEST_KEY_TENANT:
 			val = mp_walk_str(payload, len, at, 2);

@@ -1,5 +1,6 @@
 /* The protocol's name rules: the byte classes of names and qualifiers, and the names of request types. */
 #include <stdbool.h>
+#include <string.h>
 
 #include "request.h"
 #include "request_names.h"
@@ -25,6 +26,20 @@ request_qualifier_valid(const char *s, uint32_t len)
 {
 	return len >= 1 && len <= REQUEST_QUALIFIER_MAX &&
 	       request_chars_of((const uint8_t *)s, len, REQUEST_CHAR_QUALIFIER) == len;
+}
+
+bool
+request_type_of(const uint8_t *s, uint32_t len, enum request_type *t)
+{
+	if (len == 15 && memcmp(s, "RequestResponse", 15) == 0)
+		*t = REQUEST_RESPONSE;
+	else if (len == 5 && memcmp(s, "Event", 5) == 0)
+		*t = REQUEST_EVENT;
+	else if (len == 6 && memcmp(s, "DryRun", 6) == 0)
+		*t = REQUEST_DRYRUN;
+	else
+		return false;
+	return true;
 }
 
 const char *

@@ -3,11 +3,14 @@
 #define TURBINE_REQUEST_NAMES_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_common.h>
+
+#include "request.h"
 #ifdef __SSE4_2__
 #include <nmmintrin.h>
 #endif
@@ -131,5 +134,8 @@ request_word(const uint8_t *p)
 #define REQUEST_WORD3(a, b, c) ((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16)
 #define REQUEST_WORD6(a, b, c, d, e, f) \
 	(REQUEST_WORD3(a, b, c) | (uint64_t)(d) << 24 | (uint64_t)(e) << 32 | (uint64_t)(f) << 40)
+
+/* The type a `type` string names (PROTOCOL.md: RequestResponse, Event, DryRun); false for any other. */
+bool request_type_of(const uint8_t *s, uint32_t len, enum request_type *t);
 
 #endif /* TURBINE_REQUEST_NAMES_H */
