@@ -1,10 +1,7 @@
 /* Name indexes: function and tenant names to table indexes, read lock-free by the data plane. */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "config.h"
 #include "names.h"
 
 /*
@@ -23,68 +20,24 @@
  * the new name or does not, as if it had come just before: no RCU, no lock.
  */
 
-#define NAMES_WORDS (CONFIG_NAME_MAX / 8)
-/* 2^64 / the golden ratio: a multiplier that spreads any bit of a word into the high ones. */
-#define NAMES_MUL 0x9e3779b97f4a7c15ull
-
-struct names_entry {
-	uint32_t tag;                     /* the hash with its low bit set; 0: empty */
-	uint16_t len;
-	uint16_t index;
-	uint64_t words[NAMES_WORDS];      /* as names_words() makes them */
-};
-
-struct names {
-	uint32_t mask;                    /* slots - 1: at least twice `max`, a power of two */
-	unsigned int nb;
-	unsigned int max;
-	struct names_entry slots[];
-};
-
-/* The last n (< 8) bytes of a name as one word: three loads, never a byte beyond the name. */
-static inline uint64_t
-names_tail(const char *p, uint32_t n)
-{
-	uint64_t w = 0;
-	uint32_t at = 0;
-	uint32_t x4;
-	uint16_t x2;
-
-	if (n & 4) {
-		memcpy(&x4, p, 4);
-		w = x4;
-		at = 4;
-	}
-	if (n & 2) {
-		memcpy(&x2, p + at, 2);
-		w |= (uint64_t)x2 << (at * 8);
-		at += 2;
-	}
-	if (n & 1)
-		w |= (uint64_t)(uint8_t)p[at] << (at * 8);
-	return w;
-}
-
 /*
- * The name as words (the last one zero-extended) and its hash. Both sides
- * of a compare are made here, so the words' layout never has to match a
- * plain load's. Returns how many words.
+ * The name (1..CONFIG_NAME_MAX bytes) as words and its hash. Both sides of
+ * a compare are made here or, for a one-word name, by names_find() the same
+ * way: every word but the last a plain load, the last (1..8 bytes, so the
+ * only one of a short name) names_tail()'s. Returns how many words.
  */
 static inline unsigned int
 names_words(const char *name, uint32_t len, uint64_t w[NAMES_WORDS], uint32_t *tag)
 {
-	unsigned int i, nb = len / 8;
+	unsigned int i, nb = (len + 7) / 8;
 	uint64_t h = len;
 
-	for (i = 0; i < nb; i++) {
+	for (i = 0; i + 1 < nb; i++) {
 		memcpy(&w[i], name + 8 * i, 8);
-		h = (h ^ w[i]) * NAMES_MUL;
+		h = names_mix(h, w[i]);
 	}
-	if (len % 8) {
-		w[nb] = names_tail(name + 8 * nb, len % 8);
-		h = (h ^ w[nb]) * NAMES_MUL;
-		nb++;
-	}
+	w[i] = names_tail(name + 8 * i, len - 8 * i);
+	h = names_mix(h, w[i]);
 	*tag = (uint32_t)(h >> 32) | 1;
 	return nb;
 }
@@ -125,7 +78,7 @@ names_free(struct names *n)
 }
 
 int
-names_find(const struct names *n, const char *name, uint32_t len)
+names_find_long(const struct names *n, const char *name, uint32_t len)
 {
 	uint64_t w[NAMES_WORDS];
 	unsigned int nb;

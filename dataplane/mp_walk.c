@@ -19,17 +19,8 @@
 _Static_assert(MP_WALK_MAX_DEPTH == MSGPACK_EMBED_STACK_SIZE,
 	       "the walk must accept exactly the nesting msgpack-c accepts");
 
-/*
- * The bytes a value takes when its first byte says so alone. Most of an
- * event is fixstrs, small ints, nil and bools: one load of this table
- * measures them, with no branch on the format. The formats it does not
- * measure (containers, str/bin/ext 8..32, and 0xc1) are marked with a size
- * that takes the walk past any end (a position is below 2^33), so the one
- * bound check the walk makes per value finds them too.
- */
-#define MP_WALK_UNMEASURED (1ull << 40)
-
-static const uint64_t mp_walk_size[256] = {
+/* The sizes of formats (mp_walk.h says why a table). */
+const uint64_t mp_walk_size[256] = {
 	[0x00 ... 0x7f] = 1,                            /* positive fixint */
 	[0x80 ... 0x9f] = MP_WALK_UNMEASURED,           /* fixmap, fixarray */
 	[0xa0] = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -44,8 +35,7 @@ static const uint64_t mp_walk_size[256] = {
 	[0xe0 ... 0xff] = 1,                            /* negative fixint */
 };
 
-/* The values in a fixmap (keys and values: twice its count) and a fixarray, by the low 5 bits of 0x80..0x9f. */
-static const uint8_t mp_walk_fixcount[32] = {
+const uint8_t mp_walk_fixcount[32] = {
 	0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30,
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 };
@@ -129,13 +119,13 @@ mp_walk_head(const uint8_t *p, size_t at, size_t end, bool too_deep)
  * that ends exactly at the end, which must be the walk's last.
  */
 struct mp_walk_value
-mp_walk_skip(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level)
+mp_walk_skip_n(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level, uint32_t count)
 {
 	struct mp_walk_value v = { .kind = MP_WALK_OTHER, .st = MP_WALK_TRUNCATED };
 	uint32_t outer[MP_WALK_MAX_DEPTH]; /* values still to come in each enclosing container */
 	unsigned int open = 0;      /* containers open inside the value (level + open is a new one's level) */
 	unsigned int room = MP_WALK_MAX_DEPTH - level; /* how many may be open around a new one (level <= the limit) */
-	uint32_t left = 1;          /* values still to come in the innermost one (at first, this value) */
+	uint32_t left = count;      /* values still to come in the innermost one (at first, the run's) */
 	size_t at = pos;
 	size_t end = len;
 	struct mp_walk_head h;
@@ -242,7 +232,7 @@ mp_walk_read_slow(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int lev
 		v.st = MP_WALK_OK;
 		return v;
 	default:
-		return mp_walk_skip(p, len, pos, level);
+		return mp_walk_skip_n(p, len, pos, level, 1);
 	}
 	/* A str: its header of 1 + n bytes, then its bytes, all within the buffer. */
 	if (v.str.len > left - 1 - n)

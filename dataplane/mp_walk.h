@@ -3,6 +3,7 @@
 #define TURBINE_MP_WALK_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -71,12 +72,80 @@ mp_walk_be(const uint8_t *p, unsigned int n)
 }
 
 /*
- * Walk over the one value at `pos`, which sits at nesting level `level` (1
- * for a value on its own, 2 for one inside a map), as kind OTHER. Every
- * count and length is checked against the bytes there are before it is
- * trusted, so the work is bounded by len; nothing is allocated.
+ * The bytes a value takes when its first byte says so alone. Most of an
+ * event is fixstrs, small ints, nil and bools: one load of this table
+ * measures them, with no branch on the format. The formats it does not
+ * measure (containers, str/bin/ext 8..32, and 0xc1) are marked with a size
+ * that takes the walk past any end (a position is below 2^33), so the one
+ * bound check the walk makes per value finds them too. Hidden: read
+ * straight, not through the GOT, from the inline walk below.
  */
-struct mp_walk_value mp_walk_skip(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level);
+#define MP_WALK_UNMEASURED (1ull << 40)
+extern const uint64_t mp_walk_size[256] __attribute__((visibility("hidden")));
+/* The values in a fixmap (keys and values: twice its count) and a fixarray, by the low 5 bits of 0x80..0x9f. */
+extern const uint8_t mp_walk_fixcount[32] __attribute__((visibility("hidden")));
+
+/*
+ * Walk over `count` values in a row from `pos`, each at nesting level
+ * `level` (1 for a value on its own, 2 for one inside a map), as kind
+ * OTHER. Every count and length is checked against the bytes there are
+ * before it is trusted, so the work is bounded by len; nothing is
+ * allocated.
+ */
+struct mp_walk_value mp_walk_skip_n(const uint8_t *p, uint32_t len, uint32_t pos,
+				    unsigned int level, uint32_t count);
+
+/*
+ * Walk over the one value at `pos`, as mp_walk_skip_n() does. A small event
+ * is mostly a scalar, or a fixmap or fixarray of scalars: those are measured
+ * here, in line, one table load a value. At the first value the table does
+ * not measure (a nested container, a long str), or one that runs to or past
+ * the end, the rest of the container is handed to mp_walk_skip_n() as a run
+ * of the values still to come, one level down, so no value is walked twice
+ * and every error is found and named there. Not for level MP_WALK_MAX_DEPTH
+ * and beyond, where a container's values would be too deep to hand on.
+ * Always in line: as a call, a small event's walk costs half as much again.
+ */
+static inline __attribute__((always_inline)) struct mp_walk_value
+mp_walk_skip(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level)
+{
+	struct mp_walk_value v = { .kind = MP_WALK_OTHER, .st = MP_WALK_OK };
+	uint64_t at = pos, next;
+	uint32_t left;
+	uint8_t b;
+
+	if (unlikely(pos >= len || level >= MP_WALK_MAX_DEPTH))
+		return mp_walk_skip_n(p, len, pos, level, 1);
+	b = p[pos];
+	if ((b & 0xe0) != 0x80) {
+		next = at + mp_walk_size[b];
+		if (unlikely(next > len))
+			return mp_walk_skip_n(p, len, pos, level, 1);
+		v.next = (uint32_t)next;
+		return v;
+	}
+	left = mp_walk_fixcount[b & 0x1f];
+	/* A count the bytes left cannot hold is truncated on the header, as mp_walk_skip_n() finds it. */
+	if (unlikely(left > len - pos - 1))
+		return mp_walk_skip_n(p, len, pos, level, 1);
+	/* So at < len while a value is left; each step keeps it so, or leaves. */
+	for (at++; left > 1; left--) {
+		next = at + mp_walk_size[p[at]];
+		if (unlikely(next >= len))      /* not measured, cut short, or more to come after the end */
+			goto rest;
+		at = next;
+	}
+	if (left == 1) {
+		next = at + mp_walk_size[p[at]];
+		if (unlikely(next > len))
+			goto rest;
+		at = next;
+	}
+	v.next = (uint32_t)at;
+	return v;
+rest:
+	return mp_walk_skip_n(p, len, (uint32_t)at, level + 1, left);
+}
 
 /* The value at `pos` (< len) as a str or a uint if it is one, else walked over: what the inline readers leave. */
 struct mp_walk_value mp_walk_read_slow(const uint8_t *p, uint32_t len, uint32_t pos,
@@ -135,6 +204,52 @@ mp_walk_uint(const uint8_t *p, uint32_t len, uint32_t pos, unsigned int level)
 		return mp_walk_read_slow(p, len, pos, level);
 	}
 	return v;
+}
+
+/*
+ * The uint whose first byte is byte `k` of w (a little-endian word of 8
+ * bytes already in bounds), at position `at`, when it is a positive fixint
+ * or a uint 16 that ends within the word (k <= 5): no bound needs checking.
+ * True with *v set (as mp_walk_uint() sets it), or false: to be read in
+ * full by mp_walk_uint().
+ */
+static inline bool
+mp_walk_word_uint(uint64_t w, unsigned int k, uint32_t at, struct mp_walk_value *v)
+{
+	uint8_t b = (uint8_t)(w >> (8 * k));
+
+	if (b <= 0x7f) {
+		v->u = b;
+		v->next = at + 1;
+	} else if (b == 0xcd && k <= 5) {
+		v->u = (w >> (8 * k) & 0xff00) | (w >> (8 * (k + 2)) & 0xff);        /* big-endian */
+		v->next = at + 3;
+	} else {
+		return false;
+	}
+	v->kind = MP_WALK_UINT;
+	v->st = MP_WALK_OK;
+	return true;
+}
+
+/*
+ * The same for a fixstr whose header is byte `k` of w: its header is in
+ * bounds, so only its end is checked against len. True with *v set (as
+ * mp_walk_str() sets it), or false.
+ */
+static inline bool
+mp_walk_word_str(uint64_t w, unsigned int k, uint32_t at, uint32_t len, struct mp_walk_value *v)
+{
+	uint8_t b = (uint8_t)(w >> (8 * k));
+
+	if (unlikely((b & 0xe0) != 0xa0 || (b & 0x1fu) >= len - at))
+		return false;
+	v->str.off = at + 1;
+	v->str.len = b & 0x1f;
+	v->next = v->str.off + v->str.len;
+	v->kind = MP_WALK_STR;
+	v->st = MP_WALK_OK;
+	return true;
 }
 
 #endif /* TURBINE_MP_WALK_H */

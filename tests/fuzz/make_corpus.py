@@ -130,6 +130,12 @@ def main():
                                "requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
                                "requestTimeEpoch": 1700000000000},
             "body": None, "isBase64Encoded": False}}),
+        # an event measured in line up to a nested value, then walked on from there; one with
+        # 0xc1 among its flat values; a 16-character fn with a bad byte and the request after it
+        "payload_event_nested_middle": pack({"id": 3, "fn": "echo", "event": {
+            "a": 1, "b": [1, {"c": 2}], "d": "x"}, "ctx": "c"}),
+        "payload_event_flat_malformed": b"\x83\xa2id\x01\xa2fn\xa1f\xa5event\x82\xa1a\xc1\xa1b\x01",
+        "payload_fn_sixteen": pack({"id": 4, "fn": "abcdefghijklmn!p", "event": {"hello": "world"}}),
         "payload_truncated": full[:-7],
         "payload_trailing": minimal + b"\xc0",
         "payload_deep": b"\x81\xa5event" + b"\x91" * 40 + b"\xc0",

@@ -1,5 +1,6 @@
 /* Unit tests of request_parse against every row of PROTOCOL.md's request table. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1095,6 +1096,132 @@ test_name_valid(void **state)
 	assert_true(request_name_valid("ab!", 2));
 }
 
+/*
+ * An event that is a fixmap of scalars is measured in line; at its first
+ * nested or long value the rest is walked by mp_walk_skip_n(). Either way
+ * its span, and the error a bad one gets, are the walk's.
+ */
+#define EV(s) s, sizeof(s) - 1
+
+static void
+test_event_flat_and_handed_on(void **state)
+{
+	/* {id: 7, fn: "f", event: ..., ctx: "c"}, the event's bytes in the middle */
+	static const uint8_t head[] = { 0x84, 0xa2, 'i', 'd', 0x07, 0xa2, 'f', 'n', 0xa1, 'f',
+					0xa5, 'e', 'v', 'e', 'n', 't' };
+	static const uint8_t tail[] = { 0xa3, 'c', 't', 'x', 0xa1, 'c' };
+	static const struct {
+		const char *bytes;
+		uint32_t len;
+		const char *message;    /* NULL: accepted */
+	} events[] = {
+		{ EV("\x82\xa1" "a\x01\xa1" "b\xa1x"), NULL },                   /* flat */
+		{ EV("\x83\xa1" "a\x01\xa1" "b\x92\x01\x81\xa1" "c\x02\xa1" "d\xc0"), NULL }, /* nested in the middle */
+		{ EV("\x82\xa1" "a\xd9\x03xyz\xa1" "b\xc3"), NULL },            /* a str 8 in the middle */
+		{ EV("\x92\xcd\x01\x02\xc2"), NULL },                            /* a fixarray */
+		{ EV("\x80"), NULL },
+		{ EV("\x82\xa1" "a\xc1\xa1" "b\x01"), "field 'event' is not valid MessagePack" },
+		{ EV("\x82\xa1" "a\x91\xc1\xa1" "b\x01"), "field 'event' is not valid MessagePack" },
+		/* A count the bytes cannot hold is truncated on the header, before the 0xc1 in them. */
+		{ EV("\x8f\xc1"), "field 'event' is truncated" },
+		{ EV("\x82\xa1" "a\xa5xy"), "field 'event' is truncated" },
+	};
+	uint8_t buf[64];
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+		uint32_t n = 0;
+
+		memcpy(buf, head, sizeof(head));
+		n += sizeof(head);
+		memcpy(buf + n, events[i].bytes, events[i].len);
+		n += events[i].len;
+		/* A refused event is cut short at the end of the payload, where nothing follows to mend it. */
+		if (events[i].message == NULL) {
+			memcpy(buf + n, tail, sizeof(tail));
+			n += sizeof(tail);
+			assert_int_equal(parse_bytes(buf, n), 0);
+			assert_int_equal(req.event.off, sizeof(head));
+			assert_int_equal(req.event.len, events[i].len);
+			assert_span_str(req.ctx, buf, "\xa1" "c");
+		} else {
+			buf[0] = 0x83;
+			assert_int_equal(parse_bytes(buf, n), -1);
+			assert_string_equal(err.message, events[i].message);
+		}
+	}
+}
+
+/*
+ * Every byte at every place of names of 1, 15, 16 and 17 characters, with
+ * the rest of the request after the name (the 16-byte check) and without
+ * (the name at the payload's end): a name character or a refusal.
+ */
+static void
+test_fn_every_byte(void **state)
+{
+	static const unsigned int lens[] = { 1, 15, 16, 17 };
+	uint8_t buf[64];
+	unsigned int l, at, c, last;
+
+	(void)state;
+	for (l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+		for (last = 0; last < 2; last++) {
+			for (at = 0; at < lens[l]; at++) {
+				for (c = 0; c < 256; c++) {
+					bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+						  (c >= '0' && c <= '9') || c == '_' || c == '-';
+					uint32_t n = 0;
+
+					if (c == ':')
+						continue;       /* a qualifier follows: test_fn_and_qualifier */
+					buf[n++] = last ? 0x82 : 0x83;
+					memcpy(buf + n, "\xa2id\x07\xa2" "fn", 7);
+					n += 7;
+					buf[n++] = (uint8_t)(0xa0 | lens[l]);
+					memset(buf + n, 'x', lens[l]);
+					buf[n + at] = (uint8_t)c;
+					n += lens[l];
+					if (!last) {
+						memcpy(buf + n, "\xa5" "event\xd9\x14" "twenty bytes of text", 28);
+						n += 28;
+					}
+					if (ok) {
+						assert_int_equal(parse_bytes(buf, n), 0);
+						assert_int_equal(req.fn.len, lens[l]);
+					} else {
+						assert_int_equal(parse_bytes(buf, n), -1);
+						assert_string_equal(err.message,
+								    "field 'fn' must be 1..64 characters of [A-Za-z0-9_-], optionally ':qualifier'");
+					}
+				}
+			}
+		}
+	}
+}
+
+/* Keys too near the end for a word's load are read as before. */
+static void
+test_keys_near_the_end(void **state)
+{
+	static const uint8_t fn_then_id[] = { 0x82, 0xa2, 'f', 'n', 0xa1, 'f', 0xa2, 'i', 'd', 0x09 };
+	static const uint8_t id_then_fn[] = { 0x82, 0xa2, 'i', 'd', 0x09, 0xa2, 'f', 'n', 0xa1, 'f' };
+	static const uint8_t event_last[] = { 0x83, 0xa2, 'i', 'd', 0x09, 0xa2, 'f', 'n', 0xa1, 'f',
+					      0xa5, 'e', 'v', 'e', 'n', 't', 0xc0 };
+
+	(void)state;
+	assert_int_equal(parse_bytes(fn_then_id, sizeof(fn_then_id)), 0);
+	assert_int_equal(req.id, 9);
+	assert_span_str(req.fn, fn_then_id, "f");
+	assert_int_equal(parse_bytes(id_then_fn, sizeof(id_then_fn)), 0);
+	assert_int_equal(req.id, 9);
+	assert_span_str(req.fn, id_then_fn, "f");
+	assert_int_equal(parse_bytes(event_last, sizeof(event_last)), 0);
+	assert_int_equal(req.event.off, sizeof(event_last) - 1);
+	assert_int_equal(req.event.len, 1);
+}
+
 int
 main(void)
 {
@@ -1127,6 +1254,9 @@ main(void)
 		cmocka_unit_test(test_malformed_byte),
 		cmocka_unit_test(test_value_len),
 		cmocka_unit_test(test_name_valid),
+		cmocka_unit_test(test_event_flat_and_handed_on),
+		cmocka_unit_test(test_fn_every_byte),
+		cmocka_unit_test(test_keys_near_the_end),
 	};
 
 	return cmocka_run_group_tests_name("request", tests, NULL, NULL);
