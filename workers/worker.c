@@ -189,18 +189,14 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 int
 worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
 {
+	const struct request_desc *desc = request_desc_of(m);
+	unsigned int dispatcher = desc->dispatcher, function = desc->function, tenant = desc->tenant;
 	int rc = worker_run(rt, w, c, m);
-	const struct request_desc *desc;
 
 	/* Finished, answered or not: the call no longer counts against its limits. A sandbox's
-	 * call counts until its answer comes back (worker_sandbox.c). Read now, not kept across
-	 * the call: the descriptor is still the worker's (the reply is built in the data room,
-	 * and a late call's mbuf is freed only by the caller), and nothing lives across the
-	 * handler in a saved register that need not. */
-	if (rc != WORKER_HELD) {
-		desc = request_desc_of(m);
-		counting_finished(w->counting, desc->dispatcher, desc->function, desc->tenant);
-	}
+	 * call counts until its answer comes back (worker_sandbox.c). */
+	if (rc != WORKER_HELD)
+		counting_finished(w->counting, dispatcher, function, tenant);
 	return rc;
 }
 
