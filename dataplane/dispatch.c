@@ -275,10 +275,9 @@ dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbu
  */
 static enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
-	       struct request_desc *desc, uint64_t *now)
+	       struct request_desc *desc, const uint8_t *payload, uint64_t *now)
 {
 	struct counters *c = d->counters;
-	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
 	const char *name = (const char *)payload + req->fn.off;
 	const uint8_t *qualifier = payload + req->qualifier.off;
@@ -370,13 +369,14 @@ static enum dispatch_fate
 dispatch_request(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
 		 struct request_desc *desc, uint64_t *now)
 {
+	const uint8_t *payload = request_payload(m, desc);
 	struct request_error err;
 
 	if (likely(!desc->from.queued))
 		counters_inc(d->counters, COUNTER_requests);
-	if (request_parse(request_payload(m, desc), desc->from.payload_len, &desc->req, &err) < 0)
+	if (request_parse(payload, desc->from.payload_len, &desc->req, &err) < 0)
 		return dispatch_replied(reply_error(rt, d->counters, m, 400, "%s", err.message));
-	return dispatch_admit(rt, d, m, desc, now);
+	return dispatch_admit(rt, d, m, desc, payload, now);
 }
 
 /* The drop counters follow the classifier's verdicts one for one. */

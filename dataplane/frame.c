@@ -111,15 +111,36 @@ frame_cksum_add32(uint64_t sum, const uint8_t *p)
 #endif
 }
 
+/* 16 bytes added to `sum`: the same carry chain, for the tail of a sum and an IPv4 header. */
+static __rte_always_inline uint64_t
+frame_cksum_add16(uint64_t sum, const uint8_t *p)
+{
+#if defined(__x86_64__)
+	__asm__("addq 0(%[p]), %[s]\n\t"
+		"adcq 8(%[p]), %[s]\n\t"
+		"adcq $0, %[s]"
+		: [s] "+r" (sum)
+		: [p] "r" (p), "m" (*(const uint8_t (*)[16])p)
+		: "cc");
+	return sum;
+#else
+	sum = frame_cksum_add(sum, frame_cksum_load(p));
+	return frame_cksum_add(sum, frame_cksum_load(p + 8));
+#endif
+}
+
 /* The unfolded sum of `len` bytes, added to `sum`. Inline: a constant `len` unrolls. */
 static __rte_always_inline uint64_t
 frame_cksum_sum(const void *buf, uint32_t len, uint64_t sum)
 {
 	const uint8_t *p = buf;
+	/* Where the 32-byte blocks end: a loop on the pointer alone, whose set-up is one mask
+	 * (counted down on len, it cost as much as a block for a short datagram). */
+	const uint8_t *blocks_end = p + (len & ~31u);
 	uint32_t w4;
 	uint16_t w2;
 
-	for (; len >= 32; len -= 32, p += 32)
+	for (; p != blocks_end; p += 32)
 		sum = frame_cksum_add32(sum, p);
 	/*
 	 * The last 0-31 bytes by their length's bits, without a loop: datagrams
@@ -130,8 +151,7 @@ frame_cksum_sum(const void *buf, uint32_t len, uint64_t sum)
 	 * with zero, as rte_raw_cksum() has it.
 	 */
 	if (len & 16) {
-		sum = frame_cksum_add(sum, frame_cksum_load(p));
-		sum = frame_cksum_add(sum, frame_cksum_load(p + 8));
+		sum = frame_cksum_add16(sum, p);
 		p += 16;
 	}
 	if (len & 8) {
@@ -398,6 +418,16 @@ frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc, un
 	}
 }
 
+/*
+ * The sum of a reply's IPv4 header words that never change: version and
+ * IHL, TOS 0, id 0, DF, TTL and protocol. Each as it lies in memory, like
+ * every other word summed here: the sum's byte order is the words' (RFC 1071).
+ */
+#define FRAME_REPLY_IP_CONST_SUM                                                 \
+	((uint64_t)rte_cpu_to_be_16(RTE_IPV4_VHL_DEF << 8) +                     \
+	 rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) +                                \
+	 rte_cpu_to_be_16(FRAME_REPLY_TTL << 8 | IPPROTO_UDP))
+
 void
 frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 			const struct frame_request *to, uint16_t payload_len,
@@ -406,6 +436,12 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(hdr + FRAME_ETH_LEN);
 	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr + FRAME_ETH_LEN + FRAME_IPV4_MIN_LEN);
 	uint16_t udp_len = (uint16_t)(FRAME_UDP_LEN + payload_len);
+	uint16_t udp_len_be = rte_cpu_to_be_16(udp_len);
+	uint16_t ip_len_be = rte_cpu_to_be_16((uint16_t)(FRAME_IPV4_MIN_LEN + udp_len));
+	/* Both addresses are in both sums: the IPv4 header's and the UDP pseudo-header's. */
+	uint64_t addrs = (uint64_t)svc->ip + to->src_ip;
+	uint64_t phdr = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be;
+	uint64_t sum;
 	uint16_t cksum;
 
 	memcpy(hdr + FRAME_ETH_DST, to->src_mac, RTE_ETHER_ADDR_LEN);
@@ -414,29 +450,35 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->type_of_service = 0;
-	ip->total_length = rte_cpu_to_be_16((uint16_t)(FRAME_IPV4_MIN_LEN + udp_len));
+	ip->total_length = ip_len_be;
 	/* One datagram, never fragmented: DF set and a zero id (RFC 6864). */
 	ip->packet_id = 0;
 	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
 	ip->time_to_live = FRAME_REPLY_TTL;
 	ip->next_proto_id = IPPROTO_UDP;
-	ip->hdr_checksum = 0;
 	ip->src_addr = svc->ip;
 	ip->dst_addr = to->src_ip;
 
 	udp->src_port = svc->udp_port;
 	udp->dst_port = to->src_port;
-	udp->dgram_len = rte_cpu_to_be_16(udp_len);
-	udp->dgram_cksum = 0;
+	udp->dgram_len = udp_len_be;
 
 	if (cksum_offload) {
 		/* The NIC fills in the IPv4 checksum and completes the UDP one from this seed. */
-		udp->dgram_cksum = frame_cksum_fold(frame_phdr_sum(ip, udp->dgram_len));
+		ip->hdr_checksum = 0;
+		udp->dgram_cksum = frame_cksum_fold(phdr);
 		return;
 	}
-	ip->hdr_checksum = (uint16_t)~frame_ipv4_cksum(ip, FRAME_IPV4_MIN_LEN);
-	cksum = (uint16_t)~frame_cksum_fold(frame_cksum_sum(udp, udp_len,
-							    frame_phdr_sum(ip, udp->dgram_len)));
+	/*
+	 * Both checksums from the values just written, rather than summed
+	 * again from the header: the IPv4 header is its constant words, the
+	 * addresses and the length; the UDP header adds the ports and the
+	 * length once more to the pseudo-header, and only the payload is read.
+	 */
+	ip->hdr_checksum = (uint16_t)~frame_cksum_fold(addrs + ip_len_be + FRAME_REPLY_IP_CONST_SUM);
+	sum = phdr + svc->udp_port + to->src_port + udp_len_be;
+	cksum = (uint16_t)~frame_cksum_fold(frame_cksum_sum(hdr + FRAME_UDP_HEADERS_LEN,
+							    payload_len, sum));
 	/* A sum of zero goes as all ones: zero would say "no checksum" (RFC 768). */
 	udp->dgram_cksum = cksum == 0 ? 0xffff : cksum;
 }

@@ -32,8 +32,8 @@ struct invoke_args {
 					     ctx.version for this call */
 	struct turbine_ctx ctx;   /* filled by the caller except `internal`; the handler is
 				     handed this one, not a copy */
-	const char *event;        /* raw MessagePack; NULL/0 means nil */
-	uint32_t event_len;
+	const char *event;        /* raw MessagePack; NULL means nil */
+	uint32_t event_len;       /* 0 when event is NULL: the handler is given both as they are */
 	uint32_t timeout_ms;      /* the effective timeout behind ctx.deadline_tsc, for the
 				     Sandbox.Timedout message; 0 = derive it from the deadline */
 	uint64_t start_tsc;       /* the caller's one TSC read before the call */
@@ -78,7 +78,7 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 	struct environment *env = args->env;
 	struct turbine_ctx *ctx = &args->ctx;
 	struct turbine_event event = {
-		.data = args->event, .len = args->event != NULL ? args->event_len : 0,
+		.data = args->event, .len = args->event_len,
 	};
 	struct turbine_resp resp = { .internal = s };
 	struct response_ok ok;

@@ -1034,6 +1034,66 @@ test_checksums_every_length(void **state)
 	}
 }
 
+/*
+ * The reply's checksums are summed from the addresses, ports and length it
+ * writes, not read back from its header: DPDK's values over random
+ * addresses and ports (the all-ones and zero words included) of both sides.
+ */
+static void
+test_write_udp_headers_any_peer(void **state)
+{
+	static const uint32_t ips[] = { 0x00000000, 0xffffffff, 0xc6120001, 0x0000ffff };
+	static uint8_t payload[64], out[2048];
+	uint8_t *ip = out + ETH_LEN, *udp = ip + IP_LEN;
+	struct frame_service from;
+	struct frame_request to;
+	uint64_t x = 0xa4093822299f31d0ull;
+	uint16_t c, plen;
+	unsigned int i, k;
+
+	(void)state;
+	memcpy(from.mac, svc_mac, 6);
+	from.max_payload = 1472;
+	memset(&to, 0, sizeof(to));
+	memcpy(to.src_mac, cli_mac, 6);
+	for (i = 0; i < 4000; i++) {
+		for (k = 0; k < sizeof(payload); k++)
+			payload[k] = random_byte(&x);
+		plen = random_byte(&x) % (sizeof(payload) + 1);
+		if (i < 16) {
+			from.ip = ips[i % 4];
+			to.src_ip = ips[i / 4];
+			from.udp_port = (uint16_t)(i % 2 ? 0xffff : 0);
+			to.src_port = (uint16_t)(i % 3 ? 0xffff : 1);
+		} else {
+			from.ip = (uint32_t)random_byte(&x) << 24 | (uint32_t)random_byte(&x) << 16 |
+				  (uint32_t)random_byte(&x) << 8 | random_byte(&x);
+			to.src_ip = (uint32_t)random_byte(&x) << 24 | (uint32_t)random_byte(&x) << 16 |
+				    (uint32_t)random_byte(&x) << 8 | random_byte(&x);
+			from.udp_port = (uint16_t)(random_byte(&x) << 8 | random_byte(&x));
+			to.src_port = (uint16_t)(random_byte(&x) << 8 | random_byte(&x));
+		}
+		memset(out, 0xcc, FRAME_UDP_HEADERS_LEN);
+		memcpy(out + FRAME_UDP_HEADERS_LEN, payload, plen);
+		frame_write_udp_headers(out, &from, &to, plen, false);
+		memcpy(&c, ip + 10, 2);
+		memset(ip + 10, 0, 2);
+		assert_int_equal(c, rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip));
+		memcpy(ip + 10, &c, 2);
+		memcpy(&c, udp + 6, 2);
+		memset(udp + 6, 0, 2);
+		assert_int_equal(c, rte_ipv4_udptcp_cksum((const struct rte_ipv4_hdr *)ip, udp));
+		memcpy(udp + 6, &c, 2);
+		assert_true(ip_cksum_ok(out));
+		assert_true(udp_cksum_ok(out));
+
+		frame_write_udp_headers(out, &from, &to, plen, true);
+		assert_int_equal(get16(ip + 10), 0);
+		memcpy(&c, udp + 6, 2);
+		assert_int_equal(c, rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, 0));
+	}
+}
+
 int
 main(void)
 {
@@ -1063,6 +1123,7 @@ main(void)
 		cmocka_unit_test_setup(test_write_udp_headers_offload, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_offload_classifies_partial, setup),
 		cmocka_unit_test_setup(test_write_udp_headers_zero_sum, setup),
+		cmocka_unit_test_setup(test_write_udp_headers_any_peer, setup),
 		cmocka_unit_test_setup(test_raw_cksum_matches_dpdk, setup),
 		cmocka_unit_test_setup(test_checksums_every_length, setup),
 	};
