@@ -93,7 +93,7 @@ class Plan:
         # Requests in flight for --max: memif's default window; on af_packet a deep window only
         # queues in the kernel's socket buffers and adds latency, so it gets a shallower one.
         self.window = {'memif': 512, 'af_packet': 64, 'async': ASYNC_WINDOW}
-        self.batch = 200 if quick else 1000
+        self.batch = 1000 if quick else 10000
         # The disk's own fdatasync, timed this many times before each Turbine of the async step.
         self.sync_probes = 50 if quick else 200
 
