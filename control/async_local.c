@@ -750,6 +750,7 @@ local_stats(struct async_queue *q, struct async_queue_stats *st)
 	q->st.syncs = ls.syncs;
 	q->st.accept_p50_ns = hs.count ? hs.p50 : 0;
 	q->st.accept_p99_ns = hs.count ? hs.p99 : 0;
+	q->st.fn_depth_known = true;
 	*st = q->st;
 }
 

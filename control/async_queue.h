@@ -59,6 +59,9 @@ struct async_queue_stats {
 	uint64_t tries_read_failed; /* redeliveries handed back: their counts could not be read */
 	uint64_t redelivered_as_first; /* redeliveries NATS counted as first, found by the watcher */
 	bool nats_connected;
+	/* Whether fn_depth is kept: JetStream holds every function's Events in one stream, and
+	 * this node knows only the stream's depth; a 0 there would be a figure never measured. */
+	bool fn_depth_known;
 	uint64_t fn_depth[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_accepted[CONFIG_MAX_FUNCTIONS];
 };

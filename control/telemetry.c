@@ -294,7 +294,8 @@ telemetry_function_async(struct rte_tel_data *d, unsigned int f)
 	if (st == NULL)
 		return -ENOMEM;
 	async_get_stats(st);
-	rte_tel_data_add_dict_u64(d, "async_depth", st->q.fn_depth[f]);
+	if (st->q.fn_depth_known)
+		rte_tel_data_add_dict_u64(d, "async_depth", st->q.fn_depth[f]);
 	rte_tel_data_add_dict_u64(d, "async_accepted", st->q.fn_accepted[f]);
 	rte_tel_data_add_dict_u64(d, "async_succeeded", st->fn_succeeded[f]);
 	rte_tel_data_add_dict_u64(d, "async_retried", st->fn_retried[f]);

@@ -126,6 +126,10 @@ def basic(c, env):
                                   'consumer_ack_pending', 'dlq_msgs')),
              'basic: /turbine/async shows the stream and consumer state', s)
         c.eq(s.get('nats_connected'), 1, 'basic: /turbine/async: connected to NATS')
+        fs = k.t.telemetry('/turbine/function,bad') or {}
+        c.ok('async_accepted' in fs and 'async_depth' not in fs,
+             'basic: /turbine/function has no per-function depth on JetStream (one stream for all)',
+             fs)
         rc, _ = k.t.stop()
         c.eq(rc, 0, 'basic: turbine exits 0 on SIGTERM')
 
