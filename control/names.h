@@ -47,6 +47,12 @@ int names_find_long(const struct names *n, const char *name, uint32_t len);
  * (the bytes in both are the same); 1..3 bytes are the first, the middle
  * and the last, which for so few are all of them.
  */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+/* On a big-endian host the overlapping loads' shared bytes would not line up, and two
+ * different names could make one word. Debian's DPDK hosts (amd64, arm64, ppc64el) are all
+ * little-endian. */
+#error "names_tail() assumes a little-endian host"
+#endif
 static inline uint64_t
 names_tail(const char *p, uint32_t n)
 {
