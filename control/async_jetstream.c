@@ -125,6 +125,7 @@ struct async_queue {
 	pthread_t fetcher;
 	bool fetcher_started;
 	int stop;
+	bool closing;                 /* js_close: settling publishes nothing more */
 
 	struct async_queue_stats st;
 	struct hist accept_latency;
@@ -405,14 +406,52 @@ js_unhold(struct async_queue *q, struct async_job *job)
 	q->st.depth--;
 }
 
-/* The subject of an event's entry in <stream>_TRIES: its key is the event id. */
+/*
+ * An event's key in <stream>_TRIES: its id and its acceptance's time. A
+ * keyed event's id is the same for every acceptance of its key, and a
+ * second acceptance (after the deduplication window) may be in the stream
+ * while the first still retries: each keeps its own counts.
+ */
+struct js_tries_key {
+	struct async_event_id id;
+	uint64_t accepted_ns;
+};
+
+#define JS_TRIES_KEY_TEXT (ASYNC_EVENT_ID_TEXT + 21)   /* "<id>.<accepted_ns>" */
+
 static void
-js_tries_subject(const struct async_queue *q, const struct async_event_id *id, char *subject,
+js_tries_key_format(const struct async_event *ev, char *key)
+{
+	async_event_id_format(&ev->id, key);
+	snprintf(key + ASYNC_EVENT_ID_TEXT - 1, JS_TRIES_KEY_TEXT - ASYNC_EVENT_ID_TEXT + 1,
+		 ".%" PRIu64, ev->accepted_ns);
+}
+
+static int
+js_tries_key_parse(const char *text, struct js_tries_key *k)
+{
+	char id[ASYNC_EVENT_ID_TEXT];
+	const char *dot = strchr(text, '.');
+	char *end;
+
+	if (dot == NULL || (size_t)(dot - text) != ASYNC_EVENT_ID_TEXT - 1)
+		return -1;
+	memcpy(id, text, ASYNC_EVENT_ID_TEXT - 1);
+	id[ASYNC_EVENT_ID_TEXT - 1] = '\0';
+	memset(k, 0, sizeof(*k));
+	if (async_event_id_parse(id, &k->id) != 0)
+		return -1;
+	k->accepted_ns = strtoull(dot + 1, &end, 10);
+	return *end == '\0' ? 0 : -1;
+}
+
+static void
+js_tries_subject(const struct async_queue *q, const struct async_event *ev, char *subject,
 		 size_t len)
 {
-	char key[ASYNC_EVENT_ID_TEXT];
+	char key[JS_TRIES_KEY_TEXT];
 
-	async_event_id_format(id, key);
+	js_tries_key_format(ev, key);
 	snprintf(subject, len, "%s%s", q->tries_prefix, key);
 }
 
@@ -428,11 +467,12 @@ static void
 js_forget(struct async_queue *q, const struct async_job *job)
 {
 	struct js_pending what = { .kind = JS_FORGET };
-	char subject[sizeof(q->tries_prefix) + ASYNC_EVENT_ID_TEXT];
+	char subject[sizeof(q->tries_prefix) + JS_TRIES_KEY_TEXT];
 
-	if (!job->retried)
+	/* Closing: nothing more is published (js_close); the entry ages out. */
+	if (!job->retried || q->closing)
 		return;
-	js_tries_subject(q, &job->ev->id, subject, sizeof(subject));
+	js_tries_subject(q, job->ev, subject, sizeof(subject));
 	js_publish(q, subject, NULL, 0, NULL, "DEL", &what);
 }
 
@@ -548,10 +588,10 @@ static void
 js_retry_later(struct async_queue *q, struct async_job *job, uint64_t delay_ms)
 {
 	struct js_pending what = { .kind = JS_RETRY, .job = job, .delay_ms = delay_ms };
-	char subject[sizeof(q->tries_prefix) + ASYNC_EVENT_ID_TEXT], value[64];
+	char subject[sizeof(q->tries_prefix) + JS_TRIES_KEY_TEXT], value[64];
 	int len;
 
-	js_tries_subject(q, &job->ev->id, subject, sizeof(subject));
+	js_tries_subject(q, job->ev, subject, sizeof(subject));
 	/* Text, so that `nats kv get` shows it; the acceptance's time tells a redriven event's
 	 * counts from a stale entry of its earlier life. */
 	len = snprintf(value, sizeof(value), "%" PRIu64 " %" PRIu32 " %" PRIu32,
@@ -713,14 +753,14 @@ js_job_from(natsMsg *msg)
 static int
 js_restore_counts(struct async_queue *q, struct async_job *job)
 {
-	char key[ASYNC_EVENT_ID_TEXT], value[64];
+	char key[JS_TRIES_KEY_TEXT], value[64];
 	uint32_t attempts, throttles;
 	kvEntry *e = NULL;
 	uint64_t accepted;
 	natsStatus s;
 	int len;
 
-	async_event_id_format(&job->ev->id, key);
+	js_tries_key_format(job->ev, key);
 	s = kvStore_Get(&e, q->tries, key);
 	if (s == NATS_NOT_FOUND)
 		return 0;
@@ -753,7 +793,7 @@ js_restore_counts(struct async_queue *q, struct async_job *job)
 static void
 js_watch_drain(struct async_queue *q, uint64_t now_ns)
 {
-	struct async_event_id id;
+	struct js_tries_key k;
 	kvEntry *e;
 	unsigned int n;
 
@@ -766,25 +806,33 @@ js_watch_drain(struct async_queue *q, uint64_t now_ns)
 			return;
 		if (e == NULL)
 			continue;   /* the marker: the bucket's entries at the start are all in */
-		if (async_event_id_parse(kvEntry_Key(e), &id) == 0) {
+		if (js_tries_key_parse(kvEntry_Key(e), &k) == 0) {
 			if (kvEntry_Operation(e) == kvOp_Put)
-				rte_hash_add_key(q->tried, &id);   /* full: see above */
+				rte_hash_add_key(q->tried, &k);   /* full: see above */
 			else
-				rte_hash_del_key(q->tried, &id);
+				rte_hash_del_key(q->tried, &k);
 		}
 		kvEntry_Destroy(e);
 	}
 }
 
-/* Restore a delivery's counts if it may have any; -EIO: unknown (js_restore_counts). */
+/*
+ * Restore a delivery's counts if it may have any; -EIO: unknown
+ * (js_restore_counts), or not asked because `unreadable`: a read of this
+ * batch already failed, and each would wait for NATS in turn while the
+ * batch's deliveries, held by no one, ran out of their ack wait.
+ */
 static int
-js_job_counts(struct async_queue *q, struct async_job *job)
+js_job_counts(struct async_queue *q, struct async_job *job, bool unreadable)
 {
+	struct js_tries_key k = { .id = job->ev->id, .accepted_ns = job->ev->accepted_ns };
 	int rc;
 
-	job->retried = job->delivered != 1 || rte_hash_lookup(q->tried, &job->ev->id) >= 0;
+	job->retried = job->delivered != 1 || rte_hash_lookup(q->tried, &k) >= 0;
 	if (!job->retried)
 		return 0;
+	if (unreadable)
+		return -EIO;
 	rc = js_restore_counts(q, job);
 	if (rc > 0 && job->delivered == 1) {
 		pthread_mutex_lock(&q->lock);
@@ -801,12 +849,14 @@ js_fetch(struct async_queue *q)
 	struct async_job *job;
 	unsigned int room;
 	int i, left_over = 0;
+	bool unreadable = false;
 	natsStatus s;
 
 	pthread_mutex_lock(&q->lock);
 	room = JS_READY_MAX - q->nb_ready;
 	pthread_mutex_unlock(&q->lock);
 	if (room < JS_READY_MAX / 2) {
+		js_watch_drain(q, js_clock(CLOCK_MONOTONIC));
 		usleep(1000);
 		return;
 	}
@@ -839,7 +889,8 @@ js_fetch(struct async_queue *q)
 			continue;
 		}
 		list.Msgs[i] = NULL;   /* the job's now */
-		if (js_job_counts(q, job) < 0) {
+		if (js_job_counts(q, job, unreadable) < 0) {
+			unreadable = true;
 			natsMsg_NakWithDelay(job->msg, JS_REDELIVER_AFTER_FAILURE_MS, NULL);
 			js_job_free(job);
 			pthread_mutex_lock(&q->lock);
@@ -990,7 +1041,7 @@ js_ensure_tries(struct async_queue *q, char *err, size_t errlen)
 {
 	struct rte_hash_parameters hp = {
 		.entries = JS_TRIED_MAX,
-		.key_len = sizeof(struct async_event_id),
+		.key_len = sizeof(struct js_tries_key),
 		.hash_func = rte_hash_crc,
 		.socket_id = SOCKET_ID_ANY,
 	};
@@ -1171,6 +1222,7 @@ js_close(struct async_queue *q)
 		__atomic_store_n(&q->stop, 1, __ATOMIC_RELEASE);
 		pthread_join(q->fetcher, NULL);
 	}
+	q->closing = true;
 	if (q->js != NULL) {
 		/* What is in flight lands (or not) before the answers are dropped: unanswered
 		 * Events were not promised; their clients retry. */

@@ -212,6 +212,32 @@ def throttles_apart(c, env):
              'throttle (%d)' % throttled)
 
 
+def key_again(c, env):
+    """A key accepted again past its deduplication window while its first acceptance still
+    retries: the same event id, two events, each with its own counts in NAME_TRIES."""
+    bed, root, nats = env['bed'], env['root'], env['nats']
+    retries, delay = 2, 1.5
+    fns = {'again': {'dedupe_window_s': 1, 'max_retry_attempts': retries,
+                     'retry_delay_ms': int(delay * 1000)}}
+    with JsCase(c, bed, root, 'key-again', fns, nats, 'AGAIN') as k:
+        c.eq((k.call({'fn': 'again', 'event': {'tag': 'warm'}}) or {}).get('status'), 200,
+             'key again: a first call to the function')
+        first = k.accepted(k.event('again', {'tag': 'first', 'fail': True}, idempotency_key='k'),
+                           'keyed failing Event')
+        harness.wait_until(lambda: k.tags('again').get('first', 0) >= 1, RUN_WITHIN)
+        time.sleep(1.2)   # past the 1 s window; the first waits 1.5 s for its retry
+        r = k.event('again', {'tag': 'second', 'fail': True}, idempotency_key='k')
+        second = k.accepted(r, 'the same key past its window')
+        c.ok((r or {}).get('duplicate') in (None, False) and first == second,
+             'key again: a new event, under the same event id', (first, r))
+        recs = k.wait_records(2, timeout=RUN_WITHIN + 4 * delay * 2)
+        time.sleep(0.5)
+        c.eq({t: k.tags('again').get(t) for t in ('first', 'second')},
+             {'first': retries + 1, 'second': retries + 1},
+             'key again: each acceptance ran exactly 1 + max_retry_attempts times')
+        c.eq(len(recs or []), 2, 'key again: two DLQ records, one per acceptance')
+
+
 def idempotency(c, env):
     bed, bed_b, root, nats = env['bed'], env['bed_b'], env['root'], env['nats']
     fns = {'once': {'dedupe_window_s': 300}}
@@ -265,7 +291,7 @@ def node_dies(c, env):
         log('node dies: B /turbine/async: %s' % s)
 
 
-CASES = [basic, retry_nak, throttles_apart, idempotency, node_dies]
+CASES = [basic, retry_nak, throttles_apart, key_again, idempotency, node_dies]
 # TB_CASES=name,name runs only those (for working on one).
 if os.environ.get('TB_CASES'):
     CASES = [f for f in CASES if f.__name__ in os.environ['TB_CASES'].split(',')]
