@@ -60,6 +60,9 @@
 #define JS_WATCH_WAIT_MS 1
 /* ... every this often (each time, the last wait finds none: a bound on its cost). */
 #define JS_WATCH_EVERY_NS 10000000ull
+/* Ids whose entries the bucket's TTL removed (a watcher hears of no expiry) go this often. */
+#define JS_PRUNE_EVERY_NS 10000000000ull
+#define JS_PRUNE_BATCH 256
 
 #define JS_HDR_MSG_ID "Nats-Msg-Id"
 #define JS_HDR_REF "Turbine-Ref"   /* which pending slot an acknowledgement answers */
@@ -97,6 +100,8 @@ struct async_queue {
 	kvWatcher *watch;             /* the fetcher's: its updates */
 	struct rte_hash *tried;       /* the fetcher's: ids with an entry, from `watch` */
 	uint64_t next_watch_ns;       /* the fetcher's */
+	uint64_t next_prune_ns;       /* the fetcher's */
+	int64_t tries_ttl_ns;         /* how long an entry of <stream>_TRIES lives */
 	char subject[64], dlq_subject[64], ok_subject[64];
 	char stream[32], dlq_stream[40], ok_stream[40], consumer[48];
 	char tries_bucket[40], tries_stream[48], tries_prefix[64];   /* $KV.<bucket>. */
@@ -790,6 +795,31 @@ js_restore_counts(struct async_queue *q, struct async_job *job)
  * delay (or the set be full), such a delivery starts its counts over: more
  * tries than max_retry_attempts, within max_event_age_s.
  */
+/*
+ * Ids whose last put is older than the bucket's TTL: their entries are gone
+ * (NATS expired them: a deletion that failed, or an event settled before
+ * this watcher saw its put), and so must they be, or the set would fill up
+ * over a node's life. A batch at a time: the rest go at the next pass.
+ */
+static void
+js_tried_prune(struct async_queue *q)
+{
+	struct js_tries_key gone[JS_PRUNE_BATCH];
+	uint64_t now_s = js_clock(CLOCK_REALTIME) / 1000000000ull;
+	uint64_t ttl_s = (uint64_t)(q->tries_ttl_ns / 1000000000ll) + 1;
+	unsigned int n = 0, i;
+	uint32_t next = 0;
+	const void *key;
+	void *data;
+
+	while (n < JS_PRUNE_BATCH && rte_hash_iterate(q->tried, &key, &data, &next) >= 0)
+		if ((uint64_t)(uintptr_t)data + ttl_s < now_s)
+			memcpy(&gone[n++], key, sizeof(gone[0]));
+	/* Deleted after the walk: the table is not changed under its iterator. */
+	for (i = 0; i < n; i++)
+		rte_hash_del_key(q->tried, &gone[i]);
+}
+
 static void
 js_watch_drain(struct async_queue *q, uint64_t now_ns)
 {
@@ -800,6 +830,10 @@ js_watch_drain(struct async_queue *q, uint64_t now_ns)
 	if (now_ns < q->next_watch_ns)
 		return;
 	q->next_watch_ns = now_ns + JS_WATCH_EVERY_NS;
+	if (now_ns >= q->next_prune_ns) {
+		q->next_prune_ns = now_ns + JS_PRUNE_EVERY_NS;
+		js_tried_prune(q);
+	}
 	for (n = 0; n < JS_WATCH_BATCH; n++) {
 		e = NULL;
 		if (kvWatcher_Next(&e, q->watch, JS_WATCH_WAIT_MS) != NATS_OK)
@@ -808,7 +842,10 @@ js_watch_drain(struct async_queue *q, uint64_t now_ns)
 			continue;   /* the marker: the bucket's entries at the start are all in */
 		if (js_tries_key_parse(kvEntry_Key(e), &k) == 0) {
 			if (kvEntry_Operation(e) == kvOp_Put)
-				rte_hash_add_key(q->tried, &k);   /* full: see above */
+				/* With the put's time in seconds, for js_tried_prune(); full: see
+				 * above. */
+				rte_hash_add_key_data(q->tried, &k, (void *)(uintptr_t)
+						      (kvEntry_Created(e) / 1000000000ll));
 			else
 				rte_hash_del_key(q->tried, &k);
 		}
@@ -1058,7 +1095,8 @@ js_ensure_tries(struct async_queue *q, char *err, size_t errlen)
 	sc.Subjects = subjects;
 	sc.SubjectsLen = 1;
 	sc.MaxMsgsPerSubject = 1;
-	sc.MaxAge = js_tries_ttl_ns(q);
+	q->tries_ttl_ns = js_tries_ttl_ns(q);
+	sc.MaxAge = q->tries_ttl_ns;
 	sc.Storage = js_FileStorage;
 	sc.Replicas = q->rt->cfg.nats_replicas;
 	sc.AllowRollup = true;
