@@ -424,6 +424,7 @@ struct js_tries_key {
 
 #define JS_TRIES_KEY_TEXT (ASYNC_EVENT_ID_TEXT + 21)   /* "<id>.<accepted_ns>" */
 
+/* Also the Nats-Msg-Id of its DLQ and success records: one record per acceptance. */
 static void
 js_tries_key_format(const struct async_event *ev, char *key)
 {
@@ -525,7 +526,7 @@ static void
 js_ack(struct async_queue *q, struct async_job *job, const struct async_outcome *record)
 {
 	struct js_pending what = { .kind = JS_SUCCESS, .job = job };
-	char msg_id[ASYNC_EVENT_ID_TEXT + 24];
+	char msg_id[JS_TRIES_KEY_TEXT];
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int slot = -1;
@@ -536,9 +537,7 @@ js_ack(struct async_queue *q, struct async_job *job, const struct async_outcome 
 	}
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	async_event_id_format(&job->ev->id, msg_id);
-	snprintf(msg_id + ASYNC_EVENT_ID_TEXT - 1, sizeof(msg_id) - ASYNC_EVENT_ID_TEXT + 1,
-		 ".%" PRIu64, job->ev->accepted_ns);
+	js_tries_key_format(job->ev, msg_id);   /* once per acceptance */
 	if (async_stored_pack(&pk, job->ev, record) == 0)
 		slot = js_publish(q, q->ok_subject, sb.data, sb.size, msg_id, NULL, &what);
 	msgpack_sbuffer_destroy(&sb);
@@ -554,16 +553,14 @@ static void
 js_dead_letter(struct async_queue *q, struct async_job *job, const struct async_outcome *record)
 {
 	struct js_pending what = { .kind = JS_DEAD, .job = job };
-	char msg_id[ASYNC_EVENT_ID_TEXT + 24];
+	char msg_id[JS_TRIES_KEY_TEXT];
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
 	int slot = -1;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	async_event_id_format(&job->ev->id, msg_id);
-	snprintf(msg_id + ASYNC_EVENT_ID_TEXT - 1, sizeof(msg_id) - ASYNC_EVENT_ID_TEXT + 1,
-		 ".%" PRIu64, job->ev->accepted_ns);
+	js_tries_key_format(job->ev, msg_id);   /* once per acceptance */
 	if (async_stored_pack(&pk, job->ev, record) == 0)
 		slot = js_publish(q, q->dlq_subject, sb.data, sb.size, msg_id, NULL, &what);
 	msgpack_sbuffer_destroy(&sb);
