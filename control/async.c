@@ -299,8 +299,6 @@ async_build_run(const struct async_job *job, int *why)
 	m->pkt_len = m->data_len;
 	desc = request_desc_of(m);
 	memset(&desc->from, 0, sizeof(desc->from));
-	desc->from.l3_offset = sizeof(struct rte_ether_hdr);
-	desc->from.l4_offset = sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr);
 	desc->from.payload_offset = FRAME_UDP_HEADERS_LEN;
 	desc->from.payload_len = (uint16_t)rb.len;
 	desc->from.queued = true;

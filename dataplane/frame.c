@@ -222,7 +222,7 @@ frame_phdr_sum(const struct rte_ipv4_hdr *ip, uint16_t udp_len_be)
 	       udp_len_be;
 }
 
-static enum frame_verdict
+static __rte_noinline enum frame_verdict
 frame_arp(uint8_t *frame, uint32_t len, const struct frame_service *svc)
 {
 	uint8_t *arp = frame + FRAME_ETH_LEN;
@@ -253,7 +253,8 @@ frame_arp(uint8_t *frame, uint32_t len, const struct frame_service *svc)
 	return FRAME_ARP_REPLY;
 }
 
-static enum frame_verdict
+/* Out of line, as frame_arp(): neither is a request's way, and inlined they cost it registers. */
+static __rte_noinline enum frame_verdict
 frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
 	   const struct frame_service *svc)
 {
@@ -300,7 +301,7 @@ enum frame_cksum {
  * pseudo-header sum is needed for the full check anyway, so telling the two
  * apart costs one comparison, and only once the full check has failed.
  */
-static enum frame_cksum
+static __rte_always_inline enum frame_cksum
 frame_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, uint32_t udp_len)
 {
 	uint64_t phdr;
@@ -313,7 +314,7 @@ frame_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, ui
 	return udp->dgram_cksum == frame_cksum_fold(phdr) ? FRAME_CKSUM_PARTIAL : FRAME_CKSUM_BAD;
 }
 
-static enum frame_verdict
+static __rte_always_inline enum frame_verdict
 frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip_len,
 	  const struct frame_service *svc, unsigned int verify, struct frame_request *req)
 {
@@ -325,8 +326,9 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 	if (l4_len < FRAME_UDP_LEN)
 		return FRAME_drop_truncated;
 
+	/* Equal to l4_len, which is at least the header's 8 bytes: no need to check those too. */
 	udp_len = rte_be_to_cpu_16(udp->dgram_len);
-	if (udp_len < FRAME_UDP_LEN || udp_len != l4_len)
+	if (udp_len != l4_len)
 		return FRAME_drop_udp_bad_length;
 
 	if (verify & FRAME_VERIFY_UDP_CKSUM) {
@@ -344,8 +346,6 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 	if (payload_len > svc->max_payload)
 		return FRAME_drop_oversize;
 
-	req->l3_offset = (uint16_t)FRAME_ETH_LEN;
-	req->l4_offset = (uint16_t)(FRAME_ETH_LEN + ihl_len);
 	req->payload_offset = (uint16_t)(FRAME_ETH_LEN + ihl_len + FRAME_UDP_LEN);
 	req->payload_len = (uint16_t)payload_len;
 	memcpy(req->src_mac, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
@@ -354,36 +354,26 @@ frame_udp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t ip
 	return FRAME_REQUEST;
 }
 
-static enum frame_verdict
-frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc, unsigned int verify,
-	   struct frame_request *req)
+/* The IPv4 header past its first byte, and what it carries. */
+static __rte_always_inline enum frame_verdict
+frame_ipv4_rest(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t avail,
+		const struct frame_service *svc, unsigned int verify, struct frame_request *req)
 {
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + FRAME_ETH_LEN);
-	uint32_t avail = len - FRAME_ETH_LEN;
-	uint32_t ihl_len;
-	uint32_t ip_len;
-	uint16_t frag;
+	uint32_t ip_len = rte_be_to_cpu_16(ip->total_length);
 
-	if (avail < FRAME_IPV4_MIN_LEN)
-		return FRAME_drop_truncated;
-	if ((ip->version_ihl >> 4) != 4)
-		return FRAME_drop_ip_bad_header;
-	ihl_len = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
-	if (ihl_len < FRAME_IPV4_MIN_LEN)
-		return FRAME_drop_ip_bad_header;
-	if (ihl_len > avail)
-		return FRAME_drop_truncated;
-
-	/* Bytes past the total length are Ethernet padding (short frames are padded to 60). */
-	ip_len = rte_be_to_cpu_16(ip->total_length);
-	if (ip_len < ihl_len || ip_len > avail)
+	/*
+	 * Bytes past the total length are Ethernet padding (short frames are
+	 * padded to 60). The length must cover the header and fit what arrived,
+	 * ihl_len <= ip_len <= avail: one unsigned comparison, as a length below
+	 * the header's wraps round to above avail - ihl_len (itself not negative).
+	 */
+	if (ip_len - ihl_len > avail - ihl_len)
 		return FRAME_drop_ip_bad_header;
 
 	if ((verify & FRAME_VERIFY_IP_CKSUM) && frame_ipv4_cksum(ip, ihl_len) != 0xffff)
 		return FRAME_drop_ip_bad_checksum;
 
-	frag = rte_be_to_cpu_16(ip->fragment_offset);
-	if (frag & (RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
 		return FRAME_drop_ip_fragment;
 
 	if (ip->dst_addr != svc->ip)
@@ -397,6 +387,34 @@ frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc, unsign
 	default:
 		return FRAME_drop_not_udp;
 	}
+}
+
+static enum frame_verdict
+frame_ipv4(uint8_t *frame, uint32_t len, const struct frame_service *svc, unsigned int verify,
+	   struct frame_request *req)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(frame + FRAME_ETH_LEN);
+	uint32_t avail = len - FRAME_ETH_LEN;
+	uint32_t ihl_len;
+
+	if (avail < FRAME_IPV4_MIN_LEN)
+		return FRAME_drop_truncated;
+	/*
+	 * Version 4 without options, as nearly every datagram is: the rest is
+	 * compiled a second time for this constant header length, which makes
+	 * the version and length checks one comparison and every offset past
+	 * the header a constant (and frees the registers they took).
+	 */
+	if (likely(ip->version_ihl == RTE_IPV4_VHL_DEF))
+		return frame_ipv4_rest(frame, ip, FRAME_IPV4_MIN_LEN, avail, svc, verify, req);
+	if ((ip->version_ihl >> 4) != 4)
+		return FRAME_drop_ip_bad_header;
+	ihl_len = (uint32_t)(ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER;
+	if (ihl_len < FRAME_IPV4_MIN_LEN)
+		return FRAME_drop_ip_bad_header;
+	if (ihl_len > avail)
+		return FRAME_drop_truncated;
+	return frame_ipv4_rest(frame, ip, ihl_len, avail, svc, verify, req);
 }
 
 enum frame_verdict

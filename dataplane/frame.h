@@ -48,8 +48,7 @@ struct frame_service {
 
 /* Where the request sits in the frame, and who sent it. */
 struct frame_request {
-	uint16_t l3_offset;       /* start of the IPv4 header */
-	uint16_t l4_offset;       /* start of the UDP header */
+	/* The IPv4 header starts at 14, the UDP header 8 bytes before the payload. */
 	uint16_t payload_offset;  /* start of the UDP payload (the MessagePack request) */
 	uint16_t payload_len;
 	uint8_t src_mac[6];

@@ -419,8 +419,8 @@ fuzz_frame(const uint8_t *data, size_t size, unsigned int verify)
 
 	switch (v) {
 	case FRAME_REQUEST:
-		if (req.l3_offset != 14 || req.l4_offset < 34 || req.l4_offset > 74 ||
-		    req.payload_offset != req.l4_offset + 8 ||
+		if (req.payload_offset < 42 || req.payload_offset > 82 ||
+		    req.payload_offset % 4 != 2 ||
 		    (uint32_t)req.payload_offset + req.payload_len > len ||
 		    req.payload_len > fuzz_svc.max_payload)
 			fuzz_fail("request offsets", data, size);
