@@ -399,11 +399,16 @@ dispatch_one(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
 		counters_inc(d->counters, COUNTER_drop_multiseg);
 		return DISPATCH_FREE;
 	}
-	/* What the port found good is not summed again; anything else (bad, unknown) is. */
-	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
-		verify &= ~FRAME_VERIFY_IP_CKSUM;
-	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
-		verify &= ~FRAME_VERIFY_UDP_CKSUM;
+	/*
+	 * What the port found good is not summed again; anything else (bad,
+	 * unknown) is. Ports without offload say nothing: one test for them.
+	 */
+	if (unlikely(m->ol_flags & (RTE_MBUF_F_RX_IP_CKSUM_GOOD | RTE_MBUF_F_RX_L4_CKSUM_GOOD))) {
+		if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+			verify &= ~FRAME_VERIFY_IP_CKSUM;
+		if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+			verify &= ~FRAME_VERIFY_UDP_CKSUM;
+	}
 	v = frame_classify(rte_pktmbuf_mtod(m, uint8_t *), m->data_len, &rt->svc, verify,
 			   &desc->from);
 	if (desc->from.udp_cksum_partial)
@@ -444,6 +449,7 @@ static uint16_t
 dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 {
 	struct rte_mbuf *pkts[RUNTIME_BURST];
+	enum dispatch_fate fate;
 	uint16_t nb_rx, i;
 	uint64_t now;
 
@@ -458,7 +464,13 @@ dispatch_rx(const struct runtime *rt, struct dispatcher *d)
 	for (i = 0; i < nb_rx; i++) {
 		if (i + DISPATCH_PREFETCH < nb_rx)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DISPATCH_PREFETCH], void *));
-		dispatch_settle(d, pkts[i], dispatch_one(rt, d, pkts[i], &now));
+		fate = dispatch_one(rt, d, pkts[i], &now);
+		/* A frame from the port is never a queued Event's (frame_classify() clears
+		 * desc->from.queued), nor is its reply: no need for tx_send()'s test. */
+		if (likely(fate == DISPATCH_TX))
+			tx_send_port(&d->tx, pkts[i]);
+		else
+			dispatch_settle(d, pkts[i], fate);
 	}
 	return nb_rx;
 }

@@ -54,13 +54,17 @@ tx_flush(struct tx_queue *q)
 void
 tx_send_slow(struct tx_queue *q, struct rte_mbuf *m)
 {
-	tx_flush(q);
 	if (q->len == TX_BACKLOG) {
-		counters_inc(q->counters, COUNTER_drop_tx_full);
-		rte_pktmbuf_free(m);
-		return;
+		tx_flush(q);
+		if (q->len == TX_BACKLOG) {
+			counters_inc(q->counters, COUNTER_drop_tx_full);
+			rte_pktmbuf_free(m);
+			return;
+		}
 	}
 	q->pkts[q->len++] = m;
+	if (q->len >= TX_BURST)
+		tx_flush(q);
 }
 
 void

@@ -36,8 +36,23 @@ void tx_flush(struct tx_queue *q);
 /* At shutdown: keep flushing until the backlog is sent or `timeout_ms` passes; drop the rest (counted). */
 void tx_drain(struct tx_queue *q, unsigned int timeout_ms);
 
-/* Queue a frame for transmission; counted as drop_tx_full when even the backlog is full. */
+/*
+ * tx_send_port() from a burst's last place on: the batch is flushed once it
+ * holds a burst; counted as drop_tx_full when even the backlog is full.
+ */
 void tx_send_slow(struct tx_queue *q, struct rte_mbuf *m);
+
+/* Queue a frame for the port, bypassing the queued-answer test below. */
+static inline void
+tx_send_port(struct tx_queue *q, struct rte_mbuf *m)
+{
+	/* Short of a burst there is room and nothing to flush: one comparison decides both. */
+	if (likely(q->len < TX_BURST - 1)) {
+		q->pkts[q->len++] = m;
+		return;
+	}
+	tx_send_slow(q, m);
+}
 
 /*
  * The answers of Events the asynchronous queue ran carry this mbuf flag
@@ -58,13 +73,7 @@ tx_send(struct tx_queue *q, struct rte_mbuf *m)
 		tx_send_queued(m);
 		return;
 	}
-	if (q->len == TX_BACKLOG) {
-		tx_send_slow(q, m);
-		return;
-	}
-	q->pkts[q->len++] = m;
-	if (q->len >= TX_BURST)
-		tx_flush(q);
+	tx_send_port(q, m);
 }
 
 #endif /* TURBINE_TX_H */
