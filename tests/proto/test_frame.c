@@ -329,6 +329,88 @@ test_ip_options_accepted(void **state)
 	assert_memory_equal(f + req.payload_offset, request_payload, sizeof(request_payload));
 }
 
+/*
+ * The checks past the IPv4 header are compiled twice (frame.c): once for a
+ * header without options, once for any length. Each verdict they give, with
+ * no options, one option word and the most there are.
+ */
+static void
+test_ip_options_every_verdict(void **state)
+{
+	static const uint8_t words[] = { 0, 1, 10 };
+	unsigned int i;
+
+	(void)state;
+	for (i = 0; i < sizeof(words); i++) {
+		struct udp_opts o = { .opt_words = words[i] };
+		uint32_t ihl = IP_LEN + 4u * words[i];
+		uint8_t *udp = f + ETH_LEN + ihl;
+		uint32_t len;
+
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
+		assert_request((uint16_t)(ETH_LEN + ihl), sizeof(request_payload));
+		assert_false(req.udp_cksum_partial);
+
+		/* The IPv4 header's own checks. */
+		put16(f + ETH_LEN + 2, (uint16_t)(ihl - 1));
+		fix_ip_cksum(f);
+		expect_drop(len, FRAME_drop_ip_bad_header);
+		put16(f + ETH_LEN + 2, (uint16_t)(len - ETH_LEN + 1));
+		fix_ip_cksum(f);
+		expect_drop(len, FRAME_drop_ip_bad_header);
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		f[ETH_LEN + 8] ^= 0x01;
+		expect_drop(len, FRAME_drop_ip_bad_checksum);
+		o.frag = 0x2000;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		expect_drop(len, FRAME_drop_ip_fragment);
+		o.frag = 0x4000;
+		o.dst_ip = SVC_IP + 1;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		expect_drop(len, FRAME_drop_ip_not_ours);
+		o.dst_ip = 0;
+		o.proto = 6;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		expect_drop(len, FRAME_drop_not_udp);
+		o.proto = 0;
+
+		/* The UDP header's, where the options end. */
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		put16(f + ETH_LEN + 2, (uint16_t)(ihl + UDP_LEN - 1));
+		fix_ip_cksum(f);
+		expect_drop(len, FRAME_drop_truncated);
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		put16(udp + 4, UDP_LEN - 1);
+		expect_drop(len, FRAME_drop_udp_bad_length);
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		udp[UDP_LEN] ^= 0x01;
+		expect_drop(len, FRAME_drop_udp_bad_checksum);
+		put16(udp + 6, fold(pseudo_sum(f, (uint16_t)(UDP_LEN + sizeof(request_payload)))));
+		assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
+		assert_true(req.udp_cksum_partial);
+		o.zero_cksum = true;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
+		o.zero_cksum = false;
+		o.dst_port = SVC_PORT + 1;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		expect_drop(len, FRAME_drop_udp_wrong_port);
+		o.dst_port = 0;
+		svc.max_payload = sizeof(request_payload) - 1;
+		len = build_udp(f, request_payload, sizeof(request_payload), &o);
+		expect_drop(len, FRAME_drop_oversize);
+		svc.max_payload = 1472;
+
+		/* And ICMP, answered or not. */
+		len = build_icmp(f, 8, 8, words[i]);
+		assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_ICMP_REPLY);
+		assert_true(ip_cksum_ok(f));
+		len = build_icmp(f, 13, 8, words[i]);
+		expect_drop(len, FRAME_drop_icmp_other);
+	}
+}
+
 static void
 test_ethernet_padding_ignored(void **state)
 {
@@ -1098,6 +1180,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_udp_request, setup),
 		cmocka_unit_test_setup(test_ip_options_accepted, setup),
+		cmocka_unit_test_setup(test_ip_options_every_verdict, setup),
 		cmocka_unit_test_setup(test_ethernet_padding_ignored, setup),
 		cmocka_unit_test_setup(test_arp_request_for_us, setup),
 		cmocka_unit_test_setup(test_arp_other, setup),
