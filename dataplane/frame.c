@@ -195,13 +195,29 @@ frame_cksum(const void *buf, uint32_t len)
 	return frame_cksum_fold(frame_cksum_sum(buf, len, 0));
 }
 
+/*
+ * Whether a received block's sum verifies, folds to 0xffff, without the
+ * fold: the fold is the sum modulo 2^16 - 1 (of which 2^64 - 1 is a
+ * multiple), 0xffff standing for 0, so this is a divisibility test, which
+ * the compiler makes one multiplication and one comparison. A sum of 0
+ * would fold to 0, not 0xffff: none is 0 here, as each has a word that is
+ * not (the IPv4 version, the ICMP type, the UDP protocol in the
+ * pseudo-header), and adding with the carry wrapped round never gets back
+ * to 0.
+ */
+static inline bool
+frame_cksum_verifies(uint64_t sum)
+{
+	return sum % 0xffff == 0;
+}
+
 /* An IPv4 header's sum: the usual 20 bytes unrolled in line (three loads), options the long way. */
-static __rte_always_inline uint16_t
-frame_ipv4_cksum(const struct rte_ipv4_hdr *ip, uint32_t ihl_len)
+static __rte_always_inline uint64_t
+frame_ipv4_sum(const struct rte_ipv4_hdr *ip, uint32_t ihl_len)
 {
 	if (likely(ihl_len == FRAME_IPV4_MIN_LEN))
-		return frame_cksum_fold(frame_cksum_sum(ip, FRAME_IPV4_MIN_LEN, 0));
-	return frame_cksum(ip, ihl_len);
+		return frame_cksum_sum(ip, FRAME_IPV4_MIN_LEN, 0);
+	return frame_cksum_sum(ip, ihl_len, 0);
 }
 
 uint16_t
@@ -267,7 +283,7 @@ frame_icmp(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint32_t i
 	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST)
 		return FRAME_drop_icmp_other;
 	/* A corrupted echo request is not answered, as a host stack would not answer it. */
-	if (frame_cksum(icmp, icmp_len) != 0xffff)
+	if (!frame_cksum_verifies(frame_cksum_sum(icmp, icmp_len, 0)))
 		return FRAME_drop_icmp_other;
 
 	memcpy(frame + FRAME_ETH_DST, frame + FRAME_ETH_SRC, RTE_ETHER_ADDR_LEN);
@@ -309,7 +325,7 @@ frame_udp_cksum(const struct rte_ipv4_hdr *ip, const struct rte_udp_hdr *udp, ui
 	if (udp->dgram_cksum == 0)
 		return FRAME_CKSUM_OK;
 	phdr = frame_phdr_sum(ip, udp->dgram_len);
-	if (frame_cksum_fold(frame_cksum_sum(udp, udp_len, phdr)) == 0xffff)
+	if (frame_cksum_verifies(frame_cksum_sum(udp, udp_len, phdr)))
 		return FRAME_CKSUM_OK;
 	return udp->dgram_cksum == frame_cksum_fold(phdr) ? FRAME_CKSUM_PARTIAL : FRAME_CKSUM_BAD;
 }
@@ -370,7 +386,7 @@ frame_ipv4_rest(uint8_t *frame, struct rte_ipv4_hdr *ip, uint32_t ihl_len, uint3
 	if (ip_len - ihl_len > avail - ihl_len)
 		return FRAME_drop_ip_bad_header;
 
-	if ((verify & FRAME_VERIFY_IP_CKSUM) && frame_ipv4_cksum(ip, ihl_len) != 0xffff)
+	if ((verify & FRAME_VERIFY_IP_CKSUM) && !frame_cksum_verifies(frame_ipv4_sum(ip, ihl_len)))
 		return FRAME_drop_ip_bad_checksum;
 
 	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
