@@ -26,6 +26,8 @@ counting_share(uint64_t limit, unsigned int n, unsigned int index)
 uint64_t
 counting_fn_in_flight(const struct counting_view *v, unsigned int fn)
 {
+	/* First: each of these was admitted before it was counted here (counting_admitted()). */
+	uint64_t gone = __atomic_load_n(&v->d->fn_not_running[fn], __ATOMIC_ACQUIRE);
 	uint64_t finished = 0;
 	unsigned int w;
 
@@ -33,7 +35,7 @@ counting_fn_in_flight(const struct counting_view *v, unsigned int fn)
 		finished += __atomic_load_n(&v->workers[w]->fn_finished[v->dispatcher][fn],
 					    __ATOMIC_ACQUIRE);
 	/* Loaded after what was finished: a call is admitted before it can finish, so never < 0. */
-	return __atomic_load_n(&v->d->fn_admitted[fn], __ATOMIC_RELAXED) - finished;
+	return counting_verdicts(v->d, fn, COUNTING_ADMIT) - gone - finished;
 }
 
 uint64_t
@@ -146,10 +148,6 @@ counting_check(const struct counting_view *v, unsigned int fn,
 		fb->tokens -= v->hz;
 	if (rate && tl->has_rate)
 		tb->tokens -= v->hz;
-	if (!concurrency)
-		return COUNTING_ADMIT;
-	counting_add(&d->fn_admitted[fn], 1);
-	counting_add(&d->tenant_admitted[tenant], 1);
 	return COUNTING_ADMIT;
 }
 
@@ -173,7 +171,10 @@ counting_admit_limited(const struct counting_view *v, unsigned int fn,
 	enum counting_verdict verdict = counting_check(v, fn, fl, tenant, now_tsc, retry_after_ms,
 						       checks);
 
-	counting_count_verdict(v->d, fn, verdict);
+	if (verdict == COUNTING_ADMIT)
+		counting_admitted(v->d, fn, tenant, checks);
+	else
+		counting_count_verdict(v->d, fn, verdict);
 	if (verdict == COUNTING_TENANT_CONCURRENCY || verdict == COUNTING_TENANT_RATE)
 		counting_add(&v->d->tenant_refused[tenant][verdict == COUNTING_TENANT_RATE], 1);
 	return verdict;
@@ -182,7 +183,8 @@ counting_admit_limited(const struct counting_view *v, unsigned int fn,
 void
 counting_release(const struct counting_view *v, unsigned int fn, unsigned int tenant)
 {
-	counting_add(&v->d->fn_admitted[fn], -1);
+	__atomic_store_n(&v->d->fn_not_running[fn], v->d->fn_not_running[fn] + 1,
+			 __ATOMIC_RELEASE);
 	counting_add(&v->d->tenant_admitted[tenant], -1);
 }
 
@@ -248,6 +250,13 @@ counting_publish_tenant(struct counting_dispatcher *d, unsigned int tenant,
 	__atomic_store_n(&l->burst, next->burst, __ATOMIC_RELAXED);
 	__atomic_store_n(&l->has_concurrency, next->has_concurrency, __ATOMIC_RELEASE);
 	__atomic_store_n(&l->has_rate, next->has_rate, __ATOMIC_RELEASE);
+	/* Atomic read-modify-write: another tenant's bit may share the word. */
+	if (next->has_concurrency || next->has_rate)
+		__atomic_fetch_or(&d->tenant_limited[tenant / 64], 1ull << (tenant % 64),
+				  __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(&d->tenant_limited[tenant / 64], ~(1ull << (tenant % 64)),
+				   __ATOMIC_RELEASE);
 }
 
 void

@@ -69,12 +69,24 @@ struct counting_fn_limits {
 
 /* A dispatcher's admission state: tenant limits set by the control side, the rest by itself. */
 struct counting_dispatcher {
-	uint64_t fn_admitted[CONFIG_MAX_FUNCTIONS];
+	/*
+	 * Admissions of a function not in flight, or no longer, without a
+	 * worker counting them finished: an Event accepted (each run of it is
+	 * admitted again), a call cancelled or released. Its calls in flight are
+	 * its admissions (fn_verdicts' COUNTING_ADMIT) less these and less what
+	 * the workers finished: a call admitted and run pays one count here,
+	 * its admission, which telemetry wants anyway.
+	 */
+	uint64_t fn_not_running[CONFIG_MAX_FUNCTIONS];
 	uint64_t tenant_admitted[COUNTING_MAX_TENANTS];
 	struct counting_bucket fn_bucket[CONFIG_MAX_FUNCTIONS];
 	struct counting_bucket tenant_bucket[COUNTING_MAX_TENANTS];
 	struct counting_limit tenant_limit[COUNTING_MAX_TENANTS];
-	/* Admissions and refusals per function and verdict, for telemetry. */
+	/* The tenants with a limit in tenant_limit (either kind), a bit each: the one test the
+	 * usual admission makes of them. Written by the control side with the limit. */
+	uint64_t tenant_limited[COUNTING_MAX_TENANTS / 64];
+	/* Admissions and refusals per function and verdict, for telemetry (and, for
+	 * COUNTING_ADMIT, the calls in flight: see fn_not_running). */
 	uint64_t fn_verdicts[CONFIG_MAX_FUNCTIONS][COUNTING_VERDICT_MAX];
 	/* Refusals by a tenant's own limits, concurrency then rate: when a node leases its
 	 * share of them (leases.c), a refusal is what makes it ask for more. */
@@ -114,10 +126,13 @@ uint64_t counting_tenant_in_flight(const struct counting_view *v, unsigned int t
  * each load from another thread is atomic, relaxed unless said otherwise
  * (a plain load or store on x86-64, and no race for ThreadSanitizer).
  */
+/* The load atomic too (relaxed: this thread wrote it last): the load and the store then
+ * share one address, where a plain load had the compiler work it out twice. */
 static inline void
 counting_add(uint64_t *count, int64_t n)
 {
-	__atomic_store_n(count, *count + (uint64_t)n, __ATOMIC_RELAXED);
+	__atomic_store_n(count, __atomic_load_n(count, __ATOMIC_RELAXED) + (uint64_t)n,
+			 __ATOMIC_RELAXED);
 }
 
 static inline void
@@ -169,8 +184,21 @@ enum counting_verdict counting_admit_limited(const struct counting_view *v, unsi
 static inline bool
 counting_tenant_limited(const struct counting_dispatcher *d, unsigned int tenant)
 {
-	return __atomic_load_n(&d->tenant_limit[tenant].has_concurrency, __ATOMIC_RELAXED) ||
-	       __atomic_load_n(&d->tenant_limit[tenant].has_rate, __ATOMIC_RELAXED);
+	return (__atomic_load_n(&d->tenant_limited[tenant / 64], __ATOMIC_RELAXED) >>
+		(tenant % 64)) & 1;
+}
+
+/* An admission the caller decided: counted, and, when it runs now, counted in flight. */
+static inline void
+counting_admitted(struct counting_dispatcher *d, unsigned int fn, unsigned int tenant,
+		  unsigned int checks)
+{
+	counting_count_verdict(d, fn, COUNTING_ADMIT);
+	if (checks & COUNTING_CHECK_CONCURRENCY)
+		counting_add(&d->tenant_admitted[tenant], 1);
+	else    /* release: a thread that sees it sees the admission (counting_fn_in_flight()) */
+		__atomic_store_n(&d->fn_not_running[fn], d->fn_not_running[fn] + 1,
+				 __ATOMIC_RELEASE);
 }
 
 /*
@@ -178,9 +206,10 @@ counting_tenant_limited(const struct counting_dispatcher *d, unsigned int tenant
  * (counting_allowed(): the dispatcher answers 403 before anything else is
  * decided), for the `checks` asked. The usual call is inline: a function
  * and a tenant without limits have nothing to check, and what is left to
- * count is the call in flight (the worker manager and telemetry read it,
- * and a limit set later must find the calls already running) and its
- * admission, for telemetry.
+ * count is its admission (telemetry's) and the call in flight for its
+ * tenant: the function's calls in flight follow from its admissions
+ * (fn_not_running). The worker manager and telemetry read them, and a
+ * limit set later must find the calls already running.
  */
 static inline enum counting_verdict
 counting_admit_only(const struct counting_view *v, unsigned int fn,
@@ -192,11 +221,7 @@ counting_admit_only(const struct counting_view *v, unsigned int fn,
 	if (fl->limited || counting_tenant_limited(d, tenant))
 		return counting_admit_limited(v, fn, fl, tenant, now_tsc, retry_after_ms, checks);
 	*retry_after_ms = 0;
-	if (checks & COUNTING_CHECK_CONCURRENCY) {
-		counting_add(&d->fn_admitted[fn], 1);
-		counting_add(&d->tenant_admitted[tenant], 1);
-	}
-	counting_count_verdict(d, fn, COUNTING_ADMIT);
+	counting_admitted(d, fn, tenant, checks);
 	return COUNTING_ADMIT;
 }
 

@@ -102,6 +102,7 @@ deploy_publish(struct runtime *rt, struct deployment *dep, const struct worker_s
 	struct worker_set *spare = dep->active == &dep->sets[0] ? &dep->sets[1] : &dep->sets[0];
 
 	*spare = *next;
+	worker_set_seal(spare);
 	__atomic_store_n(&dep->active, spare, __ATOMIC_RELEASE);
 	functions_synchronize(rt);
 }
@@ -167,6 +168,7 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 		}
 		dep->sets[0].ids[dep->sets[0].nb++] = workers[i];
 	}
+	worker_set_seal(&dep->sets[0]);
 	dep->active = &dep->sets[0];
 	dep->ready = dep->sets[0].nb > 0;
 	return dep;

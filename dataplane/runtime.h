@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include <rte_common.h>
 #include <rte_dev.h>
 #include <rte_lcore.h>
 #include <rte_rcu_qsbr.h>
@@ -44,6 +45,10 @@ struct worker_sandbox;
 struct worker_set {
 	unsigned int nb;
 	uint16_t ids[RUNTIME_MAX_WORKERS];
+	/* The same workers as bits (1 << id), made by worker_set_seal() before the set is
+	 * published: whether the dispatcher's own worker holds the function is then one test
+	 * per call, not a walk over ids. */
+	uint64_t mask;
 };
 
 struct deployment {
@@ -127,6 +132,18 @@ worker_set_has(const struct worker_set *ws, unsigned int w)
 		if (ws->ids[i] == w)
 			return true;
 	return false;
+}
+
+/* Make ws->mask from ws->ids: the last step before a set is published. */
+static inline void
+worker_set_seal(struct worker_set *ws)
+{
+	unsigned int i;
+
+	RTE_BUILD_BUG_ON(RUNTIME_MAX_WORKERS > 64);
+	ws->mask = 0;
+	for (i = 0; i < ws->nb; i++)
+		ws->mask |= 1ull << ws->ids[i];
 }
 
 /*

@@ -131,6 +131,24 @@ test_unlimited_still_counted(void **state)
 	assert_int_equal(admit(f, 0, 1, 5, 6, &retry), COUNTING_ADMIT);
 	assert_int_equal(admit(f, 0, 1, 5, 7, &retry), COUNTING_TENANT_CONCURRENCY);
 	assert_int_equal(admit(f, 1, 1, 5, 7, &retry), COUNTING_ADMIT);
+
+	/* Its limit lifted: admitted without checks again, and still counted in flight. */
+	t.concurrency = 0;
+	counting_set_tenant(&f->d[0], 5, &t, 0, 1);
+	assert_false(counting_tenant_limited(&f->d[0], 5));
+	assert_int_equal(admit(f, 0, 1, 5, 8, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_tenant_in_flight(&f->view[0], 5), 2);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 1), 2);
+
+	/* A tenant past the first 64: its own bit of the second word, no other's. */
+	t.concurrency = 1;
+	counting_set_tenant(&f->d[0], 70, &t, 0, 1);
+	assert_true(counting_tenant_limited(&f->d[0], 70));
+	assert_false(counting_tenant_limited(&f->d[0], 6));
+	assert_false(counting_tenant_limited(&f->d[0], 71));
+	assert_int_equal(admit(f, 0, 1, 70, 9, &retry), COUNTING_ADMIT);
+	assert_int_equal(admit(f, 0, 1, 70, 9, &retry), COUNTING_TENANT_CONCURRENCY);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 1), 3);
 }
 
 static void
