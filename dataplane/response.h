@@ -168,7 +168,7 @@ response_finish_ok(struct response_buf *rb, struct response_ok *ok, bool fn_erro
 		rb->overflow = true;
 		return -1;
 	}
-	rb->data[ok->map_header_at + 2] = ok->fields;
+	/* No key added: the head's map header already counts RESPONSE_OK_FIELDS. */
 	return 0;
 }
 

@@ -138,13 +138,15 @@ call_slot_begin(struct call_slot *s, const struct call_slot_call *c)
 {
 	uint64_t gen = call_slot_gen_of(__atomic_load_n(&s->word, __ATOMIC_RELAXED)) + 1;
 
-	__atomic_store_n(&s->call.m, c->m, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.deadline_tsc, c->deadline_tsc, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.start_tsc, c->start_tsc, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.version, c->version, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.version_len, c->version_len, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.dispatcher, c->dispatcher, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.function, c->function, __ATOMIC_RELEASE);
+	/* Relaxed: the release of the word orders them all before it, and a compiler
+	 * barrier at each would make the worker reload what it keeps in registers. */
+	__atomic_store_n(&s->call.m, c->m, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.deadline_tsc, c->deadline_tsc, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.start_tsc, c->start_tsc, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.version, c->version, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.version_len, c->version_len, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.dispatcher, c->dispatcher, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.function, c->function, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->word, call_slot_word(gen, CALL_SLOT_RUNNING), __ATOMIC_RELEASE);
 	return gen;
 }

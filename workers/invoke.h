@@ -32,8 +32,8 @@ struct invoke_args {
 					     ctx.version for this call */
 	struct turbine_ctx ctx;   /* filled by the caller except `internal`; the handler is
 				     handed this one, not a copy */
-	const char *event;        /* raw MessagePack; NULL means nil */
-	uint32_t event_len;       /* 0 when event is NULL: the handler is given both as they are */
+	struct turbine_event event; /* raw MessagePack, data NULL for nil (len 0 then): the
+				       handler is handed this one, as it is */
 	uint32_t timeout_ms;      /* the effective timeout behind ctx.deadline_tsc, for the
 				     Sandbox.Timedout message; 0 = derive it from the deadline */
 	uint64_t start_tsc;       /* the caller's one TSC read before the call */
@@ -77,9 +77,6 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 {
 	struct environment *env = args->env;
 	struct turbine_ctx *ctx = &args->ctx;
-	struct turbine_event event = {
-		.data = args->event, .len = args->event_len,
-	};
 	struct turbine_resp resp = { .internal = s };
 	struct response_ok ok;
 	enum turbine_result r;
@@ -108,14 +105,14 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 		return -1;
 	}
 
-	r = env->mod->handler->handle(env->state, &event, ctx, &resp);
+	r = env->mod->handler->handle(env->state, &args->event, ctx, &resp);
 
 	out->end_tsc = rte_rdtsc();
 	if (likely(r == TURBINE_OK && out->end_tsc <= ctx->deadline_tsc && !rb->overflow &&
 		   rb->len != ok.body_at && ctx->trace.len == 0 && !args->log_tail)) {
 		out->body_at = ok.body_at;
 		out->body_len = rb->len - ok.body_at;
-		rb->data[ok.map_header_at + 2] = ok.fields;
+		/* The head's map header already counts its RESPONSE_OK_FIELDS keys. */
 		return 0;
 	}
 	return invoke_finish(s, args, rb, out, &ok, r);
