@@ -42,14 +42,19 @@ int response_buf_write(void *rb, const char *buf, size_t len);
 static inline int
 response_buf_put(struct response_buf *rb, const void *buf, size_t len)
 {
+	uint8_t *to;
+
 	if (rb->overflow || len > rb->cap - rb->len) {
 		rb->overflow = true;
 		return -1;
 	}
+	/* The length before the copy: nothing of rb is then needed after memcpy returns,
+	 * which spares the caller registers to keep across it. */
+	to = rb->data + rb->len;
+	rb->len += (uint32_t)len;
 	/* An empty write may come with a NULL pointer, which memcpy must not see. */
 	if (len != 0)
-		memcpy(rb->data + rb->len, buf, len);
-	rb->len += (uint32_t)len;
+		memcpy(to, buf, len);
 	return 0;
 }
 
