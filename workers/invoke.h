@@ -56,7 +56,7 @@ struct invoke_outcome {
  * log). `ok` is the head invoke_run() began; `r` the handler's result.
  */
 int invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
-		  struct invoke_outcome *out, const struct response_ok *ok, enum turbine_result r);
+		  struct invoke_outcome *out, struct response_ok ok, enum turbine_result r);
 
 /*
  * Run one call of args->env's handler and encode the complete 200 response
@@ -115,7 +115,8 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 		/* The head's map header already counts its RESPONSE_OK_FIELDS keys. */
 		return 0;
 	}
-	return invoke_finish(s, args, rb, out, &ok, r);
+	/* `ok` by value: its address not taken, it need not live in memory on the plain path. */
+	return invoke_finish(s, args, rb, out, ok, r);
 }
 
 /*
