@@ -124,14 +124,16 @@ static inline void
 response_begin_ok(struct response_buf *rb, struct response_ok *ok,
 		  const struct response_head *head, uint64_t id)
 {
-	uint32_t room = rb->cap - rb->len;
-	uint8_t *p = rb->data + rb->len;
+	/* Read once: the copies below may alias rb and head as far as the compiler knows. */
+	uint32_t at = rb->len, len = head->len;
+	uint32_t room = rb->cap - at;
+	uint8_t *p = rb->data + at;
 	uint64_t id_be = rte_cpu_to_be_64(id);
 
-	ok->map_header_at = rb->len;
-	if (rb->overflow || room < head->len) {
+	ok->map_header_at = at;
+	if (rb->overflow || room < len) {
 		rb->overflow = true;
-		ok->body_at = rb->len;
+		ok->body_at = at;
 		/* Zero keys marks a head that did not fit; response_finish_ok() then refuses. */
 		ok->fields = 0;
 		return;
@@ -139,10 +141,10 @@ response_begin_ok(struct response_buf *rb, struct response_ok *ok,
 	if (room >= RESPONSE_HEAD_MAX)
 		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
 	else
-		memcpy(p, head->bytes, head->len);
+		memcpy(p, head->bytes, len);
 	memcpy(p + RESPONSE_HEAD_ID_AT, &id_be, sizeof(id_be));
-	rb->len += head->len;
-	ok->body_at = rb->len;
+	rb->len = at + len;
+	ok->body_at = at + len;
 	ok->fields = RESPONSE_OK_FIELDS;
 }
 
