@@ -62,16 +62,15 @@ worker_free(struct worker *w)
 
 /*
  * Inline into worker_run(), the one caller per call; worker_args() is this
- * for the sandbox's. env, head and version come from the deployment the
+ * for the sandbox's. env, head and names come from the deployment the
  * call runs under (worker_args() may have none).
  */
 static __rte_always_inline void
 worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
 		 struct environment *env, const struct response_head *head,
-		 struct turbine_str version, struct invoke_args *args)
+		 const struct deployment_names *names, struct invoke_args *args)
 {
 	const struct request_desc *desc = request_desc_of(m);
-	const struct function *fn = &rt->functions[desc->function];
 	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
 	struct turbine_ctx *ctx = &args->ctx;
@@ -89,8 +88,8 @@ worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mb
 	args->timeout_ms = desc->timeout_ms;
 	args->log_tail = req->log_tail;
 	ctx->request_id = req->id;
-	ctx->function = (struct turbine_str){ fn->cfg->name, fn->name_len };
-	ctx->version = version;
+	ctx->function = names->function;
+	ctx->version = names->version;
 	ctx->tenant = req->tenant.len != 0
 		? (struct turbine_str){ (const char *)payload + req->tenant.off, req->tenant.len }
 		: (struct turbine_str){ "default", 7 };
@@ -103,22 +102,19 @@ worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mb
 	ctx->tsc_hz = rt->tsc_hz;
 }
 
-/* The version a call runs under, as its context and its answers name it. */
-static inline struct turbine_str
-worker_version_of(const struct deployment *dep)
-{
-	return (struct turbine_str){ dep->version, dep->version_len };
-}
-
 void
 worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
 	    struct deployment *dep, struct invoke_args *args)
 {
+	const struct function *fn = &rt->functions[request_desc_of(m)->function];
+	const struct deployment_names none = {
+		.function = { fn->cfg->name, fn->name_len }, .version = { "", 0 },
+	};
+
 	if (dep != NULL)
-		worker_args_fill(rt, w, m, &dep->envs[w->id], &dep->ok_head,
-				 worker_version_of(dep), args);
+		worker_args_fill(rt, w, m, &dep->envs[w->id], &dep->ok_head, &dep->names, args);
 	else
-		worker_args_fill(rt, w, m, NULL, NULL, (struct turbine_str){ "", 0 }, args);
+		worker_args_fill(rt, w, m, NULL, NULL, &none, args);
 	args->start_tsc = 0;
 	args->ctx.internal = NULL;
 }
@@ -158,7 +154,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	start = rte_rdtsc();
 	/* It waited past its deadline: too late to run, and the answer is known. */
 	if (start > desc->deadline_tsc)
-		return deadline_answer(rt, c, stats, m, m, worker_version_of(dep));
+		return deadline_answer(rt, c, stats, m, m, dep->names.version);
 	gen = call_slot_begin(&w->slot, &(struct call_slot_call){
 		.m = m, .deadline_tsc = desc->deadline_tsc, .start_tsc = start,
 		.version = dep->version, .version_len = dep->version_len,
@@ -173,7 +169,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		counters_inc(c, COUNTER_drop_alloc);
 		return call_slot_settle(&w->slot, gen) == CALL_SLOT_LATE ? WORKER_LATE : -1;
 	}
-	worker_args_fill(rt, w, m, env, &dep->ok_head, worker_version_of(dep), &args);
+	worker_args_fill(rt, w, m, env, &dep->ok_head, &dep->names, &args);
 	args.start_tsc = start;
 	rc = invoke_run(&w->scratch, &args, &rb, &out);
 	elapsed = out.end_tsc - start;
