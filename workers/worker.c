@@ -157,7 +157,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 		return deadline_answer(rt, c, stats, m, m, dep->names.version);
 	gen = call_slot_begin(&w->slot, &(struct call_slot_call){
 		.m = m, .deadline_tsc = desc->deadline_tsc, .start_tsc = start,
-		.version = dep->version, .version_len = dep->version_len,
+		.version = &dep->names.version,
 		.dispatcher = desc->dispatcher, .function = desc->function,
 	});
 	/*
