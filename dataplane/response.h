@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 
 /* A fixed-capacity output buffer; never allocates. */
@@ -131,17 +132,19 @@ response_begin_ok(struct response_buf *rb, struct response_ok *ok,
 	uint64_t id_be = rte_cpu_to_be_64(id);
 
 	ok->map_header_at = at;
-	if (rb->overflow || room < len) {
+	/* Room for the fixed-size copy is room for any head (len <= RESPONSE_HEAD_MAX):
+	 * tested first, it is the one test a reply's buffer needs. */
+	if (likely(!rb->overflow && room >= RESPONSE_HEAD_MAX)) {
+		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
+	} else if (rb->overflow || room < len) {
 		rb->overflow = true;
 		ok->body_at = at;
 		/* Zero keys marks a head that did not fit; response_finish_ok() then refuses. */
 		ok->fields = 0;
 		return;
-	}
-	if (room >= RESPONSE_HEAD_MAX)
-		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
-	else
+	} else {
 		memcpy(p, head->bytes, len);
+	}
 	memcpy(p + RESPONSE_HEAD_ID_AT, &id_be, sizeof(id_be));
 	rb->len = at + len;
 	ok->body_at = at + len;
