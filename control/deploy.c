@@ -151,6 +151,8 @@ deploy_create(struct runtime *rt, unsigned int fn, const char *module, const cha
 	 * was cut to what dep->version holds). */
 	RTE_BUILD_BUG_ON(sizeof(dep->version) - 1 > RESPONSE_VERSION_MAX);
 	response_head_init(&dep->ok_head, dep->version, dep->version_len);
+	dep->names.function = (struct turbine_str){ cfg->name, rt->functions[fn].name_len };
+	dep->names.version = (struct turbine_str){ dep->version, dep->version_len };
 	if (dep->isolated) {
 		dep->sets[0].nb = deploy_sandboxes(rt, fn, dep, workers, nb_workers, dep->sets[0].ids);
 		for (i = 0; i < nb_workers && dep->not_ready[0] == '\0'; i++)

@@ -64,12 +64,16 @@ hist_tsc_to_ns(uint64_t cycles, uint64_t ns_per_tsc_q32)
 static inline unsigned int
 hist_index(uint64_t v)
 {
-	/* Bucket b holds [128 << b, 256 << b) at a resolution of 1 << b; bucket 0 holds [0, 256). */
-	unsigned int bucket = (unsigned int)(64 - __builtin_clzll(v | (HIST_SUB_COUNT - 1))) -
-			      (HIST_SUB_HALF_BITS + 1);
-	unsigned int sub = (unsigned int)(v >> bucket);
+	/*
+	 * Bucket b holds [128 << b, 256 << b) at a resolution of 1 << b; bucket 0 holds [0, 256).
+	 * From the top bit's position (63 ^ clz is one bsr): b = top - 7, and the index
+	 * ((b + 1) << 7) + (v >> b) - 128 is (top << 7) + (v >> b) - 896.
+	 */
+	unsigned int top = 63 ^ (unsigned int)__builtin_clzll(v | (HIST_SUB_COUNT - 1));
+	unsigned int bucket = top - HIST_SUB_HALF_BITS;
 
-	return ((bucket + 1) << HIST_SUB_HALF_BITS) + sub - HIST_SUB_HALF;
+	return (top << HIST_SUB_HALF_BITS) + (unsigned int)(v >> bucket) -
+	       (HIST_SUB_HALF_BITS * HIST_SUB_HALF);
 }
 
 static inline void

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <rte_branch_prediction.h>
 #include <rte_byteorder.h>
 
 /* A fixed-capacity output buffer; never allocates. */
@@ -42,14 +43,19 @@ int response_buf_write(void *rb, const char *buf, size_t len);
 static inline int
 response_buf_put(struct response_buf *rb, const void *buf, size_t len)
 {
+	uint8_t *to;
+
 	if (rb->overflow || len > rb->cap - rb->len) {
 		rb->overflow = true;
 		return -1;
 	}
+	/* The length before the copy: nothing of rb is then needed after memcpy returns,
+	 * which spares the caller registers to keep across it. */
+	to = rb->data + rb->len;
+	rb->len += (uint32_t)len;
 	/* An empty write may come with a NULL pointer, which memcpy must not see. */
 	if (len != 0)
-		memcpy(rb->data + rb->len, buf, len);
-	rb->len += (uint32_t)len;
+		memcpy(to, buf, len);
 	return 0;
 }
 
@@ -119,25 +125,29 @@ static inline void
 response_begin_ok(struct response_buf *rb, struct response_ok *ok,
 		  const struct response_head *head, uint64_t id)
 {
-	uint32_t room = rb->cap - rb->len;
-	uint8_t *p = rb->data + rb->len;
+	/* Read once: the copies below may alias rb and head as far as the compiler knows. */
+	uint32_t at = rb->len, len = head->len;
+	uint32_t room = rb->cap - at;
+	uint8_t *p = rb->data + at;
 	uint64_t id_be = rte_cpu_to_be_64(id);
 
-	ok->map_header_at = rb->len;
-	if (rb->overflow || room < head->len) {
+	ok->map_header_at = at;
+	/* Room for the fixed-size copy is room for any head (len <= RESPONSE_HEAD_MAX):
+	 * tested first, it is the one test a reply's buffer needs. */
+	if (likely(!rb->overflow && room >= RESPONSE_HEAD_MAX)) {
+		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
+	} else if (rb->overflow || room < len) {
 		rb->overflow = true;
-		ok->body_at = rb->len;
+		ok->body_at = at;
 		/* Zero keys marks a head that did not fit; response_finish_ok() then refuses. */
 		ok->fields = 0;
 		return;
+	} else {
+		memcpy(p, head->bytes, len);
 	}
-	if (room >= RESPONSE_HEAD_MAX)
-		memcpy(p, head->bytes, RESPONSE_HEAD_MAX);
-	else
-		memcpy(p, head->bytes, head->len);
 	memcpy(p + RESPONSE_HEAD_ID_AT, &id_be, sizeof(id_be));
-	rb->len += head->len;
-	ok->body_at = rb->len;
+	rb->len = at + len;
+	ok->body_at = at + len;
 	ok->fields = RESPONSE_OK_FIELDS;
 }
 
@@ -168,7 +178,7 @@ response_finish_ok(struct response_buf *rb, struct response_ok *ok, bool fn_erro
 		rb->overflow = true;
 		return -1;
 	}
-	rb->data[ok->map_header_at + 2] = ok->fields;
+	/* No key added: the head's map header already counts RESPONSE_OK_FIELDS. */
 	return 0;
 }
 

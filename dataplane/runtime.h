@@ -51,11 +51,18 @@ struct worker_set {
 	uint64_t mask;
 };
 
+/* What the context of a call names, side by side as struct turbine_ctx has them: one copy. */
+struct deployment_names {
+	struct turbine_str function;
+	struct turbine_str version;
+};
+
 struct deployment {
 	struct module mod;
 	char version[32];
 	uint32_t version_len;
 	struct response_head ok_head; /* what each of its 200s starts with (response.h) */
+	struct deployment_names names; /* the function's name and `version`, for ctx */
 	bool ready;               /* at least one environment initialised */
 	char not_ready[256];      /* why not, for the 502 message */
 	struct environment envs[RUNTIME_MAX_WORKERS]; /* by worker id; ready only where placed */

@@ -77,7 +77,7 @@ watchdog_claimed(struct runtime *rt, struct dispatcher *d, unsigned int w, uint6
 	unsigned int i, nb = 0;
 
 	if (deadline_answer(rt, d->counters, &wk->stats[call->function], answer, call->m,
-			    (struct turbine_str){ call->version, call->version_len }) == 0)
+			    *call->version) == 0)
 		tx_send(&d->tx, answer);
 	else
 		rte_pktmbuf_free(answer);

@@ -8,6 +8,7 @@
 #include <rte_pause.h>
 
 struct rte_mbuf;
+struct turbine_str;
 
 /*
  * A handler past its deadline is never interrupted (no signal, no longjmp:
@@ -64,8 +65,8 @@ struct call_slot_call {
 	struct rte_mbuf *m;         /* the request, and where the worker builds its reply */
 	uint64_t deadline_tsc;
 	uint64_t start_tsc;
-	const char *version;        /* of the deployment it runs under, for the answer */
-	uint32_t version_len;
+	const struct turbine_str *version; /* of the deployment it runs under, for the answer:
+					      the deployment's own, which outlives the call */
 	uint16_t dispatcher;        /* who sent it: the only one that may claim it */
 	uint16_t function;
 };
@@ -138,13 +139,14 @@ call_slot_begin(struct call_slot *s, const struct call_slot_call *c)
 {
 	uint64_t gen = call_slot_gen_of(__atomic_load_n(&s->word, __ATOMIC_RELAXED)) + 1;
 
-	__atomic_store_n(&s->call.m, c->m, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.deadline_tsc, c->deadline_tsc, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.start_tsc, c->start_tsc, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.version, c->version, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.version_len, c->version_len, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.dispatcher, c->dispatcher, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->call.function, c->function, __ATOMIC_RELEASE);
+	/* Relaxed: the release of the word orders them all before it, and a compiler
+	 * barrier at each would make the worker reload what it keeps in registers. */
+	__atomic_store_n(&s->call.m, c->m, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.deadline_tsc, c->deadline_tsc, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.start_tsc, c->start_tsc, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.version, c->version, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.dispatcher, c->dispatcher, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->call.function, c->function, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->word, call_slot_word(gen, CALL_SLOT_RUNNING), __ATOMIC_RELEASE);
 	return gen;
 }

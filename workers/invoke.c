@@ -80,10 +80,10 @@ invoke_encode_timeout(struct response_buf *rb, uint64_t request_id, struct turbi
 /* What invoke_run() leaves to a call that did not end plainly; its head is in place. */
 int
 invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
-	      struct invoke_outcome *out, const struct response_ok *begun, enum turbine_result r)
+	      struct invoke_outcome *out, const struct response_ok begun, enum turbine_result r)
 {
 	struct turbine_ctx *ctx = &args->ctx;
-	struct response_ok ok = *begun;
+	struct response_ok ok = begun;
 	char message[64];
 
 	if (out->end_tsc > ctx->deadline_tsc) {
@@ -115,7 +115,7 @@ invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct respons
 
 	/* The body fitted but left no room for the fields after it: to the
 	 * client that is still a result too large to send. */
-	ok = *begun;
+	ok = begun;
 	invoke_body_too_large(rb, &ok, out);
 	if (rb->overflow)
 		return -1;

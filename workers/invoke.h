@@ -32,8 +32,8 @@ struct invoke_args {
 					     ctx.version for this call */
 	struct turbine_ctx ctx;   /* filled by the caller except `internal`; the handler is
 				     handed this one, not a copy */
-	const char *event;        /* raw MessagePack; NULL means nil */
-	uint32_t event_len;       /* 0 when event is NULL: the handler is given both as they are */
+	struct turbine_event event; /* raw MessagePack, data NULL for nil (len 0 then): the
+				       handler is handed this one, as it is */
 	uint32_t timeout_ms;      /* the effective timeout behind ctx.deadline_tsc, for the
 				     Sandbox.Timedout message; 0 = derive it from the deadline */
 	uint64_t start_tsc;       /* the caller's one TSC read before the call */
@@ -56,7 +56,7 @@ struct invoke_outcome {
  * log). `ok` is the head invoke_run() began; `r` the handler's result.
  */
 int invoke_finish(struct invoke_scratch *s, struct invoke_args *args, struct response_buf *rb,
-		  struct invoke_outcome *out, const struct response_ok *ok, enum turbine_result r);
+		  struct invoke_outcome *out, struct response_ok ok, enum turbine_result r);
 
 /*
  * Run one call of args->env's handler and encode the complete 200 response
@@ -77,9 +77,6 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 {
 	struct environment *env = args->env;
 	struct turbine_ctx *ctx = &args->ctx;
-	struct turbine_event event = {
-		.data = args->event, .len = args->event_len,
-	};
 	struct turbine_resp resp = { .internal = s };
 	struct response_ok ok;
 	enum turbine_result r;
@@ -103,22 +100,24 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 	else
 		response_begin_ok_version(rb, &ok, ctx->request_id, ctx->version.ptr,
 					  ctx->version.len);
-	if (unlikely(rb->overflow)) {
+	/* Its keys, not rb->overflow: `ok` is a local the compiler can follow, rb is not. */
+	if (unlikely(ok.fields == 0)) {
 		out->end_tsc = args->start_tsc;
 		return -1;
 	}
 
-	r = env->mod->handler->handle(env->state, &event, ctx, &resp);
+	r = env->mod->handler->handle(env->state, &args->event, ctx, &resp);
 
 	out->end_tsc = rte_rdtsc();
 	if (likely(r == TURBINE_OK && out->end_tsc <= ctx->deadline_tsc && !rb->overflow &&
 		   rb->len != ok.body_at && ctx->trace.len == 0 && !args->log_tail)) {
 		out->body_at = ok.body_at;
 		out->body_len = rb->len - ok.body_at;
-		rb->data[ok.map_header_at + 2] = ok.fields;
+		/* The head's map header already counts its RESPONSE_OK_FIELDS keys. */
 		return 0;
 	}
-	return invoke_finish(s, args, rb, out, &ok, r);
+	/* `ok` by value: its address not taken, it need not live in memory on the plain path. */
+	return invoke_finish(s, args, rb, out, ok, r);
 }
 
 /*

@@ -78,13 +78,16 @@ turbine_error(struct turbine_resp *resp, const char *type, const char *fmt, ...)
 RUNTIME_EXPORT int
 turbine_resp_raw(struct turbine_resp *resp, const void *data, size_t len)
 {
-	if (resp == NULL || resp->pk.callback == NULL)
+	if (resp == NULL)
+		return -1;
+	/* invoke_run()'s packer, always: its buffer written here, not through the pointer
+	 * (and the test for a packer without a callback is off this path). */
+	if (likely(resp->pk.callback == response_buf_write))
+		return len == 0 ? 0 : response_buf_put(resp->pk.data, data, len);
+	if (resp->pk.callback == NULL)
 		return -1;
 	if (len == 0)
 		return 0;
-	/* invoke_run()'s packer, always: its buffer written here, not through the pointer. */
-	if (likely(resp->pk.callback == response_buf_write))
-		return response_buf_put(resp->pk.data, data, len);
 	return resp->pk.callback(resp->pk.data, data, len) == 0 ? 0 : -1;
 }
 

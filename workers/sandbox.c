@@ -795,7 +795,7 @@ sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
 {
 	const struct turbine_ctx *ctx = &args->ctx;
 	struct sandbox_region *r = sb->region;
-	uint32_t event_len = args->event != NULL ? args->event_len : 0;
+	uint32_t event_len = args->event.data != NULL ? args->event.len : 0;
 	uint32_t slot = sb->req_tail & (sb->nb_slots - 1);
 	struct sandbox_inflight *f = &sb->inflight[slot];
 	struct sandbox_req *q = &r->req[slot];
@@ -810,7 +810,7 @@ sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
 	if (need > sb->in_max)
 		return -E2BIG;
 
-	in = sandbox_copy(in, args->event, event_len);
+	in = sandbox_copy(in, args->event.data, event_len);
 	in = sandbox_copy(in, ctx->tenant.ptr, ctx->tenant.len);
 	in = sandbox_copy(in, ctx->trace.ptr, ctx->trace.len);
 	sandbox_copy(in, ctx->client_context.ptr, ctx->client_context.len);
@@ -825,7 +825,7 @@ sandbox_queue(struct sandbox *sb, const struct invoke_args *args, uint8_t *resp,
 	q->tenant_len = ctx->tenant.len;
 	q->trace_len = ctx->trace.len;
 	q->ctx_len = ctx->client_context.len;
-	q->has_event = args->event != NULL;
+	q->has_event = args->event.data != NULL;
 	q->log_tail = args->log_tail;
 
 	f->cookie = cookie;

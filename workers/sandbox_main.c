@@ -306,8 +306,8 @@ sandbox_main_call(struct sandbox_main *m, uint32_t idx)
 	args.ctx.worker_id = m->config.worker_id;
 	args.ctx.deadline_tsc = q.deadline_tsc;
 	args.ctx.tsc_hz = q.tsc_hz;
-	args.event = q.has_event ? in : NULL;
-	args.event_len = q.event_len;
+	args.event.data = q.has_event ? in : NULL;
+	args.event.len = q.event_len;
 	args.timeout_ms = q.timeout_ms;
 	args.log_tail = q.log_tail != 0;
 	args.start_tsc = now;

@@ -60,13 +60,17 @@ worker_free(struct worker *w)
 	rte_free(w);
 }
 
-/* Inline into worker_run(), the one caller per call; worker_args() is this for the sandbox's. */
+/*
+ * Inline into worker_run(), the one caller per call; worker_args() is this
+ * for the sandbox's. env, head and names come from the deployment the
+ * call runs under (worker_args() may have none).
+ */
 static __rte_always_inline void
 worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
-		 struct deployment *dep, struct invoke_args *args)
+		 struct environment *env, const struct response_head *head,
+		 const struct deployment_names *names, struct invoke_args *args)
 {
 	const struct request_desc *desc = request_desc_of(m);
-	const struct function *fn = &rt->functions[desc->function];
 	const uint8_t *payload = request_payload(m, desc);
 	const struct request *req = &desc->req;
 	struct turbine_ctx *ctx = &args->ctx;
@@ -77,16 +81,15 @@ worker_args_fill(const struct runtime *rt, const struct worker *w, struct rte_mb
 	 * ctx->internal and start_tsc are for whoever runs the call to set:
 	 * worker_run() sets both, worker_args() clears them for the others.
 	 */
-	args->env = dep != NULL ? &dep->envs[w->id] : NULL;
-	args->head = dep != NULL ? &dep->ok_head : NULL;
-	args->event = req->event.len != 0 ? (const char *)payload + req->event.off : NULL;
-	args->event_len = req->event.len;
+	args->env = env;
+	args->head = head;
+	args->event.data = req->event.len != 0 ? (const char *)payload + req->event.off : NULL;
+	args->event.len = req->event.len;
 	args->timeout_ms = desc->timeout_ms;
 	args->log_tail = req->log_tail;
 	ctx->request_id = req->id;
-	ctx->function = (struct turbine_str){ fn->cfg->name, fn->name_len };
-	ctx->version = dep != NULL ? (struct turbine_str){ dep->version, dep->version_len }
-				   : (struct turbine_str){ "", 0 };
+	ctx->function = names->function;
+	ctx->version = names->version;
 	ctx->tenant = req->tenant.len != 0
 		? (struct turbine_str){ (const char *)payload + req->tenant.off, req->tenant.len }
 		: (struct turbine_str){ "default", 7 };
@@ -103,12 +106,21 @@ void
 worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,
 	    struct deployment *dep, struct invoke_args *args)
 {
-	worker_args_fill(rt, w, m, dep, args);
+	const struct function *fn = &rt->functions[request_desc_of(m)->function];
+	const struct deployment_names none = {
+		.function = { fn->cfg->name, fn->name_len }, .version = { "", 0 },
+	};
+
+	if (dep != NULL)
+		worker_args_fill(rt, w, m, &dep->envs[w->id], &dep->ok_head, &dep->names, args);
+	else
+		worker_args_fill(rt, w, m, NULL, NULL, &none, args);
 	args->start_tsc = 0;
 	args->ctx.internal = NULL;
 }
 
-static int
+/* Inline into worker_invoke(): measured, a call of its own costs more than it saves. */
+static __rte_always_inline int
 worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
 {
 	struct request_desc *desc = request_desc_of(m);
@@ -124,12 +136,12 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	struct response_buf rb;
 	int rc;
 
-	/* Read before the arguments are filled: dep is then known not to be NULL there. */
 	if (dep->isolated)
 		ws = __atomic_load_n(&dep->sandboxes[w->id], __ATOMIC_ACQUIRE);
-	worker_args_fill(rt, w, m, dep, &args);
-	if (ws != NULL)
+	if (ws != NULL) {
+		worker_args(rt, w, m, dep, &args);
 		return worker_sandbox_invoke(rt, w, c, m, ws, &args);
+	}
 	if (!env->ready || dep->isolated) {
 		/* Placement only sends a function to workers whose init succeeded; kept for safety. */
 		if (reply_error(rt, c, m, 502, "function %s is not ready on worker %u: %s",
@@ -142,17 +154,23 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	start = rte_rdtsc();
 	/* It waited past its deadline: too late to run, and the answer is known. */
 	if (start > desc->deadline_tsc)
-		return deadline_answer(rt, c, stats, m, m, args.ctx.version);
-	args.start_tsc = start;
-	if (reply_begin(rt, m, &rb) < 0) {
-		counters_inc(c, COUNTER_drop_alloc);
-		return -1;
-	}
+		return deadline_answer(rt, c, stats, m, m, dep->names.version);
 	gen = call_slot_begin(&w->slot, &(struct call_slot_call){
 		.m = m, .deadline_tsc = desc->deadline_tsc, .start_tsc = start,
-		.version = dep->version, .version_len = dep->version_len,
+		.version = &dep->names.version,
 		.dispatcher = desc->dispatcher, .function = desc->function,
 	});
+	/*
+	 * What the handler is handed is built after the slot's word is
+	 * published, not before: the word's release would otherwise send it
+	 * to the stack and back before invoke_run() reads it.
+	 */
+	if (unlikely(reply_begin(rt, m, &rb) < 0)) {
+		counters_inc(c, COUNTER_drop_alloc);
+		return call_slot_settle(&w->slot, gen) == CALL_SLOT_LATE ? WORKER_LATE : -1;
+	}
+	worker_args_fill(rt, w, m, env, &dep->ok_head, &dep->names, &args);
+	args.start_tsc = start;
 	rc = invoke_run(&w->scratch, &args, &rb, &out);
 	elapsed = out.end_tsc - start;
 	w->busy_tsc += elapsed;
@@ -190,13 +208,14 @@ int
 worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
 {
 	const struct request_desc *desc = request_desc_of(m);
-	unsigned int dispatcher = desc->dispatcher, function = desc->function, tenant = desc->tenant;
 	int rc = worker_run(rt, w, c, m);
 
 	/* Finished, answered or not: the call no longer counts against its limits. A sandbox's
-	 * call counts until its answer comes back (worker_sandbox.c). */
+	 * call counts until its answer comes back (worker_sandbox.c). Read after the run, not
+	 * kept across it: a reply leaves the descriptor as it was, and until worker_poll()
+	 * sends or frees the mbuf it is this worker's, late or not. */
 	if (rc != WORKER_HELD)
-		counting_finished(w->counting, dispatcher, function, tenant);
+		counting_finished(w->counting, desc->dispatcher, desc->function, desc->tenant);
 	return rc;
 }
 

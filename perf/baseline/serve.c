@@ -150,8 +150,8 @@ serve_invoke(struct serve_thread *t, const struct request *req, const uint8_t *i
 	args.start_tsc = rte_rdtsc();
 	args.ctx.deadline_tsc = args.start_tsc + timeout_tsc;
 	args.ctx.tsc_hz = t->tsc_hz;
-	args.event = req->event.len != 0 ? (const char *)in + req->event.off : NULL;
-	args.event_len = req->event.len;
+	args.event.data = req->event.len != 0 ? (const char *)in + req->event.off : NULL;
+	args.event.len = req->event.len;
 	args.timeout_ms = timeout_ms;
 	args.log_tail = req->log_tail;
 

@@ -11,6 +11,8 @@
 #include <cmocka.h>
 #include <rte_common.h>
 
+#include <turbine/handler.h>
+
 #include "call_slot.h"
 
 #define TEST_CALLS 200000
@@ -30,12 +32,14 @@ test_mbuf(unsigned int i)
 	return (struct rte_mbuf *)&test_mbufs[i];
 }
 
+static const struct turbine_str test_version = { "7", 1 };
+
 static uint64_t
 test_begin(struct call_slot *s, uint64_t deadline)
 {
 	const struct call_slot_call c = {
 		.m = test_mbuf(0), .deadline_tsc = deadline, .start_tsc = deadline - 10,
-		.version = "7", .version_len = 1, .dispatcher = 2, .function = 5,
+		.version = &test_version, .dispatcher = 2, .function = 5,
 	};
 
 	return call_slot_begin(s, &c);

@@ -145,8 +145,8 @@ test_fn_call(struct test_fn *f, uint32_t cap, uint32_t timeout_ms)
 
 	f->args.start_tsc = rte_rdtsc();
 	f->args.ctx.deadline_tsc = f->args.start_tsc + test_ms_to_tsc(timeout_ms);
-	f->args.event = f->event.size > 0 ? f->event.data : NULL;
-	f->args.event_len = (uint32_t)f->event.size;
+	f->args.event.data = f->event.size > 0 ? f->event.data : NULL;
+	f->args.event.len = (uint32_t)f->event.size;
 	memset(f->buf, 0xee, sizeof(f->buf));
 	response_buf_init(&f->rb, &f->pk, f->buf, cap);
 	ret = invoke_run(&f->scratch, &f->args, &f->rb, &f->out);

@@ -90,8 +90,8 @@ bench_call(struct sandbox *sb, const uint8_t *event, uint32_t len, uint8_t *resp
 	memset(&args, 0, sizeof(args));
 	args.ctx.tenant = (struct turbine_str){ "default", 7 };
 	args.ctx.tsc_hz = bench_tsc_hz;
-	args.event = (const char *)event;
-	args.event_len = len;
+	args.event.data = (const char *)event;
+	args.event.len = len;
 	args.timeout_ms = 3000;
 	t0 = rte_rdtsc();
 	args.ctx.deadline_tsc = t0 + 3 * bench_tsc_hz;

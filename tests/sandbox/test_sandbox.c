@@ -160,8 +160,8 @@ test_submit_cap(struct sandbox *sb, struct test_reply *r, const void *event, uin
 	args.ctx.trace = (struct turbine_str){ "trace-1", 7 };
 	args.ctx.deadline_tsc = rte_rdtsc() + (uint64_t)timeout_ms * test_tsc_hz / 1000u;
 	args.ctx.tsc_hz = test_tsc_hz;
-	args.event = event;
-	args.event_len = len;
+	args.event.data = event;
+	args.event.len = len;
 	args.timeout_ms = timeout_ms;
 	args.log_tail = true;
 	r->deadline_tsc = args.ctx.deadline_tsc;
