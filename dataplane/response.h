@@ -36,6 +36,39 @@ void response_buf_init(struct response_buf *rb, msgpack_packer *pk, uint8_t *dat
 int response_buf_write(void *rb, const char *buf, size_t len);
 
 /*
+ * memcpy() in line for the short bodies most handlers return: up to 16
+ * bytes as a first and a last word that overlap (8 or 4 bytes each), the
+ * last 0-3 bytes one by one; a call to memcpy costs more than such a copy.
+ * Longer copies, and only they, go to memcpy (never with len 0, whose
+ * pointer may be NULL).
+ */
+static inline void
+response_copy(uint8_t *to, const void *from, size_t len)
+{
+	const uint8_t *p = from;
+	uint64_t w8[2];
+	uint32_t w4[2];
+	size_t i;
+
+	if (len > 16) {
+		memcpy(to, from, len);
+	} else if (len >= 8) {
+		memcpy(&w8[0], p, 8);
+		memcpy(&w8[1], p + len - 8, 8);
+		memcpy(to, &w8[0], 8);
+		memcpy(to + len - 8, &w8[1], 8);
+	} else if (len >= 4) {
+		memcpy(&w4[0], p, 4);
+		memcpy(&w4[1], p + len - 4, 4);
+		memcpy(to, &w4[0], 4);
+		memcpy(to + len - 4, &w4[1], 4);
+	} else {
+		for (i = 0; i < len; i++)
+			to[i] = p[i];
+	}
+}
+
+/*
  * What response_buf_write() does, for a caller that knows its packer's
  * target is a response_buf (turbine_resp_raw()): no call through a pointer.
  * Returns 0, or -1 when it does not fit (then nothing fits after it either).
@@ -53,9 +86,7 @@ response_buf_put(struct response_buf *rb, const void *buf, size_t len)
 	 * which spares the caller registers to keep across it. */
 	to = rb->data + rb->len;
 	rb->len += (uint32_t)len;
-	/* An empty write may come with a NULL pointer, which memcpy must not see. */
-	if (len != 0)
-		memcpy(to, buf, len);
+	response_copy(to, buf, len);
 	return 0;
 }
 
