@@ -499,6 +499,38 @@ test_log_tail_utf8_boundary(void **state)
 	assert_obj_cstr(get(&resp, "log"), "abc");
 }
 
+/*
+ * response_buf_put() copies short writes itself (overlapping words) and long
+ * ones with memcpy: every length from 0 to 40 at every start in a word, the
+ * bytes written exactly those given, nothing before or after them touched.
+ */
+static void
+test_buf_put_every_length(void **state)
+{
+	uint8_t src[48], dst[64], want[64];
+	struct response_buf b;
+	uint32_t len, at, i;
+
+	(void)state;
+	for (i = 0; i < sizeof(src); i++)
+		src[i] = (uint8_t)(i * 7 + 1);
+	for (len = 0; len <= 40; len++) {
+		for (at = 0; at < 8; at++) {
+			memset(dst, 0xee, sizeof(dst));
+			memset(want, 0xee, sizeof(want));
+			response_buf_open(&b, dst + at, 48);
+			assert_int_equal(response_buf_put(&b, src + at, len), 0);
+			assert_int_equal(b.len, len);
+			memcpy(want + at, src + at, len);
+			assert_memory_equal(dst, want, sizeof(dst));
+		}
+	}
+	/* An empty write may come with a NULL pointer. */
+	response_buf_open(&b, dst, 48);
+	assert_int_equal(response_buf_put(&b, NULL, 0), 0);
+	assert_int_equal(b.len, 0);
+}
+
 static void
 test_buf_write_overflow(void **state)
 {
@@ -634,6 +666,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_ok_empty_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_tail_keeps_last_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_tail_utf8_boundary, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_buf_put_every_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_buf_write_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_encode_overflow_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_body_overflow_then_discard, setup, teardown),
