@@ -183,8 +183,7 @@ counting_admit_limited(const struct counting_view *v, unsigned int fn,
 void
 counting_release(const struct counting_view *v, unsigned int fn, unsigned int tenant)
 {
-	__atomic_store_n(&v->d->fn_not_running[fn], v->d->fn_not_running[fn] + 1,
-			 __ATOMIC_RELEASE);
+	counting_add_release(&v->d->fn_not_running[fn]);
 	counting_add(&v->d->tenant_admitted[tenant], -1);
 }
 

@@ -135,6 +135,14 @@ counting_add(uint64_t *count, int64_t n)
 			 __ATOMIC_RELAXED);
 }
 
+/* The single writer's increment, published with release: a reader that acquires the new
+ * count sees what was written before it (counting_fn_in_flight()). */
+static inline void
+counting_add_release(uint64_t *count)
+{
+	__atomic_store_n(count, __atomic_load_n(count, __ATOMIC_RELAXED) + 1, __ATOMIC_RELEASE);
+}
+
 static inline void
 counting_count_verdict(struct counting_dispatcher *d, unsigned int fn, enum counting_verdict v)
 {
@@ -196,9 +204,8 @@ counting_admitted(struct counting_dispatcher *d, unsigned int fn, unsigned int t
 	counting_count_verdict(d, fn, COUNTING_ADMIT);
 	if (checks & COUNTING_CHECK_CONCURRENCY)
 		counting_add(&d->tenant_admitted[tenant], 1);
-	else    /* release: a thread that sees it sees the admission (counting_fn_in_flight()) */
-		__atomic_store_n(&d->fn_not_running[fn], d->fn_not_running[fn] + 1,
-				 __ATOMIC_RELEASE);
+	else    /* released after the admission: whoever sees it sees that too */
+		counting_add_release(&d->fn_not_running[fn]);
 }
 
 /*
@@ -241,10 +248,8 @@ static inline void
 counting_finished(struct counting_worker *w, unsigned int dispatcher, unsigned int fn,
 		  unsigned int tenant)
 {
-	__atomic_store_n(&w->fn_finished[dispatcher][fn], w->fn_finished[dispatcher][fn] + 1,
-			 __ATOMIC_RELEASE);
-	__atomic_store_n(&w->tenant_finished[dispatcher][tenant],
-			 w->tenant_finished[dispatcher][tenant] + 1, __ATOMIC_RELEASE);
+	counting_add_release(&w->fn_finished[dispatcher][fn]);
+	counting_add_release(&w->tenant_finished[dispatcher][tenant]);
 }
 
 /*

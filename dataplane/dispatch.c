@@ -362,7 +362,7 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 
 	/* This lcore also works and holds the function: run it here, to completion (or hand it
 	 * to the function's sandbox, whose answer this lcore sends when it comes back). */
-	if (d->local != NULL && (deployment_workers(dep)->mask >> d->local->id & 1)) {
+	if (d->local != NULL && worker_set_holds(deployment_workers(dep), d->local->id)) {
 		int rc = worker_invoke(rt, d->local, c, m);
 
 		*now = rte_rdtsc();

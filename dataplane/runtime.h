@@ -141,6 +141,13 @@ worker_set_has(const struct worker_set *ws, unsigned int w)
 	return false;
 }
 
+/* worker_set_has() by the mask: for a published (sealed) set only, on the call's way. */
+static inline bool
+worker_set_holds(const struct worker_set *ws, unsigned int w)
+{
+	return (ws->mask >> w) & 1;
+}
+
 /* Make ws->mask from ws->ids: the last step before a set is published. */
 static inline void
 worker_set_seal(struct worker_set *ws)

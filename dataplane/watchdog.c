@@ -51,7 +51,7 @@ watchdog_requeue(const struct runtime *rt, struct dispatcher *d, unsigned int w,
 		/* It ends here, never run: no worker will count it finished. */
 		counting_release(&d->counting, desc->function, desc->tenant);
 		if (deadline_answer(rt, d->counters, &rt->workers[w]->stats[desc->function], m, m,
-				    (struct turbine_str){ dep->version, dep->version_len }) == 0)
+				    dep->names.version) == 0)
 			tx_send(&d->tx, m);
 		else
 			rte_pktmbuf_free(m);
