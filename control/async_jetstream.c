@@ -780,19 +780,6 @@ js_restore_counts(struct async_queue *q, struct async_job *job)
 }
 
 /*
- * Which events have counts in <stream>_TRIES, kept from a watcher of the
- * bucket: every node sees every put and deletion (retries are rare next to
- * Events). NATS's delivery count alone would not do: nats-server 2.9 hands
- * out a redelivery that falls due while no pull request waits as a new
- * delivery of the message, NumDelivered 1 (consumer.go's loopAndGatherMsgs
- * steps its sequence back rather than requeueing the redelivery), and its
- * counts would start over. A first delivery whose id is here is read like
- * a redelivery; the set only says whether to read, the counts still come
- * from the bucket's leader. Should the watcher lag by more than a retry's
- * delay (or the set be full), such a delivery starts its counts over: more
- * tries than max_retry_attempts, within max_event_age_s.
- */
-/*
  * Ids whose last put is older than the bucket's TTL: their entries are gone
  * (NATS expired them: a deletion that failed, or an event settled before
  * this watcher saw its put), and so must they be, or the set would fill up
@@ -817,6 +804,19 @@ js_tried_prune(struct async_queue *q)
 		rte_hash_del_key(q->tried, &gone[i]);
 }
 
+/*
+ * Which events have counts in <stream>_TRIES, kept from a watcher of the
+ * bucket: every node sees every put and deletion (retries are rare next to
+ * Events). NATS's delivery count alone would not do: nats-server 2.9 hands
+ * out a redelivery that falls due while no pull request waits as a new
+ * delivery of the message, NumDelivered 1 (consumer.go's loopAndGatherMsgs
+ * steps its sequence back rather than requeueing the redelivery), and its
+ * counts would start over. A first delivery whose id is here is read like
+ * a redelivery; the set only says whether to read, the counts still come
+ * from the bucket's leader. Should the watcher lag by more than a retry's
+ * delay (or the set be full), such a delivery starts its counts over: more
+ * tries than max_retry_attempts, within max_event_age_s.
+ */
 static void
 js_watch_drain(struct async_queue *q, uint64_t now_ns)
 {
