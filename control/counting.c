@@ -189,11 +189,13 @@ counting_release(const struct counting_view *v, unsigned int fn, unsigned int te
 
 void
 counting_cancel(const struct counting_view *v, unsigned int fn,
-		const struct counting_fn_limits *fl, unsigned int tenant)
+		const struct counting_fn_limits *fl, unsigned int tenant, unsigned int checks)
 {
 	struct counting_dispatcher *d = v->d;
 
 	counting_release(v, fn, tenant);
+	if (!(checks & COUNTING_CHECK_RATE))
+		return;
 	/* The tokens it took are given back: the call did not happen. */
 	if (fl->share[v->dispatcher].has_rate)
 		d->fn_bucket[fn].tokens += v->hz;

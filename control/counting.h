@@ -232,9 +232,14 @@ counting_admit_only(const struct counting_view *v, unsigned int fn,
 	return COUNTING_ADMIT;
 }
 
-/* Undo an admission whose call never reached a worker (every queue was full); `fl` as admitted. */
+/*
+ * Undo an admission whose call never reached a worker (every queue was
+ * full); `fl` and `checks` as admitted. Only an admission that checked the
+ * rate took tokens: a queued Event's run (COUNTING_CHECK_CONCURRENCY) gives
+ * none back, or the bucket would end up with tokens it never lost.
+ */
 void counting_cancel(const struct counting_view *v, unsigned int fn,
-		     const struct counting_fn_limits *fl, unsigned int tenant);
+		     const struct counting_fn_limits *fl, unsigned int tenant, unsigned int checks);
 
 /*
  * A call the dispatcher ended itself, with no worker to count it finished

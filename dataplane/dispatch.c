@@ -225,6 +225,14 @@ dispatch_why_unavailable(const struct runtime *rt, const struct dispatcher *d,
 	return out == 0 || full > 0;
 }
 
+/* The checks a call that reaches a worker was admitted under (dispatch_admit()): a queued
+ * Event's run counts against concurrency only, its rate was paid when it was accepted. */
+static unsigned int
+dispatch_admitted_checks(const struct request_desc *desc)
+{
+	return desc->from.queued ? COUNTING_CHECK_CONCURRENCY : COUNTING_CHECK_ALL;
+}
+
 /*
  * An admitted call (desc filled) to the worker the policy picks; when none
  * can take it, its admission is undone (under `lim`, the limits it was
@@ -239,7 +247,8 @@ dispatch_place(const struct runtime *rt, struct dispatcher *d, const struct depl
 
 	if (dispatch_to_worker(rt, d, dep, desc->function, m))
 		return DISPATCH_QUEUED;
-	counting_cancel(&d->counting, desc->function, &lim->counting, desc->tenant);
+	counting_cancel(&d->counting, desc->function, &lim->counting, desc->tenant,
+			dispatch_admitted_checks(desc));
 	if (dispatch_why_unavailable(rt, d, dep, why, sizeof(why)))
 		counters_inc(d->counters, COUNTER_drop_ring_full);
 	return dispatch_replied(reply_error(rt, d->counters, m, 503,
@@ -597,7 +606,7 @@ dispatch_requeue(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf
 	 * tokens back, as at shutdown. */
 	if (__atomic_load_n(&d->rx_stopped, __ATOMIC_RELAXED)) {
 		counting_cancel(&d->counting, desc->function, &runtime_limits(fn)->counting,
-				desc->tenant);
+				desc->tenant, dispatch_admitted_checks(desc));
 		fate = dispatch_replied(reply_error(rt, d->counters, m, 503, "no worker can take "
 						    "function %s now: the dispatcher is stopping",
 						    fn->cfg->name));
@@ -622,7 +631,7 @@ dispatch_refuse_queued(const struct runtime *rt, struct dispatcher *d, unsigned 
 			 * tokens go back by today's limits: at shutdown they are not used again). */
 			counting_cancel(&d->counting, desc->function,
 					&runtime_limits(&rt->functions[desc->function])->counting,
-					desc->tenant);
+					desc->tenant, dispatch_admitted_checks(desc));
 			if (reply_stopping(rt, d->counters, pkts[i], w) == 0)
 				tx_send(&d->tx, pkts[i]);
 			else

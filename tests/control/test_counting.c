@@ -339,9 +339,28 @@ test_cancel_gives_back(void **state)
 
 	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
 	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_ADMIT);
-	counting_cancel(&f->view[0], 0, &f->limits[0], 0);
+	counting_cancel(&f->view[0], 0, &f->limits[0], 0, COUNTING_CHECK_ALL);
 	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 0);
 	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_ADMIT);
+}
+
+/* A queued Event's run took no token (its Event paid the rate when accepted): none goes back. */
+static void
+test_cancelled_run_gives_back_no_token(void **state)
+{
+	struct fixture *f = *state;
+	struct function_config cfg = function_limits(2, 1, 1);
+	uint32_t retry;
+
+	counting_fn_limits_init(&f->limits[0], &cfg, NULL, 1);
+	/* The bucket's one token goes to a call; then a run is admitted and finds every queue full. */
+	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_ADMIT);
+	assert_int_equal(counting_admit_only(&f->view[0], 0, &f->limits[0], 0, HZ, &retry,
+					     COUNTING_CHECK_CONCURRENCY), COUNTING_ADMIT);
+	counting_cancel(&f->view[0], 0, &f->limits[0], 0, COUNTING_CHECK_CONCURRENCY);
+	assert_int_equal(counting_fn_in_flight(&f->view[0], 0), 1);
+	/* Still no token at the same instant: the rate refuses. */
+	assert_int_equal(admit(f, 0, 0, 0, HZ, &retry), COUNTING_FN_RATE);
 }
 
 static void
@@ -423,6 +442,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_tenants_allowed, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_two_dispatchers_never_exceed_the_limit, fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_cancel_gives_back, fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_cancelled_run_gives_back_no_token, fixture_setup,
+						fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_limit_changes_apply_at_once, fixture_setup, fixture_teardown),
 		cmocka_unit_test(test_limits_split_into_one_snapshot),
 		cmocka_unit_test_setup_teardown(test_each_call_under_the_limits_it_was_given, fixture_setup,

@@ -64,7 +64,7 @@ dispatcher_main(void *arg)
 			s->over_tenant_limit++;
 		/* Every tenth call finds its worker's queue full and is given back. */
 		if (i % 10 == 0) {
-			counting_cancel(&s->view, 0, fl, TENANT);
+			counting_cancel(&s->view, 0, fl, TENANT, COUNTING_CHECK_ALL);
 			continue;
 		}
 		h = s->handed[next];
