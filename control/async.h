@@ -24,6 +24,7 @@ struct async_stats {
 	uint64_t to_success_log;      /* records to the `log` destination */
 	uint64_t to_function;         /* records sent on to a function */
 	uint64_t unanswered;          /* runs whose answer never came (counted in retried_throttle) */
+	uint64_t woken;               /* times an Event woke the thread from its idle sleep */
 	uint64_t fn_succeeded[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_retried[CONFIG_MAX_FUNCTIONS];
 	uint64_t fn_dead_lettered[CONFIG_MAX_FUNCTIONS];

@@ -525,6 +525,19 @@ local_enqueue_event(struct async_queue *q, struct async_event *ev)
 	return rc;
 }
 
+static uint64_t
+local_quiet_ns(struct async_queue *q, uint64_t now_ns)
+{
+	uint64_t until = RTE_MIN(q->next_redrive_scan_ns, q->next_housekeeping_ns);
+
+	if (q->nb_answers != 0 || q->nb_fresh != 0 || q->nb_redriven != 0 || q->store_dirty ||
+	    async_log_pending(q->log) > 0)
+		return 0;
+	if (q->heap_len > 0)
+		until = RTE_MIN(until, q->heap[0]->due_ns);
+	return until > now_ns ? until - now_ns : 0;
+}
+
 static struct async_job *
 local_poll(struct async_queue *q, uint64_t now_ns)
 {
@@ -766,4 +779,5 @@ const struct async_queue_ops async_local_ops = {
 	.dead_letter = local_dead_letter,
 	.sync = local_sync,
 	.stats = local_stats,
+	.quiet_ns = local_quiet_ns,
 };

@@ -98,6 +98,13 @@ struct async_queue_ops {
 	 */
 	unsigned int (*sync)(struct async_queue *q, uint64_t now_ns);
 	void (*stats)(struct async_queue *q, struct async_queue_stats *st);
+	/*
+	 * How long from now_ns the backend has nothing to do unless an Event
+	 * arrives through this node's dispatchers: nothing to sync or answer,
+	 * no job due, no housekeeping. 0: work now, or soon. NULL: work may
+	 * come from elsewhere at any time (JetStream's fetcher), never quiet.
+	 */
+	uint64_t (*quiet_ns)(struct async_queue *q, uint64_t now_ns);
 };
 
 /* The embedded default: a segmented log in a local folder (async_local.c). */

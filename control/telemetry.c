@@ -338,6 +338,7 @@ telemetry_async(const char *cmd __rte_unused, const char *params __rte_unused,
 	rte_tel_data_add_dict_u64(d, "retried_error", st->retried_error);
 	rte_tel_data_add_dict_u64(d, "retried_throttle", st->retried_throttle);
 	rte_tel_data_add_dict_u64(d, "unanswered", st->unanswered);
+	rte_tel_data_add_dict_u64(d, "woken", st->woken);
 	rte_tel_data_add_dict_u64(d, "dead_lettered", st->dead_lettered);
 	rte_tel_data_add_dict_u64(d, "retries_exhausted", st->retries_exhausted);
 	rte_tel_data_add_dict_u64(d, "aged_out", st->aged_out);

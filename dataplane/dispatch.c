@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/eventfd.h>
+
+#include <rte_atomic.h>
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -268,8 +271,13 @@ dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbu
 	struct request_desc *desc = request_desc_of(m);
 
 	desc->queue.handed_tsc = now;
-	if (rte_ring_mp_enqueue(rt->async.accepted, m) == 0)
+	if (rte_ring_mp_enqueue(rt->async.accepted, m) == 0) {
+		/* The ring's tail stored, then the flag read: see async_sleep(). */
+		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (unlikely(__atomic_load_n(&rt->async.sleeping, __ATOMIC_RELAXED)))
+			eventfd_write(rt->async.wake_fd, 1);
 		return DISPATCH_QUEUED;
+	}
 	counters_inc(d->counters, COUNTER_queue_intake_full);
 	desc->queue.answer = REQUEST_QUEUE_FULL;
 	return dispatch_replied(reply_queued(rt, d->counters, m));

@@ -169,6 +169,14 @@ struct runtime_async {
 	struct rte_ring *answers;    /* MP/SC: the answers of queued Events that ran (tx.h) */
 	struct rte_ring *durable[RUNTIME_MAX_DISPATCHERS]; /* SP/SC: accepted Events to answer */
 	struct rte_ring *runs[RUNTIME_MAX_DISPATCHERS];    /* SP/SC: queued Events to run */
+	/*
+	 * With nothing stored, running or due, the queue thread sleeps on
+	 * wake_fd (an eventfd) instead of waking every millisecond on a CPU
+	 * that a dispatcher busy-polls; `sleeping` says so, and a dispatcher
+	 * that queues an Event then writes wake_fd (dispatch_to_queue()).
+	 */
+	int wake_fd;
+	int sleeping;
 };
 
 /* What a given lcore does; both set means it runs requests to completion itself. */

@@ -317,6 +317,31 @@ def accepted_and_run(c, bed, root):
         c.eq(rc, 0, 'accepted: turbine exits 0 on SIGTERM')
 
 
+def idle_wake(c, bed, root):
+    """An idle queue's thread sleeps rather than napping each millisecond on the lcore's CPU;
+    the next Event wakes it, and its 202 does not wait for the sleep to end."""
+    with Case(c, bed, root, 'idle', {'jf': {}}) as k:
+        time.sleep(0.5)     # nothing stored, running or due: the thread sleeps
+        before = k.stats().get('woken')
+        c.ok(isinstance(before, int), 'idle: /turbine/async counts the wake-ups', before)
+        if not isinstance(before, int):
+            return
+        took = []
+        for i in range(5):
+            time.sleep(0.3)     # the last one ran and its end is synced: idle again
+            t0 = time.monotonic()
+            r = k.event('jf', {'tag': 'idle-%d' % i})
+            took.append(time.monotonic() - t0)
+            k.accepted(r, 'Event %d after 0.3 s idle' % i)
+        k.wait_tags('jf', ['idle-%d' % i for i in range(5)])
+        s = k.wait_stats({'succeeded': 5})
+        c.ok(s.get('woken', 0) - before >= 3, 'idle: Events woke the sleeping queue thread',
+             '%s wake-ups for 5 Events' % (s.get('woken', 0) - before))
+        # Asleep up to 100 ms (its next statistics) when nobody woke it.
+        c.ok(sorted(took)[2] < 0.05, 'idle: the median 202 after idle took under 50 ms',
+             ['%.1f ms' % (t * 1000) for t in took])
+
+
 def retries_exhausted(c, bed, root):
     """fail: true, max_retry_attempts 2: three calls, 200 ms then 400 ms apart, then the DLQ."""
     delay = 0.2
@@ -605,7 +630,7 @@ def why(e):
     return lines[0] + (': ' + ours[-1] if ours else '')
 
 
-CASES = [accepted_and_run, retries_exhausted, event_age_exceeded, throttled_run_later, sync_first,
+CASES = [accepted_and_run, idle_wake, retries_exhausted, event_age_exceeded, throttled_run_later, sync_first,
          chained_success, success_log, dlq_tool, idempotency, queue_full, admission]
 
 

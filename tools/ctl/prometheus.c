@@ -188,6 +188,8 @@ static const struct prom_rule prom_async_rules[] = {
 	BY_LABEL("retried_*", "async_retries_total", PROM_COUNTER, "reason",
 		 "Event runs retried, by reason."),
 	COUNTER("unanswered", "async_unanswered_total", "Event runs that got no answer."),
+	COUNTER("woken", "async_wakeups_total",
+		"Times an Event woke the queue's thread from its idle sleep."),
 	COUNTER("dead_lettered", "async_dead_lettered_total",
 		"Events given up on and sent to the dead-letter queue."),
 	COUNTER("retries_exhausted", "async_retries_exhausted_total",
