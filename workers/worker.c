@@ -119,6 +119,24 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	args->ctx.internal = NULL;
 }
 
+/* A call that was cold, failed or timed out: its counters, off the plain call's path. */
+static void
+worker_count_outcome(struct counters *c, struct worker_fn_stats *stats,
+		     const struct invoke_outcome *out)
+{
+	if (out->was_cold)
+		counters_inc(c, COUNTER_cold_starts);
+	/* A timeout is a function error too (invoke_run()). */
+	if (out->fn_error) {
+		counters_inc(c, COUNTER_fn_errors);
+		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
+		if (out->timed_out) {
+			counters_inc(c, COUNTER_fn_timeouts);
+			__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
+		}
+	}
+}
+
 /* Inline into worker_invoke(): measured, a call of its own costs more than it saves. */
 static __rte_always_inline int
 worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m,
@@ -190,17 +208,8 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 			return -1;
 		return 0;
 	}
-	if (out.was_cold)
-		counters_inc(c, COUNTER_cold_starts);
-	/* A timeout is a function error too (invoke_run()): one test for a call that did neither. */
-	if (unlikely(out.fn_error)) {
-		counters_inc(c, COUNTER_fn_errors);
-		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
-		if (out.timed_out) {
-			counters_inc(c, COUNTER_fn_timeouts);
-			__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
-		}
-	}
+	if (unlikely(out.any))
+		worker_count_outcome(c, stats, &out);
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count_ok(c, &desc->from);
 	return 0;
