@@ -287,8 +287,8 @@ dispatch_to_queue(const struct runtime *rt, struct dispatcher *d, struct rte_mbu
  * Admission of one parsed request: PROTOCOL.md's checks in its order, then a
  * worker. *now is the time of its burst (dispatch_rx()), read once for all
  * of it: rate buckets and the deadline use it. A call run to completion here
- * moves it on, so that the next one's deadline does not count the time this
- * one ran.
+ * moves it on to the TSC its worker read as the handler returned, so that the
+ * next one's deadline does not count the time this one ran.
  */
 static __rte_always_inline enum dispatch_fate
 dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *m,
@@ -380,9 +380,8 @@ dispatch_admit(const struct runtime *rt, struct dispatcher *d, struct rte_mbuf *
 	/* This lcore also works and holds the function: run it here, to completion (or hand it
 	 * to the function's sandbox, whose answer this lcore sends when it comes back). */
 	if (d->local != NULL && worker_set_holds(deployment_workers(dep), d->local->id)) {
-		int rc = worker_invoke(rt, d->local, c, m);
+		int rc = worker_invoke(rt, d->local, c, m, now);
 
-		*now = rte_rdtsc();
 		return rc == 0 ? DISPATCH_TX : rc == WORKER_HELD ? DISPATCH_QUEUED : DISPATCH_FREE;
 	}
 	return dispatch_place(rt, d, dep, lim, m);

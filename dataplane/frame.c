@@ -463,7 +463,33 @@ frame_classify(uint8_t *frame, uint32_t len, const struct frame_service *svc, un
 	 rte_cpu_to_be_16(FRAME_REPLY_TTL << 8 | IPPROTO_UDP))
 
 void
-frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
+frame_udp_head_init(struct frame_udp_head *head, const struct frame_service *from)
+{
+	uint8_t *hdr = head->bytes;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(hdr + FRAME_ETH_LEN);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(hdr + FRAME_ETH_LEN + FRAME_IPV4_MIN_LEN);
+
+	memset(head, 0, sizeof(*head));
+	memcpy(hdr + FRAME_ETH_SRC, from->mac, RTE_ETHER_ADDR_LEN);
+	frame_put_be16(hdr + FRAME_ETH_TYPE, RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	/* One datagram, never fragmented: DF set and a zero id (RFC 6864). */
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = FRAME_REPLY_TTL;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = from->ip;
+	udp->src_port = from->udp_port;
+	head->ip_sum = (uint64_t)from->ip + FRAME_REPLY_IP_CONST_SUM;
+	head->pseudo_sum = (uint64_t)from->ip + rte_cpu_to_be_16(IPPROTO_UDP);
+	head->src_port = from->udp_port;
+}
+
+/*
+ * The sender's part copied whole (a few vector moves), then the receiver's
+ * fields and the lengths written over it.
+ */
+void
+frame_write_udp_headers(uint8_t *hdr, const struct frame_udp_head *head,
 			const struct frame_request *to, uint16_t payload_len,
 			bool cksum_offload)
 {
@@ -472,34 +498,20 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 	uint16_t udp_len = (uint16_t)(FRAME_UDP_LEN + payload_len);
 	uint16_t udp_len_be = rte_cpu_to_be_16(udp_len);
 	uint16_t ip_len_be = rte_cpu_to_be_16((uint16_t)(FRAME_IPV4_MIN_LEN + udp_len));
-	/* Both addresses are in both sums: the IPv4 header's and the UDP pseudo-header's. */
-	uint64_t addrs = (uint64_t)svc->ip + to->src_ip;
-	uint64_t phdr = addrs + rte_cpu_to_be_16(IPPROTO_UDP) + udp_len_be;
+	/* The receiver's address is in both sums: the IPv4 header's and the UDP pseudo-header's. */
+	uint64_t phdr = head->pseudo_sum + to->src_ip + udp_len_be;
 	uint64_t sum;
 	uint16_t cksum;
 
+	memcpy(hdr, head->bytes, FRAME_UDP_HEADERS_LEN);
 	memcpy(hdr + FRAME_ETH_DST, to->src_mac, RTE_ETHER_ADDR_LEN);
-	memcpy(hdr + FRAME_ETH_SRC, svc->mac, RTE_ETHER_ADDR_LEN);
-	frame_put_be16(hdr + FRAME_ETH_TYPE, RTE_ETHER_TYPE_IPV4);
-
-	ip->version_ihl = RTE_IPV4_VHL_DEF;
-	ip->type_of_service = 0;
 	ip->total_length = ip_len_be;
-	/* One datagram, never fragmented: DF set and a zero id (RFC 6864). */
-	ip->packet_id = 0;
-	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-	ip->time_to_live = FRAME_REPLY_TTL;
-	ip->next_proto_id = IPPROTO_UDP;
-	ip->src_addr = svc->ip;
 	ip->dst_addr = to->src_ip;
-
-	udp->src_port = svc->udp_port;
 	udp->dst_port = to->src_port;
 	udp->dgram_len = udp_len_be;
 
 	if (cksum_offload) {
 		/* The NIC fills in the IPv4 checksum and completes the UDP one from this seed. */
-		ip->hdr_checksum = 0;
 		udp->dgram_cksum = frame_cksum_fold(phdr);
 		return;
 	}
@@ -509,8 +521,8 @@ frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
 	 * addresses and the length; the UDP header adds the ports and the
 	 * length once more to the pseudo-header, and only the payload is read.
 	 */
-	ip->hdr_checksum = (uint16_t)~frame_cksum_fold(addrs + ip_len_be + FRAME_REPLY_IP_CONST_SUM);
-	sum = phdr + svc->udp_port + to->src_port + udp_len_be;
+	ip->hdr_checksum = (uint16_t)~frame_cksum_fold(head->ip_sum + to->src_ip + ip_len_be);
+	sum = phdr + head->src_port + to->src_port + udp_len_be;
 	cksum = (uint16_t)~frame_cksum_fold(frame_cksum_sum(hdr + FRAME_UDP_HEADERS_LEN,
 							    payload_len, sum));
 	/* A sum of zero goes as all ones: zero would say "no checksum" (RFC 768). */

@@ -91,13 +91,29 @@ uint16_t frame_raw_cksum(const void *buf, uint32_t len);
 #define FRAME_UDP_HEADERS_LEN 42u
 
 /*
- * Write Ethernet, IPv4 (no options) and UDP headers for a reply of
- * `payload_len` bytes to the sender described by `to`, into `hdr` (42 bytes,
- * immediately followed by the payload). With `cksum_offload` false the IPv4
- * and UDP checksums are computed here; otherwise the IPv4 checksum is zeroed
- * and the UDP checksum set to the pseudo-header sum, as offload expects.
+ * The headers every datagram a sender sends has in common, built once
+ * (frame_udp_head_init()): what does not depend on the receiver or the
+ * length, and the parts of both checksums that come from the sender.
  */
-void frame_write_udp_headers(uint8_t *hdr, const struct frame_service *svc,
+struct frame_udp_head {
+	uint8_t bytes[FRAME_UDP_HEADERS_LEN]; /* receiver's fields, lengths, checksums: 0 */
+	uint64_t ip_sum;     /* the IPv4 header's constant words and source address */
+	uint64_t pseudo_sum; /* the UDP pseudo-header's source address and protocol */
+	uint16_t src_port;   /* network order */
+};
+
+/* The headers `from` (its MAC, address and UDP port) puts on every datagram it sends. */
+void frame_udp_head_init(struct frame_udp_head *head, const struct frame_service *from);
+
+/*
+ * Write Ethernet, IPv4 (no options) and UDP headers for a datagram of
+ * `payload_len` bytes from `head`'s sender to the sender described by `to`,
+ * into `hdr` (42 bytes, immediately followed by the payload). With
+ * `cksum_offload` false the IPv4 and UDP checksums are computed here;
+ * otherwise the IPv4 checksum is zeroed and the UDP checksum set to the
+ * pseudo-header sum, as offload expects.
+ */
+void frame_write_udp_headers(uint8_t *hdr, const struct frame_udp_head *head,
 			     const struct frame_request *to, uint16_t payload_len,
 			     bool cksum_offload);
 

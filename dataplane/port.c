@@ -81,6 +81,7 @@ port_probe(struct runtime *rt, struct port_caps *caps, char *err, size_t errlen)
 	rt->svc.ip = rt->cfg.ip;
 	rt->svc.udp_port = rte_cpu_to_be_16(rt->cfg.udp_port);
 	rt->svc.max_payload = (uint16_t)RTE_MIN(mtu, RTE_ETHER_MTU) - PORT_IP_UDP_HEADERS;
+	frame_udp_head_init(&rt->reply_head, &rt->svc);
 
 	rt->tx_cksum_offload =
 		(info.tx_offload_capa & (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==

@@ -46,7 +46,7 @@ reply_finish(const struct runtime *rt, struct rte_mbuf *m, const struct frame_re
 {
 	uint8_t *hdr = rb->data - FRAME_UDP_HEADERS_LEN;
 
-	frame_write_udp_headers(hdr, &rt->svc, to, rb->len, rt->tx_cksum_offload);
+	frame_write_udp_headers(hdr, &rt->reply_head, to, rb->len, rt->tx_cksum_offload);
 	m->data_off = (uint16_t)(hdr - (uint8_t *)m->buf_addr);
 	m->data_len = (uint16_t)(FRAME_UDP_HEADERS_LEN + rb->len);
 	m->pkt_len = m->data_len;

@@ -188,6 +188,7 @@ struct lcore_role {
 struct runtime {
 	struct turbine_config cfg;
 	struct frame_service svc;
+	struct frame_udp_head reply_head; /* svc's, for every reply's headers (reply.h) */
 	uint16_t port_id;
 	char port_name[RTE_DEV_NAME_MAX_LEN];
 	bool tx_cksum_offload;    /* the port computes IPv4 and UDP checksums */

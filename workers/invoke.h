@@ -41,10 +41,16 @@ struct invoke_args {
 };
 
 struct invoke_outcome {
-	bool fn_error;    /* the handler returned an error, overflowed or timed out */
-	bool timed_out;   /* it returned after the deadline: Sandbox.Timedout */
-	bool too_large;   /* its result did not fit: Function.ResponseSizeTooLarge */
-	bool was_cold;    /* the environment's first call */
+	union {
+		struct {
+			bool fn_error;  /* the handler returned an error, overflowed or timed out */
+			bool timed_out; /* it returned after the deadline: Sandbox.Timedout */
+			bool too_large; /* its result did not fit: Function.ResponseSizeTooLarge */
+			bool was_cold;  /* the environment's first call */
+		};
+		/* Non-zero when any of the four is set: a plain call's one test (worker.c). */
+		uint32_t any;
+	};
 	uint32_t body_at; /* where the body (the handler's, or the error object) lies in rb: */
 	uint32_t body_len; /* a sandbox hands just these bytes back to its worker */
 	uint64_t end_tsc; /* the one TSC read after the handler returned */
@@ -81,9 +87,7 @@ invoke_run(struct invoke_scratch *s, struct invoke_args *args, struct response_b
 	struct response_ok ok;
 	enum turbine_result r;
 
-	out->fn_error = false;
-	out->timed_out = false;
-	out->too_large = false;
+	out->any = 0;
 	out->was_cold = env->cold;
 	env->cold = false;
 	/* Per call, not per environment: the log tail and the error belong to this call only

@@ -119,9 +119,28 @@ worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m
 	args->ctx.internal = NULL;
 }
 
+/* A call that was cold, failed or timed out: its counters, off the plain call's path. */
+static void
+worker_count_outcome(struct counters *c, struct worker_fn_stats *stats,
+		     const struct invoke_outcome *out)
+{
+	if (out->was_cold)
+		counters_inc(c, COUNTER_cold_starts);
+	/* A timeout is a function error too (invoke_run()). */
+	if (out->fn_error) {
+		counters_inc(c, COUNTER_fn_errors);
+		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
+		if (out->timed_out) {
+			counters_inc(c, COUNTER_fn_timeouts);
+			__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
+		}
+	}
+}
+
 /* Inline into worker_invoke(): measured, a call of its own costs more than it saves. */
 static __rte_always_inline int
-worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m,
+	   uint64_t *now)
 {
 	struct request_desc *desc = request_desc_of(m);
 	const struct function *fn = &rt->functions[desc->function];
@@ -172,6 +191,7 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 	worker_args_fill(rt, w, m, env, &dep->ok_head, &dep->names, &args);
 	args.start_tsc = start;
 	rc = invoke_run(&w->scratch, &args, &rb, &out);
+	*now = out.end_tsc;
 	elapsed = out.end_tsc - start;
 	w->busy_tsc += elapsed;
 	stats->calls++;
@@ -188,27 +208,19 @@ worker_run(const struct runtime *rt, struct worker *w, struct counters *c, struc
 			return -1;
 		return 0;
 	}
-	if (out.was_cold)
-		counters_inc(c, COUNTER_cold_starts);
-	/* A timeout is a function error too (invoke_run()): one test for a call that did neither. */
-	if (unlikely(out.fn_error)) {
-		counters_inc(c, COUNTER_fn_errors);
-		__atomic_fetch_add(&stats->fn_errors, 1, __ATOMIC_RELAXED);
-		if (out.timed_out) {
-			counters_inc(c, COUNTER_fn_timeouts);
-			__atomic_fetch_add(&stats->timeouts, 1, __ATOMIC_RELAXED);
-		}
-	}
+	if (unlikely(out.any))
+		worker_count_outcome(c, stats, &out);
 	reply_finish(rt, m, &desc->from, &rb);
 	reply_count_ok(c, &desc->from);
 	return 0;
 }
 
 int
-worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m)
+worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c, struct rte_mbuf *m,
+	      uint64_t *now)
 {
 	const struct request_desc *desc = request_desc_of(m);
-	int rc = worker_run(rt, w, c, m);
+	int rc = worker_run(rt, w, c, m, now);
 
 	/* Finished, answered or not: the call no longer counts against its limits. A sandbox's
 	 * call counts until its answer comes back (worker_sandbox.c). Read after the run, not
@@ -269,6 +281,7 @@ worker_poll(struct runtime *rt, struct worker *w)
 	struct rte_mbuf **pkts = w->slot.held;
 	uint64_t rest[RUNTIME_BURST + 1];
 	unsigned int r, i, n, total = 0;
+	uint64_t now; /* worker_invoke()'s clock: not needed here */
 
 	/* The control thread takes a worker whose loop stops coming round out of dispatch. */
 	__atomic_store_n(&w->heartbeat_tsc, rte_rdtsc(), __ATOMIC_RELAXED);
@@ -291,7 +304,7 @@ worker_poll(struct runtime *rt, struct worker *w)
 
 			call_slot_hold(&w->slot, i + 1, n, rest[i + 1]);
 			rc = refuse ? worker_refuse(rt, w, m)
-				    : worker_invoke(rt, w, w->counters, m);
+				    : worker_invoke(rt, w, w->counters, m, &now);
 			if (rc == WORKER_LATE) {
 				rte_pktmbuf_free(m);
 				/* Back from the handler its dispatcher gave up on: in dispatch again

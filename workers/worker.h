@@ -73,10 +73,11 @@ void worker_free(struct worker *w);
  * late_results_discarded); WORKER_HELD (worker_sandbox.h): a sandbox runs
  * it, and the worker's loop transmits its answer later. A call whose
  * deadline passed before it started is answered Sandbox.Timedout without
- * running.
+ * running. When it ran a handler, *now is the TSC read as the handler
+ * returned; otherwise *now is left as it was.
  */
 int worker_invoke(const struct runtime *rt, struct worker *w, struct counters *c,
-		   struct rte_mbuf *m);
+		   struct rte_mbuf *m, uint64_t *now);
 
 /* The handler's arguments for the call in `m`; without `dep`, no environment or version. */
 void worker_args(const struct runtime *rt, const struct worker *w, struct rte_mbuf *m,

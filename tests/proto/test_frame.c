@@ -905,11 +905,13 @@ static void
 write_reply(uint8_t *out, const void *payload, uint16_t plen, bool offload)
 {
 	uint32_t len = build_udp(f, request_payload, sizeof(request_payload), NULL);
+	struct frame_udp_head head;
 
 	assert_int_equal(classify(len, FRAME_VERIFY_ALL), FRAME_REQUEST);
 	memset(out, 0xcc, FRAME_UDP_HEADERS_LEN);
 	memcpy(out + FRAME_UDP_HEADERS_LEN, payload, plen);
-	frame_write_udp_headers(out, &svc, &req, plen, offload);
+	frame_udp_head_init(&head, &svc);
+	frame_write_udp_headers(out, &head, &req, plen, offload);
 }
 
 static void
@@ -1126,6 +1128,7 @@ test_write_udp_headers_any_peer(void **state)
 	static uint8_t payload[64], out[2048];
 	uint8_t *ip = out + ETH_LEN, *udp = ip + IP_LEN;
 	struct frame_service from;
+	struct frame_udp_head head;
 	struct frame_request to;
 	uint64_t x = 0xa4093822299f31d0ull;
 	uint16_t c, plen;
@@ -1155,7 +1158,8 @@ test_write_udp_headers_any_peer(void **state)
 		}
 		memset(out, 0xcc, FRAME_UDP_HEADERS_LEN);
 		memcpy(out + FRAME_UDP_HEADERS_LEN, payload, plen);
-		frame_write_udp_headers(out, &from, &to, plen, false);
+		frame_udp_head_init(&head, &from);
+		frame_write_udp_headers(out, &head, &to, plen, false);
 		memcpy(&c, ip + 10, 2);
 		memset(ip + 10, 0, 2);
 		assert_int_equal(c, rte_ipv4_cksum((const struct rte_ipv4_hdr *)ip));
@@ -1167,7 +1171,7 @@ test_write_udp_headers_any_peer(void **state)
 		assert_true(ip_cksum_ok(out));
 		assert_true(udp_cksum_ok(out));
 
-		frame_write_udp_headers(out, &from, &to, plen, true);
+		frame_write_udp_headers(out, &head, &to, plen, true);
 		assert_int_equal(get16(ip + 10), 0);
 		memcpy(&c, udp + 6, 2);
 		assert_int_equal(c, rte_ipv4_phdr_cksum((const struct rte_ipv4_hdr *)ip, 0));

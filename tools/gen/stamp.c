@@ -9,6 +9,7 @@ void
 stamp_build(struct stamp *s, const struct frame_service *from, const struct frame_request *to,
 	    const uint8_t *payload, uint16_t payload_len, bool cksum_offload)
 {
+	struct frame_udp_head head;
 	uint16_t ck;
 
 	memset(s, 0, sizeof(*s));
@@ -19,7 +20,8 @@ stamp_build(struct stamp *s, const struct frame_service *from, const struct fram
 	s->cksum_offload = cksum_offload;
 	memcpy(s->frame + FRAME_UDP_HEADERS_LEN, payload, payload_len);
 	memset(s->frame + s->id_at, 0, 8);
-	frame_write_udp_headers(s->frame, from, to, payload_len, cksum_offload);
+	frame_udp_head_init(&head, from);
+	frame_write_udp_headers(s->frame, &head, to, payload_len, cksum_offload);
 	memcpy(&ck, s->frame + s->cksum_at, sizeof(ck));
 	/* The header holds the complement of the sum; 0xffff and 0 both stand for a zero sum. */
 	s->sum_without_id = (uint16_t)~ck;
