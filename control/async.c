@@ -668,8 +668,10 @@ async_rings(struct runtime *rt, char *err, size_t errlen)
 
 	rt->async.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (rt->async.wake_fd < 0) {
-		snprintf(err, errlen, "cannot create the queue thread's eventfd: %s", strerror(errno));
-		return -errno;
+		int rc = -errno;
+
+		snprintf(err, errlen, "cannot create the queue thread's eventfd: %s", strerror(-rc));
+		return rc;
 	}
 	async.wake_open = true;
 	rt->async.accepted = async_ring("accepted", 0, RING_F_SC_DEQ);
