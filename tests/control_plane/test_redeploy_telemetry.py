@@ -9,9 +9,7 @@ on is freed. Run under ASan, a use after free ends turbine with a report;
 the test checks every reply, turbine's exit status and its output.
 """
 
-import json
 import os
-import socket
 import sys
 import threading
 import time
@@ -27,40 +25,11 @@ DURATION_S = 20
 VIEWS = ['/turbine/function,counter', '/turbine/functions', '/turbine/workers']
 
 
-class TelemetryConnection:
-    """One client of turbine's telemetry socket, kept open: one server thread serves it."""
-
-    def __init__(self, t):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.sock.settimeout(10)
-        path = '/var/run/dpdk/%s/dpdk_telemetry.v2' % t.prefix
-        for attempt in range(50):
-            try:
-                self.sock.connect(path)
-                break
-            except BlockingIOError:  # the listener's backlog is short: clients connecting at once wait
-                if attempt == 49:
-                    raise
-                time.sleep(0.1)
-        greeting = json.loads(self.sock.recv(1 << 16).decode())
-        self.size = max(int(greeting.get('max_output_len', 16384)), 1 << 16)
-
-    def ask(self, cmd):
-        self.sock.send(cmd.encode())
-        data = self.sock.recv(self.size)
-        if not data:
-            raise ConnectionError('telemetry closed the connection')
-        return json.loads(data.decode())[cmd.split(',', 1)[0]]
-
-    def close(self):
-        self.sock.close()
-
-
 def reader(t, stop, stopping, deadline, results, problems):
     """Read the views in turn until told to stop; note what came back wrong before shutdown."""
     n = 0
     try:
-        conn = TelemetryConnection(t)
+        conn = harness.TelemetryConnection(t)
         try:
             while not stop.is_set() and time.monotonic() < deadline:
                 cmd = VIEWS[n % len(VIEWS)]
@@ -100,7 +69,7 @@ def body(c):
             for th in threads:
                 th.start()
 
-            deployer = TelemetryConnection(t)
+            deployer = harness.TelemetryConnection(t)
             client = bed.client()
             refused, deployed, version = [], 0, 1
             end = time.monotonic() + DURATION_S

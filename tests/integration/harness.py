@@ -458,21 +458,49 @@ class Turbine:
 
     def telemetry(self, cmd):
         """One command ("/cmd" or "/cmd,params"); its data (the reply is keyed by "/cmd" alone)."""
-        path = '/var/run/dpdk/%s/dpdk_telemetry.v2' % self.prefix
-        with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as s:
-            s.settimeout(5)
-            s.connect(path)
-            greeting = json.loads(s.recv(1 << 16).decode())
-            s.send(cmd.encode())
-            size = max(int(greeting.get('max_output_len', 16384)), 1 << 16)
-            reply = json.loads(s.recv(size).decode())
-        return reply[cmd.split(',', 1)[0]]
+        conn = TelemetryConnection(self, timeout=5)
+        try:
+            return conn.ask(cmd)
+        finally:
+            conn.close()
 
     def stats(self):
         return self.telemetry('/turbine/stats')
 
 
 # ---------------------------------------------------------------- clients
+
+
+class TelemetryConnection:
+    """A client of turbine's telemetry socket, kept open: DPDK serves it on a thread of its own."""
+
+    def __init__(self, t, timeout=10):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.sock.settimeout(timeout)
+        path = '/var/run/dpdk/%s/dpdk_telemetry.v2' % t.prefix
+        for attempt in range(50):
+            try:
+                self.sock.connect(path)
+                break
+            except BlockingIOError:  # the listener's backlog is short: clients connecting at once wait
+                if attempt == 49:
+                    self.sock.close()
+                    raise
+                time.sleep(0.1)
+        greeting = json.loads(self.sock.recv(1 << 16).decode())
+        self.size = max(int(greeting.get('max_output_len', 16384)), 1 << 16)
+
+    def ask(self, cmd):
+        """One command ("/cmd" or "/cmd,params"); its data (the reply is keyed by "/cmd" alone)."""
+        self.sock.send(cmd.encode())
+        data = self.sock.recv(self.size)
+        if not data:
+            raise ConnectionError('telemetry closed the connection')
+        return json.loads(data.decode())[cmd.split(',', 1)[0]]
+
+    def close(self):
+        self.sock.close()
+
 
 def pack(obj):
     return msgpack.packb(obj, use_bin_type=True)
