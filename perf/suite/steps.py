@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
@@ -86,8 +87,11 @@ class Plan:
         self.drain_ms = 500 if quick else 1000
         self.fractions = (0.1, 0.5, 0.9)
         self.bimodal_fractions = (0.5, 0.8)
-        # The generator's own floor and Turbine's at the same gentle rate.
+        # The generator's own floor and Turbine's at the same gentle rate, in alternated rounds
+        # of a run of each.
         self.low_rate = 2000 if quick else 10000
+        self.low_rounds = 2 if quick else 6
+        self.low_s = 1.0 if quick else 3.0
         # --quick keeps every open-loop rate low: the point is the plumbing, not the figures.
         self.rate_cap = 20000 if quick else None
         # Requests in flight for --max: memif's default window; on af_packet a deep window only
@@ -108,6 +112,7 @@ class Plan:
                 'latency_duration_s': self.latency_s, 'drain_ms': self.drain_ms,
                 'load_fractions': list(self.fractions),
                 'bimodal_fractions': list(self.bimodal_fractions), 'low_rate_rps': self.low_rate,
+                'low_rounds': self.low_rounds, 'low_duration_s': self.low_s,
                 'rate_cap_rps': self.rate_cap, 'max_outstanding': dict(self.window),
                 'arrivals': 'poisson', 'callgrind_batch': self.batch,
                 'async': {'root': ASYNC_ROOT, 'queue_max': ASYNC_QUEUE_MAX,
@@ -148,12 +153,13 @@ class Suite:
         return ([self.turbine, self.gen, self.baseline, self.testpmd, self.sandbox, self.ctl] +
                 list(self.modules.values()))
 
-    def generate(self, name, vdev, load, netns=None, extra=()):
+    def generate(self, name, vdev, load, netns=None, extra=(), duration=None):
         """One turbine-gen run; its JSON kept as raw/<name>.json, its output as raw/<name>.log."""
         plan = self.plan
         out = self.raw(name + '.json')
         eal = Dpdk('gen')
-        duration = plan.peak_s if '--max' in load else plan.latency_s
+        if duration is None:
+            duration = plan.peak_s if '--max' in load else plan.latency_s
         cmd = ([self.gen, '--lcores', GEN_LCORES] + eal.args + ['--vdev', vdev, '--'] + list(extra) +
                list(load) + ['--warmup', str(plan.warmup_s), '--duration', str(duration),
                              '--drain-ms', str(plan.drain_ms), '--quiet', '--json', out])
@@ -265,7 +271,7 @@ def stop_turbine(p):
 # server of its own, started before the generator and stopped after it; how each one ended is
 # kept with the run, and a server that did not end cleanly is named in the report's notes.
 
-def testpmd_run(suite, name, load):
+def testpmd_run(suite, name, load, duration=None):
     """One generator run against a fresh dpdk-testpmd in macswap mode."""
     eal = Dpdk('testpmd')
     sock = '/run/%s.sock' % eal.prefix     # an abstract socket name (memif's default)
@@ -275,7 +281,8 @@ def testpmd_run(suite, name, load):
     tp = Proc('testpmd', cmd, suite.raw(name + '-testpmd.log'), stdin_pipe=True, cpu=SUT_CPU)
     try:
         tp.wait_for(r'Press enter to exit', 30)
-        _, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
+        _, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load,
+                              duration=duration)
     finally:
         # testpmd leaves on a line on its stdin, after printing its port statistics.
         rc = tp.stop(30, stdin_text='\n')
@@ -284,7 +291,8 @@ def testpmd_run(suite, name, load):
     return s
 
 
-def turbine_memif_run(suite, name, load, functions=('echo',), keys='', extra=(), watch=None):
+def turbine_memif_run(suite, name, load, functions=('echo',), keys='', extra=(), watch=None,
+                      duration=None):
     """One generator run against a fresh Turbine on its embedded default (a memif server).
     `watch(turbine)`, when given, starts something that lasts the run: its stop() is called
     after the generator, before Turbine stops, and what it returns is kept as s['watch']."""
@@ -293,7 +301,8 @@ def turbine_memif_run(suite, name, load, functions=('echo',), keys='', extra=(),
     try:
         sock = t.wait_for(r'memif server at (\S+)', 5).group(1)
         w = watch(t) if watch is not None else None
-        d, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load)
+        d, s = suite.generate(name, 'net_memif0,role=client,socket=' + sock, load,
+                              duration=duration)
     finally:
         try:
             watched = w.stop() if w is not None else None
@@ -306,30 +315,69 @@ def turbine_memif_run(suite, name, load, functions=('echo',), keys='', extra=(),
 
 
 def step_ceiling(suite):
-    """dpdk-testpmd in macswap mode over memif: packet I/O and nothing else."""
+    """dpdk-testpmd in macswap mode over memif: packet I/O and nothing else, at its peak."""
     plan = suite.plan
     figs, det = {}, {'runs': {}}
     s = det['runs']['peak'] = testpmd_run(
         suite, 'ceiling-peak',
         echo_load(['--reflector', '--max', '--outstanding', str(plan.window['memif'])]))
     figs['ceiling.peak_pps'] = s['achieved_rps']
-    s = det['runs']['low'] = testpmd_run(suite, 'ceiling-low',
-                                         echo_load(['--reflector']) + open_loop(plan.low_rate))
-    latency_figures(figs, 'ceiling.low', s)
+    return figs, det
+
+
+def median_summary(runs):
+    """What latency_figures() reads, each value the median of the runs' own."""
+    def med(get):
+        values = [v for v in (get(s) for s in runs) if v is not None]
+        return statistics.median(values) if values else None
+    return {'offered_rps': med(lambda s: s['offered_rps']),
+            'achieved_rps': med(lambda s: s['achieved_rps']),
+            'latency_ns': {k: {p: med(lambda s: s['latency_ns'][k][p]) for p in LAT_KEYS}
+                           for k in ('corrected', 'uncorrected')}}
+
+
+def step_low(suite):
+    """The ceiling and Turbine at the same low rate, a run of each per round, their order
+    swapped every round: the machine's speed drifts more in minutes than the gap measured.
+    Each system's figures are the medians over its runs; the ratios, the median of the rounds'
+    own ratios."""
+    plan = suite.plan
+    figs, det = {}, {'runs': {}}
+    runs = {'ceiling': [], 'memif': []}
+    for r in range(plan.low_rounds):
+        for system in ('ceiling', 'memif') if r % 2 == 0 else ('memif', 'ceiling'):
+            name = '%s-low-%d' % (system, r + 1)
+            if system == 'ceiling':
+                s = testpmd_run(suite, name, echo_load(['--reflector']) + open_loop(plan.low_rate),
+                                duration=plan.low_s)
+            else:
+                _, s = turbine_memif_run(suite, name, echo_load(open_loop(plan.low_rate)),
+                                         duration=plan.low_s)
+            det['runs'][name] = s
+            runs[system].append(s)
+    for system, rs in runs.items():
+        latency_figures(figs, system + '.low', median_summary(rs))
+    for p in ('p50', 'p99'):
+        per_round = [m['latency_ns']['corrected'][p] / c['latency_ns']['corrected'][p]
+                     for c, m in zip(runs['ceiling'], runs['memif'])
+                     if m['latency_ns']['corrected'][p] and c['latency_ns']['corrected'][p]]
+        det['%s_per_ceiling_by_round' % p] = per_round
+        if per_round:
+            figs['memif.low.%s_per_ceiling' % p] = statistics.median(per_round)
+    log('    p50 / ceiling p50 by round: %s'
+        % ', '.join('%.2f' % v for v in det['p50_per_ceiling_by_round']))
     return figs, det
 
 
 def step_memif(suite):
-    """Turbine's embedded default (a memif server) with one lcore: peak, then open-loop latency."""
+    """Turbine's embedded default (a memif server) with one lcore: peak, then open-loop latency
+    at fractions of it."""
     plan = suite.plan
     figs, det = {}, {'runs': {}}
     _, s = turbine_memif_run(suite, 'memif-peak',
                              echo_load(['--max', '--outstanding', str(plan.window['memif'])]))
     det['runs']['peak'] = s
     peak = figs['memif.peak_rps'] = s['achieved_rps']
-    _, s = turbine_memif_run(suite, 'memif-low', echo_load(open_loop(plan.low_rate)))
-    det['runs']['low'] = s
-    latency_figures(figs, 'memif.low', s)
     for fr in plan.fractions:
         name = load_name(fr)
         _, s = turbine_memif_run(suite, 'memif-' + name, echo_load(open_loop(plan.rate(peak, fr))))
@@ -529,25 +577,6 @@ def step_async(suite):
 NATS_SERVER = '/usr/sbin/nats-server'   # Debian's nats-server
 
 
-def free_tcp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as so:
-        so.bind(('127.0.0.1', 0))
-        return so.getsockname()[1]
-
-
-def start_nats(suite, folder):
-    """One nats-server with JetStream on loopback, its store in folder (the queue's disk)."""
-    port = free_tcp_port()
-    p = Proc('nats-server', [NATS_SERVER, '-js', '-sd', os.path.join(folder, 'nats'), '-a',
-                             '127.0.0.1', '-p', str(port)], suite.raw('nats-server.log'))
-    try:
-        p.wait_for(r'Server is ready', 20)
-    except BaseException:
-        p.stop(5)
-        raise
-    return p, 'nats://127.0.0.1:%d' % port
-
-
 def step_jetstream(suite):
     """The queue on NATS JetStream (one local nats-server, file storage, one replica) beside the
     local log, in the same run, on the same disk and load: for each, the peak of accepted Events,
@@ -559,7 +588,7 @@ def step_jetstream(suite):
     folder, det['disk'] = queue_folder()
     nats = None
     try:
-        nats, url = start_nats(suite, folder)
+        nats, url = start_nats(suite, os.path.join(folder, 'nats'), 'nats-server')
         det['nats'] = {'url': url, 'log': suite.rel(nats.log_path), 'replicas': 1}
         for backend in ('local', 'jetstream'):
             def keys(run):
@@ -793,13 +822,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nats(suite, store):
-    """A nats-server with JetStream on loopback, its storage in `store`."""
+def start_nats(suite, store, name):
+    """A nats-server with JetStream on loopback, its storage in `store`, its output in
+    raw/<name>.log."""
     if NATS_SERVER is None:
         raise SuiteError('nats-server is not installed (Debian package nats-server)')
     port = free_port()
     p = Proc('nats-server', [NATS_SERVER, '-js', '-sd', store, '-a', '127.0.0.1', '-p', str(port)],
-             suite.raw('leases-nats-server.log'), cpu=GEN_CPU)
+             suite.raw(name + '.log'), cpu=GEN_CPU)
     try:
         p.wait_for(r'Server is ready', 15)
     except BaseException:
@@ -815,7 +845,7 @@ def step_leases(suite):
     plan = suite.plan
     figs, det = {}, {'runs': {}, 'notes': []}
     store = tempfile.mkdtemp(prefix='turbine-perf-nats-')
-    nats, url = start_nats(suite, store)
+    nats, url = start_nats(suite, store, 'leases-nats-server')
     limit = ['--tenant', 'default,concurrency=%d' % LEASE_LIMIT]
     extra = {'local': limit,
              'nats': limit + ['--limits-backend', 'nats', '--nats-url', url,
