@@ -224,9 +224,9 @@ def plot(doc, path):
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for label, step, loads, colour in series:
         for pct, ls, marker in styles:
-            pts = sorted((figs.get('%s.%s.offered_rps' % (step, l)), figs.get('%s.%s.%s_ns' % (step, l, pct)))
-                         for l in loads)
-            pts = [(x, y / 1e3) for x, y in pts if x and y]
+            pts = [(figs.get('%s.%s.offered_rps' % (step, l)), figs.get('%s.%s.%s_ns' % (step, l, pct)))
+                   for l in loads]
+            pts = sorted((x, y / 1e3) for x, y in pts if x and y)  # steps not run: no point
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colour, linestyle=ls,
                         marker=marker, label='%s %s' % (label, pct.replace('p999', 'p99.9')))
