@@ -649,6 +649,32 @@ def step_isolation(suite):
     return figs, det
 
 
+def turbine_counters(suite, t):
+    """Turbine's data-plane counters now (turbinectl --json stats), or None when unreadable."""
+    try:
+        p = run([suite.ctl, '-f', t.eal.prefix, '--json', 'stats'], check=False, timeout=10)
+        d = json.loads(p.stdout) if p.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError):
+        d = None
+    return d if isinstance(d, dict) else None
+
+
+def where_lost(d, before, after):
+    """Split a run's losses by Turbine's own counts taken before and after it: requests sent
+    that Turbine never counted were lost on the way in (the veth, the kernel's af_packet
+    socket), responses it sent that the generator never took were lost on the way back (or
+    came after the generator stopped waiting). Warm-up included on both sides."""
+    if before is None or after is None:
+        return None
+    sent = d['sent'] + d['warmup']['sent']
+    received = d['received'] + d['warmup']['received']
+    requests = after.get('requests', 0) - before.get('requests', 0)
+    responses = after.get('responses', 0) - before.get('responses', 0)
+    return {'sent': sent, 'turbine_requests': requests, 'turbine_responses': responses,
+            'received': received, 'on_the_way_in': sent - requests,
+            'in_turbine': requests - responses, 'on_the_way_back': responses - received}
+
+
 def step_kernel(suite):
     """The kernel server, then Turbine on net_af_packet, on the same veth, generator and cores."""
     plan = suite.plan
@@ -686,14 +712,16 @@ def step_kernel(suite):
         t = start_turbine(suite, 'turbine-af-packet', ['net_af_packet0,iface=' + net.sut_if],
                           ['echo'], netns=net.sut, ip=net.sut_ip)
         try:
-            _, s = suite.generate('af_packet-peak', vdev, max_load, net.gen, target)
-            det['af_packet']['runs']['peak'] = s
-            figs['af_packet.peak_rps'] = s['achieved_rps']
-            for name, rate in rates.items():
-                _, s = suite.generate('af_packet-' + name, vdev, echo_load(open_loop(rate)),
-                                      net.gen, target)
+            loads = [('peak', max_load)] + [(n, echo_load(open_loop(r))) for n, r in rates.items()]
+            for name, load in loads:
+                before = turbine_counters(suite, t)
+                d, s = suite.generate('af_packet-' + name, vdev, load, net.gen, target)
+                s['where_lost'] = where_lost(d, before, turbine_counters(suite, t))
                 det['af_packet']['runs'][name] = s
-                latency_figures(figs, 'af_packet.' + name, s)
+                if name == 'peak':
+                    figs['af_packet.peak_rps'] = s['achieved_rps']
+                else:
+                    latency_figures(figs, 'af_packet.' + name, s)
         finally:
             det['af_packet']['turbine'] = stop_turbine(t)
     return figs, det

@@ -136,6 +136,18 @@ def check_ratios(c, doc):
     return ratios
 
 
+def check_losses(c, doc):
+    """Turbine's af_packet runs say where requests went, from its counters around each run."""
+    runs = doc.get('steps', {}).get('kernel', {}).get('af_packet', {}).get('runs', {})
+    split = {n: r.get('where_lost') for n, r in runs.items()}
+    c.ok(sorted(split) == ['load10', 'load50', 'load90', 'peak'] and
+         all(isinstance(w, dict) for w in split.values()),
+         "every af_packet run counts where its requests went (Turbine's counters read around it)",
+         split)
+    c.ok(all(w.get('in_turbine') == 0 for w in split.values() if isinstance(w, dict)),
+         'Turbine answered every request it counted', split)
+
+
 def check_markdown(c, md, stdout, ratios):
     c.ok('| ratio | value |' in md, 'the markdown has the ratio table', md[:300])
     for name, r in ratios.items():
@@ -199,6 +211,7 @@ def main():
                  'the report records the quick plan')
             check_figures(c, doc)
             ratios = check_ratios(c, doc)
+            check_losses(c, doc)
             if c.ok(os.path.exists(base + '.md'), 'the markdown report exists'):
                 with open(base + '.md') as f:
                     check_markdown(c, f.read(), p.stdout, ratios)
