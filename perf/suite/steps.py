@@ -429,11 +429,22 @@ def queue_folder():
     return folder, where
 
 
+def turbine_view(suite, t, command, timeout):
+    """One of Turbine's telemetry views (turbinectl --json COMMAND) as a dict, or None when it
+    could not be read: a machine too busy to answer in time, or Turbine gone."""
+    try:
+        p = run([suite.ctl, '-f', t.eal.prefix, '--json', command], check=False, timeout=timeout)
+        d = json.loads(p.stdout) if p.returncode == 0 else None
+    except (subprocess.TimeoutExpired, ValueError):
+        d = None
+    return d if isinstance(d, dict) else None
+
+
 class AsyncWatch:
     """/turbine/async (turbinectl --json async) every ASYNC_SAMPLE_S while a run goes on."""
 
     def __init__(self, suite, turbine):
-        self.cmd = [suite.ctl, '-f', turbine.eal.prefix, '--json', 'async']
+        self.suite, self.turbine = suite, turbine
         self.t0 = time.monotonic()
         self.samples = []
         self.errors = 0
@@ -442,15 +453,11 @@ class AsyncWatch:
         self.thread.start()
 
     def _sample(self):
-        try:
-            p = run(self.cmd, check=False, timeout=5)
-            d = json.loads(p.stdout) if p.returncode == 0 else None
-        except (subprocess.TimeoutExpired, ValueError):
-            d = None   # a machine too busy to answer in time: the look is counted as missed
-        if isinstance(d, dict):
+        d = turbine_view(self.suite, self.turbine, 'async', 5)
+        if d is not None:
             self.samples.append(dict(d, t=round(time.monotonic() - self.t0, 3)))
         else:
-            self.errors += 1
+            self.errors += 1   # a look missed: counted, and named in the report
 
     def _run(self):
         while not self.done.wait(ASYNC_SAMPLE_S):
@@ -649,16 +656,6 @@ def step_isolation(suite):
     return figs, det
 
 
-def turbine_counters(suite, t):
-    """Turbine's data-plane counters now (turbinectl --json stats), or None when unreadable."""
-    try:
-        p = run([suite.ctl, '-f', t.eal.prefix, '--json', 'stats'], check=False, timeout=10)
-        d = json.loads(p.stdout) if p.returncode == 0 else None
-    except (subprocess.TimeoutExpired, ValueError):
-        d = None
-    return d if isinstance(d, dict) else None
-
-
 def where_lost(d, before, after):
     """Split a run's losses by Turbine's own counts taken before and after it: requests sent
     that Turbine never counted were lost on the way in (the veth, the kernel's af_packet
@@ -714,9 +711,9 @@ def step_kernel(suite):
         try:
             loads = [('peak', max_load)] + [(n, echo_load(open_loop(r))) for n, r in rates.items()]
             for name, load in loads:
-                before = turbine_counters(suite, t)
+                before = turbine_view(suite, t, 'stats', 10)
                 d, s = suite.generate('af_packet-' + name, vdev, load, net.gen, target)
-                s['where_lost'] = where_lost(d, before, turbine_counters(suite, t))
+                s['where_lost'] = where_lost(d, before, turbine_view(suite, t, 'stats', 10))
                 det['af_packet']['runs'][name] = s
                 if name == 'peak':
                     figs['af_packet.peak_rps'] = s['achieved_rps']
